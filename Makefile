@@ -1,0 +1,47 @@
+# Crisis-aid coordination platform. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	@echo "installing uv $(UV_VERSION)"
+	@python3 -m pip install --quiet --user "uv==$(UV_VERSION)" 2>/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+.PHONY: install
+install: $(UV) ## create .venv with every workspace package and the crisisaid command (from uv.lock)
+	@$(UV) sync --all-packages --frozen --quiet
+
+.PHONY: run
+run: install ## embedded mode: three services in one process on 8001/8002/8003, SQLite under .data/, demo data
+	@$(UV) run --frozen crisisaid dev
+
+.PHONY: infra-up
+infra-up: ## start local PostgreSQL (5432) and a real Kafka broker (9092, KRaft); installs them when absent
+	@deploy/local/postgres.sh start
+	@deploy/local/kafka.sh start
+
+.PHONY: infra-down
+infra-down: ## stop local Kafka and PostgreSQL; leaves no process behind
+	@deploy/local/kafka.sh stop
+	@deploy/local/postgres.sh stop
+
+.PHONY: lint
+lint: install ## ruff (lint and format check)
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check --quiet .
+
+.PHONY: test
+test: install infra-up lint ## install what is missing, start PostgreSQL and Kafka, run every test (none may skip)
+	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+.PHONY: asyncapi
+asyncapi: install ## regenerate docs/asyncapi.yaml from the event registry
+	@$(UV) run --frozen crisisaid asyncapi > docs/asyncapi.yaml
+	@echo "wrote docs/asyncapi.yaml"

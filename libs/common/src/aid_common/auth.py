@@ -1,0 +1,150 @@
+"""Bearer JWTs: RS256, verified with a public key by every service, minted with the private key by the CLI.
+
+Claims: `sub`, `scope` (space-separated), optional `partner_id`, `exp`, `iss`, `aud`. The `admin` scope
+grants every scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from aid_common.errors import Forbidden, Unauthorized
+
+ALGORITHM = "RS256"
+ADMIN_SCOPE = "admin"
+
+
+@dataclass(frozen=True)
+class Caller:
+    subject: str
+    scopes: frozenset[str]
+    partner_id: uuid.UUID | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_SCOPE in self.scopes
+
+    def has(self, scope: str) -> bool:
+        return self.is_admin or scope in self.scopes
+
+    @property
+    def identity(self) -> str:
+        """What idempotency keys and audit lines are scoped to."""
+        return f"{self.subject}|{self.partner_id}" if self.partner_id else self.subject
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    public_key: Any
+    issuer: str = "crisisaid"
+    audience: str = "crisisaid"
+
+    @classmethod
+    def from_file(cls, path: Path, **kw: Any) -> TokenVerifier:
+        return cls(serialization.load_pem_public_key(path.read_bytes()), **kw)
+
+    def verify(self, token: str) -> Caller:
+        try:
+            claims = jwt.decode(
+                token, self.public_key, algorithms=[ALGORITHM], issuer=self.issuer, audience=self.audience,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("the bearer token has expired") from None
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized(f"the bearer token is not valid: {exc}") from None
+        partner = claims.get("partner_id")
+        try:
+            partner_id = uuid.UUID(str(partner)) if partner else None
+        except ValueError:
+            raise Unauthorized("the token's partner_id claim is not a UUID") from None
+        return Caller(str(claims["sub"]), frozenset(str(claims.get("scope", "")).split()), partner_id)
+
+
+def generate_keypair() -> tuple[bytes, bytes]:
+    """A new RSA-2048 key pair as (private PEM, public PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public
+
+
+def write_keypair(directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    private, public = generate_keypair()
+    priv_path, pub_path = directory / "private.pem", directory / "public.pem"
+    priv_path.touch(mode=0o600, exist_ok=True)
+    priv_path.chmod(0o600)
+    priv_path.write_bytes(private)
+    pub_path.write_bytes(public)
+    return priv_path, pub_path
+
+
+def mint_token(
+    private_key_pem: bytes,
+    *,
+    subject: str,
+    scopes: list[str] | str,
+    partner_id: uuid.UUID | str | None = None,
+    ttl: dt.timedelta = dt.timedelta(hours=1),
+    issuer: str = "crisisaid",
+    audience: str = "crisisaid",
+) -> str:
+    now = dt.datetime.now(dt.UTC)
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "scope": scopes if isinstance(scopes, str) else " ".join(scopes),
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": str(uuid.uuid4()),
+    }
+    if partner_id:
+        claims["partner_id"] = str(partner_id)
+    return jwt.encode(claims, serialization.load_pem_private_key(private_key_pem, password=None), algorithm=ALGORITHM)
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        raise RuntimeError("no token verifier installed on this app")
+    return verifier
+
+
+async def current_caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("this route needs an Authorization: Bearer <token> header")
+    caller = _verifier(request).verify(credentials.credentials)
+    request.state.caller = caller
+    return caller
+
+
+def require_scope(scope: str) -> Any:
+    """A dependency: the verified caller, if its token carries `scope` (or `admin`); 401/403 otherwise."""
+
+    async def dependency(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+        if not caller.has(scope):
+            held = " ".join(sorted(caller.scopes)) or "none"
+            raise Forbidden(f"this route needs the scope {scope!r}; the token has: {held}")
+        return caller
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return Depends(dependency)

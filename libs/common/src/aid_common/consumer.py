@@ -1,0 +1,198 @@
+"""Runs a service's event handlers on a consumer group: inbox for effect-once, retries, dead letters.
+
+For each message, in order per partition:
+  not a CloudEvent, or data that does not match its registered schema → dead-letter topic at once;
+  a type this service does not handle → skipped;
+  otherwise the handler and the inbox row commit in one transaction (a redelivered event is a no-op);
+  a handler that keeps failing → dead-letter topic after `max_attempts`; a database that is down → wait.
+Only then is the offset committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aid_common import inbox
+from aid_common.aio import quietly, sleep_or_stop
+from aid_common.bus import Bus, BusUnavailable, IncomingMessage, OutgoingMessage, Subscriber
+from aid_common.context import bound, clean_traceparent
+from aid_common.db import transaction
+from aid_common.events import DEADLETTER_TOPIC, CloudEvent, EventRegistry, InvalidEventData, UnknownEventType
+from aid_common.metrics import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEADLETTERED, HANDLER_LATENCY
+
+log = structlog.get_logger("aid.consumer")
+
+Handler = Callable[..., Awaitable[None]]  # async def handler(session, payload, event) -> None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    event_type: str
+    handler: Handler
+
+
+def on(event_type: str, handler: Handler) -> Subscription:
+    return Subscription(event_type, handler)
+
+
+class _Poison(Exception):
+    def __init__(self, reason: str, error: str) -> None:
+        super().__init__(error)
+        self.reason = reason
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Failures of the infrastructure, not of the message: wait and try again, never dead-letter."""
+    if isinstance(exc, (OperationalError, InterfaceError, OSError, ConnectionError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        name: str,
+        bus: Bus,
+        topics: Sequence[str],
+        subscriptions: Sequence[Subscription],
+        sessions: async_sessionmaker[AsyncSession],
+        registry: EventRegistry,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 0.2,
+        after_handle: Callable[[IncomingMessage], Awaitable[None]] | None = None,
+    ) -> None:
+        self.service = service
+        self.name = name
+        self.bus = bus
+        self.topics = list(topics)
+        self.handlers = {s.event_type: s.handler for s in subscriptions}
+        self.sessions = sessions
+        self.registry = registry
+        self.max_attempts = max_attempts
+        self.retry_base_seconds = retry_base_seconds
+        self.after_handle = after_handle  # a test seam: runs after the transaction, before the offset commit
+        self.outcomes: Counter[str] = Counter()  # handled / duplicate / ignored / deadlettered, for tests and logs
+
+    async def run(self, stop: asyncio.Event) -> None:
+        subscriber: Subscriber | None = None
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                if subscriber is None:
+                    subscriber = self.bus.subscriber(group=self.name, topics=self.topics)
+                    await subscriber.start()
+                    log.info("consumer.started", consumer=self.name, topics=self.topics)
+                messages = await subscriber.poll(timeout=0.5, max_records=100)
+                for message in messages:
+                    if stop.is_set():
+                        break  # not committed: redelivered to whoever consumes next
+                    if await self.process(message, stop) == "interrupted":
+                        break
+                    await subscriber.commit(message)
+                await self._report_lag(subscriber)
+                backoff = 0.5
+            except BusUnavailable as exc:
+                log.warning("consumer.bus_unavailable", consumer=self.name, error=str(exc), retry_in=backoff)
+                if subscriber is not None:
+                    await quietly(subscriber.stop())
+                    subscriber = None
+                await sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+        if subscriber is not None:
+            await quietly(subscriber.stop())
+
+    async def _report_lag(self, subscriber: Subscriber) -> None:
+        for (topic, partition), lag in (await subscriber.lag()).items():
+            CONSUMER_LAG.labels(self.service, self.name, topic, str(partition)).set(lag)
+
+    async def process(self, message: IncomingMessage, stop: asyncio.Event | None = None) -> str:
+        """Handle one message completely (effects, inbox, or dead letter). Returns the outcome."""
+        try:
+            event, payload = self._decode(message)
+        except _Poison as poison:
+            await self._dead_letter(message, poison.reason, str(poison))
+            self.outcomes["deadlettered"] += 1
+            return "deadlettered"
+        if event is None:
+            EVENTS_CONSUMED.labels(self.service, self.name, "unknown", "ignored").inc()
+            self.outcomes["ignored"] += 1
+            return "ignored"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = await self._handle(event, payload)
+                break
+            except Exception as exc:
+                if _is_transient(exc):
+                    log.warning(
+                        "consumer.transient_failure", consumer=self.name, event_id=event.id, error=str(exc)[:300]
+                    )
+                    await sleep_or_stop(stop, min(self.retry_base_seconds * 2 ** min(attempt, 6), 10.0))
+                    if stop is not None and stop.is_set():
+                        return "interrupted"  # not committed: handled after the restart
+                    continue
+                if attempt >= self.max_attempts:
+                    log.error("consumer.handler_failed", consumer=self.name, event_id=event.id, type=event.type,
+                              attempts=attempt, error=repr(exc)[:500])
+                    await self._dead_letter(message, "handler-failed", repr(exc))
+                    self.outcomes["deadlettered"] += 1
+                    return "deadlettered"
+                await asyncio.sleep(self.retry_base_seconds * 2 ** (attempt - 1))
+        if self.after_handle is not None:
+            await self.after_handle(message)
+        EVENTS_CONSUMED.labels(self.service, self.name, event.type, outcome).inc()
+        self.outcomes[outcome] += 1
+        return outcome
+
+    def _decode(self, message: IncomingMessage) -> tuple[CloudEvent | None, BaseModel | None]:
+        try:
+            event = CloudEvent.from_json(message.value)
+        except (ValidationError, ValueError) as exc:
+            raise _Poison("not-a-cloudevent", f"not a CloudEvents JSON message: {exc}") from exc
+        if event.type not in self.handlers:
+            return None, None
+        try:
+            return event, self.registry.parse(event)
+        except (InvalidEventData, UnknownEventType) as exc:
+            raise _Poison("invalid-data", str(exc)) from exc
+
+    async def _handle(self, event: CloudEvent, payload: Any) -> str:
+        start = time.perf_counter()
+        with bound(correlation=event.correlationid, trace=clean_traceparent(event.traceparent)):
+            async with transaction(self.sessions) as session:
+                if not await inbox.claim(session, consumer=self.name, event_id=event.id, event_type=event.type):
+                    return "duplicate"
+                await self.handlers[event.type](session, payload, event)
+        HANDLER_LATENCY.labels(self.service, event.type).observe(time.perf_counter() - start)
+        return "handled"
+
+    async def _dead_letter(self, message: IncomingMessage, reason: str, error: str) -> None:
+        headers = [h for h in message.headers if not h[0].startswith("aid-")] + [
+            ("aid-error", error[:4000].encode("utf-8", "replace")),
+            ("aid-error-reason", reason.encode()),
+            ("aid-original-topic", message.topic.encode()),
+            ("aid-original-partition", str(message.partition).encode()),
+            ("aid-original-offset", str(message.offset).encode()),
+            ("aid-consumer", self.name.encode()),
+        ]
+        await self.bus.publish(
+            [OutgoingMessage(topic=DEADLETTER_TOPIC, key=message.key or "", value=message.value, headers=headers)]
+        )
+        EVENTS_DEADLETTERED.labels(self.service, self.name, reason).inc()
+        EVENTS_CONSUMED.labels(self.service, self.name, "unknown", "deadlettered").inc()
+        log.warning("consumer.dead_lettered", consumer=self.name, reason=reason, topic=message.topic,
+                    partition=message.partition, offset=message.offset, error=error[:500])
+

@@ -1,0 +1,116 @@
+"""RFC 9457 problem+json for every error, mapped once for all services."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://crisisaid.org/problems/"
+
+log = structlog.get_logger("aid.errors")
+
+
+class ProblemError(Exception):
+    """An error a caller can act on. Subclasses fix the status and the problem type."""
+
+    status: int = 400
+    type_: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+
+class NotFound(ProblemError):
+    status, type_, title = 404, "not-found", "Not found"
+
+
+class Conflict(ProblemError):
+    status, type_, title = 409, "conflict", "Conflict"
+
+
+class Unprocessable(ProblemError):
+    status, type_, title = 422, "unprocessable", "Unprocessable content"
+
+
+class Unauthorized(ProblemError):
+    status, type_, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(ProblemError):
+    status, type_, title = 403, "forbidden", "Forbidden"
+
+
+class PayloadTooLarge(ProblemError):
+    status, type_, title = 413, "payload-too-large", "Payload too large"
+
+
+def problem_response(
+    *,
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_BASE + type_, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append({"location": ".".join(loc), "message": err.get("msg", ""), "type": err.get("type", "")})
+    return out
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem_response(
+            status=exc.status, type_=exc.type_, title=exc.title, detail=exc.detail,
+            instance=request.url.path, headers=headers, errors=exc.errors, **exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors) or "invalid request"
+        return problem_response(
+            status=422, type_="validation", title="Request validation failed", detail=detail,
+            instance=request.url.path, errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
+        detail = exc.detail if isinstance(exc.detail, str) else phrase
+        return problem_response(
+            status=exc.status_code, type_=phrase.lower().replace(" ", "-"), title=phrase, detail=detail,
+            instance=request.url.path, headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.failed", path=request.url.path)
+        return problem_response(
+            status=500, type_="internal", title="Internal server error",
+            detail="The server failed to handle this request; it has been logged.", instance=request.url.path,
+        )

@@ -1,0 +1,210 @@
+"""The Kafka bus on aiokafka, with every safety default set explicitly (aiokafka's own are unsafe for us)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+
+from aid_common.bus import Bus, BusUnavailable, IncomingMessage, OutgoingMessage, Subscriber
+
+log = structlog.get_logger("aid.kafka")
+
+
+class KafkaBus(Bus):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        topic_prefix: str = "",
+        client_id: str = "crisisaid",
+        create_topics: Sequence[str] = (),
+        partitions: int = 3,
+        replication_factor: int = 1,
+        request_timeout_ms: int = 15_000,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.prefix = topic_prefix
+        self.client_id = client_id
+        self.create_topics = list(create_topics)
+        self.partitions = partitions
+        self.replication_factor = replication_factor
+        self.request_timeout_ms = request_timeout_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._topics_ready = False
+
+    def physical(self, topic: str) -> str:
+        return self.prefix + topic
+
+    def logical(self, topic: str) -> str:
+        return topic[len(self.prefix) :] if self.prefix and topic.startswith(self.prefix) else topic
+
+    async def start(self) -> None:
+        """Connect if the broker is there; a broker that is down now is retried on first use."""
+        try:
+            await self._ensure_producer()
+        except BusUnavailable as exc:
+            log.warning("kafka.unavailable_at_start", error=str(exc))
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def _ensure_topics(self) -> None:
+        if self._topics_ready or not self.create_topics:
+            return
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id=self.client_id)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [self.physical(t) for t in self.create_topics if self.physical(t) not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [NewTopic(t, self.partitions, self.replication_factor) for t in missing]
+                    )
+                except TopicAlreadyExistsError:
+                    pass
+                log.info("kafka.topics_created", topics=missing)
+            self._topics_ready = True
+        finally:
+            await admin.close()
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is not None:
+                return self._producer
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=self.client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=2,
+                request_timeout_ms=self.request_timeout_ms,
+                retry_backoff_ms=200,
+            )
+            try:
+                await producer.start()
+                await self._ensure_topics()
+            except (KafkaError, OSError) as exc:
+                await producer.stop()
+                raise BusUnavailable(f"Kafka at {self.bootstrap_servers} unreachable: {exc}") from exc
+            self._producer = producer
+            return producer
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        producer = await self._ensure_producer()
+        try:
+            futures = [
+                await producer.send(self.physical(m.topic), value=m.value, key=m.key.encode(), headers=m.headers)
+                for m in messages
+            ]
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.request_timeout_ms / 1000 * 2)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            # The producer may be wedged after a broker restart: start a fresh one next time.
+            async with self._lock:
+                if self._producer is producer:
+                    self._producer = None
+            await producer.stop()
+            raise BusUnavailable(f"publish to Kafka at {self.bootstrap_servers} failed: {exc!r}") from exc
+
+    def subscriber(self, *, group: str, topics: Sequence[str]) -> Subscriber:
+        return KafkaSubscriber(self, group=self.prefix + group, topics=[self.physical(t) for t in topics])
+
+    async def ping(self) -> None:
+        producer = await self._ensure_producer()
+        try:
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=5)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            raise BusUnavailable(f"Kafka at {self.bootstrap_servers} does not answer: {exc!r}") from exc
+
+
+class KafkaSubscriber(Subscriber):
+    def __init__(self, bus: KafkaBus, *, group: str, topics: list[str]) -> None:
+        self.bus, self.group, self.topics = bus, group, topics
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        if self.bus.create_topics:
+            try:
+                await self.bus._ensure_producer()
+            except BusUnavailable as exc:
+                raise BusUnavailable(str(exc)) from exc
+        consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.bus.bootstrap_servers,
+            client_id=self.bus.client_id,
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=300_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+            metadata_max_age_ms=30_000,
+        )
+        try:
+            await consumer.start()
+        except (KafkaError, OSError) as exc:
+            await consumer.stop()
+            raise BusUnavailable(f"Kafka at {self.bus.bootstrap_servers} unreachable: {exc}") from exc
+        self._consumer = consumer
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            await consumer.stop()
+
+    async def poll(self, *, timeout: float, max_records: int) -> list[IncomingMessage]:
+        assert self._consumer is not None, "start() first"
+        try:
+            batches = await self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_records)
+        except (KafkaError, OSError) as exc:
+            raise BusUnavailable(f"poll failed: {exc!r}") from exc
+        out: list[IncomingMessage] = []
+        for tp, records in batches.items():
+            for r in records:
+                out.append(
+                    IncomingMessage(
+                        topic=self.bus.logical(tp.topic),
+                        partition=tp.partition,
+                        offset=r.offset,
+                        key=r.key.decode("utf-8", "replace") if r.key is not None else None,
+                        value=r.value or b"",
+                        headers=list(r.headers or ()),
+                    )
+                )
+        return out
+
+    async def commit(self, message: IncomingMessage) -> None:
+        assert self._consumer is not None, "start() first"
+        tp = TopicPartition(self.bus.physical(message.topic), message.partition)
+        try:
+            await self._consumer.commit({tp: message.offset + 1})
+        except CommitFailedError as exc:
+            # A rebalance took the partition away (aiokafka #929/#933): the message will be redelivered to
+            # its new owner, and the inbox makes that harmless.
+            log.warning("kafka.commit_failed", topic=message.topic, offset=message.offset, error=str(exc))
+        except (KafkaError, OSError) as exc:
+            raise BusUnavailable(f"commit failed: {exc!r}") from exc
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        if self._consumer is None:
+            return {}
+        out = {}
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                pos = await self._consumer.position(tp)
+            except (KafkaError, OSError, AssertionError):
+                continue
+            out[(self.bus.logical(tp.topic), tp.partition)] = max(0, high - pos)
+        return out

@@ -1,0 +1,49 @@
+"""Prometheus metrics shared by every service; the `service` label tells them apart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+HTTP_LATENCY = Histogram(
+    "aid_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_PUBLISHED = Counter("aid_events_published_total", "Events published by the outbox relay", ["service", "topic"])
+EVENTS_CONSUMED = Counter(
+    "aid_events_consumed_total", "Events taken from the bus, by outcome", ["service", "consumer", "type", "outcome"]
+)
+EVENTS_DEADLETTERED = Counter(
+    "aid_events_deadlettered_total", "Messages sent to the dead-letter topic", ["service", "consumer", "reason"]
+)
+HANDLER_LATENCY = Histogram(
+    "aid_event_handler_duration_seconds", "Time to handle one event (transaction included)", ["service", "type"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+OUTBOX_BACKLOG = Gauge("aid_outbox_backlog", "Outbox rows not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge("aid_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox row", ["service"])
+CONSUMER_LAG = Gauge(
+    "aid_consumer_lag", "Messages behind the end of the partition", ["service", "consumer", "topic", "partition"]
+)
+
+
+def install_http_metrics(app: FastAPI, service: str) -> None:
+    @app.middleware("http")
+    async def _timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_LATENCY.labels(service, request.method, path, str(status)).observe(time.perf_counter() - start)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

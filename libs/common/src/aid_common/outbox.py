@@ -1,0 +1,232 @@
+"""The transactional outbox: write an event with the state change, publish it afterwards.
+
+`add` puts the event in the caller's transaction. `OutboxRelay` publishes pending rows in id order, marks
+them published, and is safe with several relays at once: rows are claimed with FOR UPDATE SKIP LOCKED, and a
+row is held back while an earlier row with the same key is still pending elsewhere, so order per key holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+import weakref
+from typing import Any
+
+import structlog
+from pydantic import BaseModel
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from aid_common.aio import sleep_or_stop
+from aid_common.bus import Bus, BusUnavailable, OutgoingMessage
+from aid_common.db import transaction, utcnow
+from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventRegistry, registry
+from aid_common.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from aid_common.tables import OUTBOX_CHANNEL, OutboxMessage
+
+log = structlog.get_logger("aid.outbox")
+
+_local_relays: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+
+
+def add(session: AsyncSession, payload: BaseModel, *, events: EventRegistry = registry) -> CloudEvent:
+    """Queue `payload` as a CloudEvent in `session`'s transaction; it is published only if that commits."""
+    et, event = events.envelope(payload)
+    session.add(
+        OutboxMessage(
+            event_id=uuid.UUID(event.id), topic=et.topic, key=event.subject or "", event_type=et.type,
+            payload=event.to_json(),
+        )
+    )
+    session.sync_session.info["aid_outbox_written"] = True
+    return event
+
+
+def _wake_local_relays(session: Session) -> None:
+    if session.info.pop("aid_outbox_written", False):
+        for relay in list(_local_relays):
+            relay.wake()
+
+
+# A relay in this process hears about new rows the moment their transaction commits (any database).
+from sqlalchemy import event as _sa_event  # noqa: E402
+
+_sa_event.listen(Session, "after_commit", _wake_local_relays)
+_sa_event.listen(Session, "after_rollback", lambda s: s.info.pop("aid_outbox_written", None))
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        database_url: str,
+        batch_size: int = 200,
+        poll_seconds: float = 1.0,
+        retention: dt.timedelta = dt.timedelta(days=7),
+    ) -> None:
+        self.service = service
+        self.sessions = sessions
+        self.bus = bus
+        self.database_url = database_url
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.retention = retention
+        self._wake = asyncio.Event()
+        self._listener: Any = None
+        self._last_gauges = 0.0
+        self._last_cleanup = 0.0
+        _local_relays.add(self)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        """Publish one batch. Returns how many rows were published (0: nothing pending).
+        Raises BusUnavailable after recording the failed attempt on the rows."""
+        failure: BusUnavailable | None = None
+        async with transaction(self.sessions) as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.published_at.is_(None))
+                    .order_by(OutboxMessage.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars().all()
+            if not rows:
+                return 0
+            sendable = await self._in_key_order(session, rows)
+            if not sendable:
+                return 0
+            try:
+                await self.bus.publish(
+                    [
+                        OutgoingMessage(
+                            topic=r.topic, key=r.key, value=r.payload.encode("utf-8"),
+                            headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
+                        )
+                        for r in sendable
+                    ]
+                )
+            except BusUnavailable as exc:
+                for r in sendable:
+                    r.attempts += 1
+                    r.last_error = str(exc)[:2000]
+                failure = exc
+            else:
+                self._mark_published(sendable)
+        if failure is not None:
+            raise failure
+        return len(sendable)
+
+    def _mark_published(self, sendable: list[OutboxMessage]) -> None:
+        now = utcnow()
+        for r in sendable:
+            r.published_at = now
+            r.attempts += 1
+            EVENTS_PUBLISHED.labels(self.service, r.topic).inc()
+
+    async def _in_key_order(self, session: AsyncSession, rows: Any) -> list[OutboxMessage]:
+        """Hold back rows whose key has an earlier pending row claimed by another relay."""
+        keys = {r.key for r in rows}
+        first_pending = dict(
+            (
+                await session.execute(
+                    select(OutboxMessage.key, func.min(OutboxMessage.id))
+                    .where(OutboxMessage.published_at.is_(None), OutboxMessage.key.in_(keys))
+                    .group_by(OutboxMessage.key)
+                )
+            ).all()
+        )
+        ids = {r.id for r in rows}
+        blocked = {k for k, first in first_pending.items() if first not in ids}
+        return [r for r in rows if r.key not in blocked]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._listen()
+        backoff = 0.2
+        try:
+            while not stop.is_set():
+                try:
+                    self._wake.clear()
+                    published = await self.relay_once()
+                    backoff = 0.2
+                    await self._housekeeping()
+                    if published >= self.batch_size:
+                        continue
+                except BusUnavailable as exc:
+                    log.warning("outbox.publish_failed", service=self.service, error=str(exc), retry_in=backoff)
+                    await sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                except (OperationalError, DBAPIError, OSError) as exc:
+                    log.warning("outbox.database_unavailable", service=self.service, error=str(exc)[:500])
+                    await sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if self._listener is None:
+                    await self._listen()
+                waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+                _, pending = await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                for w in pending:
+                    w.cancel()
+        finally:
+            await self._unlisten()
+
+    async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_gauges >= 5:
+            self._last_gauges = loop.time()
+            async with self.sessions() as session:
+                count, oldest = (
+                    await session.execute(
+                        select(func.count(), func.min(OutboxMessage.created_at)).where(
+                            OutboxMessage.published_at.is_(None)
+                        )
+                    )
+                ).one()
+            OUTBOX_BACKLOG.labels(self.service).set(count)
+            age = (utcnow() - oldest.replace(tzinfo=dt.UTC)).total_seconds() if oldest else 0
+            OUTBOX_OLDEST_AGE.labels(self.service).set(max(0.0, age))
+        if loop.time() - self._last_cleanup >= 3600:
+            self._last_cleanup = loop.time()
+            async with transaction(self.sessions) as session:
+                await session.execute(
+                    delete(OutboxMessage).where(OutboxMessage.published_at < utcnow() - self.retention)
+                )
+
+    async def _listen(self) -> None:
+        """PostgreSQL: LISTEN on a connection of its own so commits in other processes wake this relay."""
+        if not self.database_url.startswith("postgresql"):
+            return
+        import asyncpg
+
+        dsn = self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+            await conn.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
+            conn.add_termination_listener(lambda *_: self._lost_listener())
+            self._listener = conn
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("outbox.listen_failed", service=self.service, error=str(exc))
+            self._listener = None
+
+    def _lost_listener(self) -> None:
+        self._listener = None
+        self._wake.set()
+
+    async def _unlisten(self) -> None:
+        if self._listener is not None:
+            conn, self._listener = self._listener, None
+            try:
+                await asyncio.wait_for(conn.close(), timeout=2)
+            except Exception:
+                conn.terminate()
+

@@ -1,0 +1,196 @@
+"""ServiceRuntime: what every service process needs around its routes and handlers — database, bus,
+outbox relay, consumer, auth, errors, metrics, health — wired once here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from aid_common.auth import TokenVerifier
+from aid_common.bus import Bus, BusUnavailable
+from aid_common.consumer import EventConsumer, Subscription
+from aid_common.db import create_all, create_engine, ping, session_factory
+from aid_common.errors import install_problem_handlers, problem_response
+from aid_common.events import EventRegistry, registry
+from aid_common.kafka import KafkaBus
+from aid_common.memory_bus import MemoryBus
+from aid_common.metrics import install_http_metrics
+from aid_common.middleware import RequestContextMiddleware
+from aid_common.outbox import OutboxRelay
+from aid_common.settings import Mode, Settings
+
+log = structlog.get_logger("aid.runtime")
+
+Role = Literal["api", "worker", "all"]
+BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def bus_from_settings(settings: Settings, *, topics: Sequence[str], client_id: str) -> Bus:
+    if settings.uses_kafka:
+        return KafkaBus(
+            settings.kafka_bootstrap_servers or "",
+            topic_prefix=settings.kafka_topic_prefix,
+            client_id=client_id,
+            create_topics=list(topics) if settings.kafka_create_topics else [],
+            partitions=settings.kafka_topic_partitions,
+        )
+    if settings.mode is Mode.EMBEDDED:
+        return MemoryBus()
+    raise ValueError("KAFKA_BOOTSTRAP_SERVERS is required outside embedded mode (host:port[,host:port])")
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        service: str,
+        metadata: MetaData,
+        consumes: Sequence[Subscription] = (),
+        consume_topics: Sequence[str] = (),
+        topics: Sequence[str] = (),
+        role: Role = "all",
+        bus: Bus | None = None,
+        create_tables: bool | None = None,
+        events: EventRegistry = registry,
+        token_verifier: TokenVerifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.metadata = metadata
+        self.subscriptions = list(consumes)
+        self.consume_topics = list(consume_topics)
+        self.role = role
+        self.events = events
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        all_topics = sorted({*topics, *consume_topics, "aid.deadletter.v1"})
+        self.bus = bus or bus_from_settings(settings, topics=all_topics, client_id=f"crisisaid-{service}")
+        self._owns_bus = bus is None
+        self.create_tables = settings.mode is Mode.EMBEDDED if create_tables is None else create_tables
+        self.token_verifier = token_verifier or (
+            TokenVerifier.from_file(settings.jwt_public_key_file, issuer=settings.jwt_issuer,
+                                    audience=settings.jwt_audience)
+            if settings.jwt_public_key_file else None
+        )
+        self.background: list[BackgroundTask] = []
+        self.relay = OutboxRelay(
+            service=service, sessions=self.sessions, bus=self.bus, database_url=settings.database_url,
+            batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+        )
+        self.consumer = (
+            EventConsumer(
+                service=service, name=f"{service}", bus=self.bus, topics=self.consume_topics,
+                subscriptions=self.subscriptions, sessions=self.sessions, registry=events,
+                max_attempts=settings.handler_max_attempts,
+            )
+            if self.subscriptions else None
+        )
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def runs_workers(self) -> bool:
+        return self.role in ("worker", "all")
+
+    @property
+    def serves_api(self) -> bool:
+        return self.role in ("api", "all")
+
+    def add_background(self, task: BackgroundTask) -> None:
+        """A loop to run beside the relay and the consumer in worker processes (e.g. webhook delivery)."""
+        self.background.append(task)
+
+    def install(self, app: FastAPI) -> None:
+        app.state.runtime = self
+        app.state.token_verifier = self.token_verifier
+        install_problem_handlers(app)
+        install_http_metrics(app, self.service)
+        app.add_middleware(RequestContextMiddleware, max_body_bytes=self.settings.max_body_bytes)
+        self._install_health(app)
+
+    def _install_health(self, app: FastAPI) -> None:
+        @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok", "service": self.service}
+
+        @app.get("/readyz", tags=["operations"], summary="Readiness: the database and the broker answer")
+        async def readyz() -> JSONResponse:
+            checks = await self.readiness()
+            if all(v == "ok" for v in checks.values()):
+                return JSONResponse({"status": "ready", "service": self.service, "checks": checks})
+            failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+            return problem_response(status=503, type_="not-ready", title="Not ready", detail=failing, checks=checks)
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping(self.engine), 5)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable ({type(exc).__name__})"
+        try:
+            await asyncio.wait_for(self.bus.ping(), 5)
+            checks["broker"] = "ok"
+        except (BusUnavailable, TimeoutError) as exc:
+            checks["broker"] = f"unreachable ({type(exc).__name__})"
+        return checks
+
+    async def start(self) -> None:
+        if self.create_tables:
+            await create_all(self.engine, self.metadata)
+        if self._owns_bus:
+            await self.bus.start()
+        if self.runs_workers:
+            self._stop.clear()
+            loops: list[BackgroundTask] = [self.relay.run, *self.background]
+            if self.consumer is not None:
+                loops.append(self.consumer.run)
+            self._tasks = [asyncio.create_task(loop(self._stop), name=f"{self.service}:{loop}") for loop in loops]
+        log.info("service.started", service=self.service, role=self.role)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=15)
+            for t in pending:
+                t.cancel()
+            for t in done:
+                if not t.cancelled() and t.exception() is not None:
+                    log.error("service.task_failed", service=self.service, error=repr(t.exception()))
+            self._tasks = []
+        if self._owns_bus:
+            await self.bus.stop()
+        await self.engine.dispose()
+        log.info("service.stopped", service=self.service)
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session per request. The use case commits it itself before answering (so the answer never claims
+    what did not commit); anything left uncommitted is rolled back when the request ends."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def runtime_of(request: Request) -> Any:
+    return request.app.state.runtime

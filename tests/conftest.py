@@ -1,0 +1,109 @@
+"""Fixtures for the real local PostgreSQL and Kafka (make infra-up). A test that needs them and cannot reach
+them fails: nothing here skips."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from aid_common.auth import generate_keypair, mint_token
+
+REPO = Path(__file__).resolve().parent.parent
+PG_HOST, PG_PORT = os.environ.get("AID_TEST_PG_HOST", "127.0.0.1"), int(os.environ.get("AID_TEST_PG_PORT", "5432"))
+PG_USER = PG_PASSWORD = "aid"
+KAFKA = os.environ.get("AID_TEST_KAFKA", "127.0.0.1:9092")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn() -> str:
+    if not _port_open(PG_HOST, PG_PORT):
+        pytest.fail(f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT}: run `make infra-up` (tests never skip)")
+    return f"postgresql://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/postgres"
+
+
+@pytest.fixture
+async def pg_url(pg_admin_dsn: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for this test, as a SQLAlchemy asyncpg URL."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(pg_admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    yield f"postgresql+asyncpg://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{name}"
+    conn = await asyncpg.connect(pg_admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    host, port = KAFKA.split(":")
+    if not _port_open(host, int(port)):
+        pytest.fail(f"Kafka is not reachable at {KAFKA}: run `make infra-up` (tests never skip)")
+    return KAFKA
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """Every test gets its own topics and consumer groups on the shared broker."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture(scope="session")
+def keypair() -> tuple[bytes, bytes]:
+    return generate_keypair()
+
+
+@pytest.fixture(scope="session")
+def key_files(tmp_path_factory: pytest.TempPathFactory, keypair: tuple[bytes, bytes]) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("keys")
+    (d / "private.pem").write_bytes(keypair[0])
+    (d / "public.pem").write_bytes(keypair[1])
+    return d / "private.pem", d / "public.pem"
+
+
+@pytest.fixture(scope="session")
+def token(keypair: tuple[bytes, bytes]):  # noqa: ANN201 - a factory
+    def make(scopes: str, *, partner_id: uuid.UUID | str | None = None, subject: str = "tester") -> str:
+        return mint_token(keypair[0], subject=subject, scopes=scopes, partner_id=partner_id)
+
+    return make
+
+
+@pytest.fixture
+def broker_control() -> Iterator[object]:
+    """Stop and start the local Kafka broker; always leaves it running."""
+
+    class Control:
+        def stop(self) -> None:
+            subprocess.run([str(REPO / "deploy/local/kafka.sh"), "stop"], check=True, timeout=120)
+
+        def start(self) -> None:
+            subprocess.run([str(REPO / "deploy/local/kafka.sh"), "start"], check=True, timeout=180)
+
+    control = Control()
+    yield control
+    control.start()
