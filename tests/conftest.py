@@ -107,3 +107,46 @@ def broker_control() -> Iterator[object]:
     control = Control()
     yield control
     control.start()
+
+
+class ServiceHarness:
+    """A service app with its runtime started, an httpx client on it, and the bus it publishes to."""
+
+    def __init__(self, app, client, bus) -> None:  # noqa: ANN001
+        self.app, self.client, self.bus = app, client, bus
+
+    @property
+    def runtime(self):  # noqa: ANN201
+        return self.app.state.runtime
+
+    async def relay(self) -> int:
+        """Publish what the outbox holds now (tests drive the relay by hand)."""
+        return await self.runtime.relay.relay_once()
+
+
+@pytest.fixture
+async def start_service(key_files):  # noqa: ANN201
+    """Start `create_app(settings)` in embedded mode on SQLite and the in-process bus (or the given ones)."""
+    import httpx
+
+    from aid_common.memory_bus import MemoryBus
+    from aid_common.settings import Mode
+
+    started: list[ServiceHarness] = []
+
+    async def start(create_app, settings_cls, db_url: str, *, bus=None, role: str = "api", **env):  # noqa: ANN001, ANN202
+        settings = settings_cls(
+            AID_MODE=Mode.EMBEDDED, DATABASE_URL=db_url, AID_JWT_PUBLIC_KEY_FILE=str(key_files[1]), **env
+        )
+        bus = bus or MemoryBus()
+        app = create_app(settings, role=role, bus=bus)
+        await app.state.runtime.start()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        harness = ServiceHarness(app, client, bus)
+        started.append(harness)
+        return harness
+
+    yield start
+    for h in started:
+        await h.client.aclose()
+        await h.runtime.stop()

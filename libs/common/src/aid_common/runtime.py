@@ -82,6 +82,7 @@ class ServiceRuntime:
             if settings.jwt_public_key_file else None
         )
         self.background: list[BackgroundTask] = []
+        self.startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
         self.relay = OutboxRelay(
             service=service, sessions=self.sessions, bus=self.bus, database_url=settings.database_url,
             batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
@@ -108,6 +109,10 @@ class ServiceRuntime:
     def add_background(self, task: BackgroundTask) -> None:
         """A loop to run beside the relay and the consumer in worker processes (e.g. webhook delivery)."""
         self.background.append(task)
+
+    def on_start(self, hook: Callable[[ServiceRuntime], Awaitable[None]]) -> None:
+        """Run `hook(runtime)` at start, after the tables exist (e.g. loading reference data)."""
+        self.startup.append(hook)
 
     def install(self, app: FastAPI) -> None:
         app.state.runtime = self
@@ -147,6 +152,8 @@ class ServiceRuntime:
     async def start(self) -> None:
         if self.create_tables:
             await create_all(self.engine, self.metadata)
+        for hook in self.startup:
+            await hook(self)
         if self._owns_bus:
             await self.bus.start()
         if self.runs_workers:

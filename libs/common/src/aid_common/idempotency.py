@@ -1,0 +1,123 @@
+"""Idempotency-Key for POST requests (IETF draft-ietf-httpapi-idempotency-key-header):
+
+- same key, same body   → the first answer again (header `Idempotent-Replayed: true`), nothing done twice;
+- same key, other body  → 422;
+- first request still in progress → 409;
+- keys are scoped to the caller's identity and kept for `ttl` (24 h by default).
+
+The reservation commits first (so a concurrent twin sees it), the use case and the stored answer commit
+together, and a failed use case releases the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Header
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aid_common.auth import Caller
+from aid_common.db import utcnow
+from aid_common.errors import Conflict, Unprocessable
+from aid_common.tables import IdempotencyRecord
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=255,
+           description="Makes a retried POST safe: the same key and body return the first answer."),
+]
+# A reservation this old without an answer belongs to a crashed request: a retry may take it over.
+ABANDONED_AFTER = dt.timedelta(seconds=60)
+
+
+def fingerprint(endpoint: str, body: Any) -> str:
+    canonical = json.dumps(jsonable_encoder(body), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{endpoint}\n{canonical}".encode()).hexdigest()
+
+
+async def run_idempotent(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    caller: Caller,
+    key: str | None,
+    endpoint: str,
+    body: Any,
+    status_code: int,
+    use_case: Callable[[AsyncSession], Awaitable[Any]],
+    ttl: dt.timedelta = dt.timedelta(hours=24),
+) -> JSONResponse:
+    """Run `use_case(session)` once per (caller, key); commit it with its stored answer."""
+    if key is None:
+        async with sessions() as session, session.begin():
+            result = jsonable_encoder(await use_case(session))
+        return JSONResponse(result, status_code=status_code)
+
+    fp = fingerprint(endpoint, body)
+    replay = await _reserve(sessions, caller=caller.identity, key=key, endpoint=endpoint, fp=fp, ttl=ttl)
+    if replay is not None:
+        return replay
+    try:
+        async with sessions() as session, session.begin():
+            result = jsonable_encoder(await use_case(session))
+            record = await session.get(IdempotencyRecord, (caller.identity, key))
+            if record is not None:
+                record.status_code, record.response = status_code, result
+    except BaseException:
+        async with sessions() as session, session.begin():
+            await session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.caller == caller.identity, IdempotencyRecord.key == key,
+                    IdempotencyRecord.status_code.is_(None),
+                )
+            )
+        raise
+    return JSONResponse(result, status_code=status_code)
+
+
+async def _reserve(
+    sessions: async_sessionmaker[AsyncSession], *, caller: str, key: str, endpoint: str, fp: str, ttl: dt.timedelta
+) -> JSONResponse | None:
+    """Reserve the key (None), or answer from what is stored for it."""
+    now = utcnow()
+    async with sessions() as session, session.begin():
+        dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        inserted = (
+            await session.execute(
+                insert(IdempotencyRecord)
+                .values(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now,
+                        expires_at=now + ttl)
+                .on_conflict_do_nothing(index_elements=["caller", "key"])
+                .returning(IdempotencyRecord.key)
+            )
+        ).first()
+        if inserted is not None:
+            return None
+        record = (
+            await session.execute(
+                select(IdempotencyRecord)
+                .where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+                .with_for_update()
+            )
+        ).scalar_one()
+        expired = record.expires_at <= now
+        abandoned = record.status_code is None and record.created_at <= now - ABANDONED_AFTER
+        if expired or abandoned:
+            record.endpoint, record.fingerprint, record.created_at = endpoint, fp, now
+            record.expires_at, record.status_code, record.response = now + ttl, None, None
+            return None
+        if record.fingerprint != fp:
+            raise Unprocessable(
+                "this Idempotency-Key was already used with a different request; use a new key for a new request"
+            )
+        if record.status_code is None:
+            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly")
+        return JSONResponse(record.response, status_code=record.status_code, headers={"Idempotent-Replayed": "true"})

@@ -1,0 +1,104 @@
+"""Events of the pledges service, on aid.pledges.v1, key = agreement id. Each carries everything a consumer
+needs (donor, amounts in the original currency and in USD, the rate, the earmark): no call-backs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel
+
+from aid_common.events import registry
+from aid_contracts.topics import PLEDGES_TOPIC
+from aid_contracts.types import CountryCode, CurrencyCode, Money, Names, Rate, Sector
+
+SOURCE = "/pledges"
+
+
+class Earmark(BaseModel):
+    """From tight to loose: a project; a country (+ sector); an appeal pillar; an appeal; nothing (unearmarked)."""
+
+    project_id: uuid.UUID | None = None
+    country: CountryCode | None = None
+    sector: Sector | None = None
+    appeal: str | None = None
+    pillar: str | None = None
+
+
+class DonorRef(BaseModel):
+    id: uuid.UUID
+    name: str
+    names: Names = {}
+    kind: str
+    country: CountryCode
+
+
+class AgreementFacts(BaseModel):
+    agreement_id: uuid.UUID
+    donor: DonorRef
+    reference: str
+    title: str
+    status: Literal["pledged", "signed", "cancelled"]
+    amount: Money
+    currency: CurrencyCode
+    fx_rate: Rate
+    amount_usd: Money
+    earmark: Earmark
+
+
+@registry.register(
+    "aid.agreement.pledged", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    summary="A donor announced an agreement; not yet counted as funding.",
+)
+class AgreementPledged(AgreementFacts):
+    pledged_on: dt.date
+
+
+@registry.register(
+    "aid.agreement.signed", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    summary="An agreement was signed: its USD amount now counts as funding and is allocated to projects.",
+)
+class AgreementSigned(AgreementFacts):
+    signed_on: dt.date
+
+
+@registry.register(
+    "aid.agreement.amended", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    summary="The amount of an agreement changed; `delta_usd` is the difference to allocate or reverse.",
+)
+class AgreementAmended(AgreementFacts):
+    previous_amount: Money
+    previous_amount_usd: Money
+    delta: Money
+    delta_usd: Money
+    amended_on: dt.date
+
+
+@registry.register(
+    "aid.agreement.cancelled", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    summary="An agreement was cancelled: every allocation and pool balance of it is reversed.",
+)
+class AgreementCancelled(AgreementFacts):
+    was_signed: bool
+    reason: str
+    cancelled_on: dt.date
+
+
+@registry.register(
+    "aid.disbursement.received", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    summary="Money was received against a signed agreement (a paid contribution).",
+)
+class DisbursementReceived(BaseModel):
+    disbursement_id: uuid.UUID
+    agreement_id: uuid.UUID
+    donor: DonorRef
+    reference: str
+    amount: Money
+    currency: CurrencyCode
+    fx_rate: Rate
+    amount_usd: Money
+    disbursed_usd_total: Money
+    agreement_amount_usd: Money
+    earmark: Earmark
+    received_on: dt.date

@@ -1,0 +1,93 @@
+"""Value types shared by the contract and the services: codes validated against ISO data, not hand lists."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import iso4217
+import pycountry
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. SY, YE, SD, LB, AF)")
+    return code
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. USD, KWD, QAR)")
+    return code
+
+
+def currency_exponent(code: str) -> int:
+    """Decimal places of the currency's minor unit (USD 2, KWD 3, JPY 0), from ISO 4217 data."""
+    try:
+        exponent = iso4217.Currency(code.lower()).exponent
+    except ValueError:
+        exponent = None
+    return 2 if exponent is None else exponent
+
+
+def _no_float(value: object) -> object:
+    # JSON numbers arrive as float: their decimal text is taken as written, never through binary rounding.
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+CountryCode = Annotated[str, AfterValidator(_country), Field(examples=["SY"])]
+CurrencyCode = Annotated[str, AfterValidator(_currency), Field(examples=["KWD"])]
+# Money travels as a decimal string ("1250000.00"); finite, never a float.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(allow_inf_nan=False, max_digits=20, examples=["1250000.00"]),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(gt=0, allow_inf_nan=False, max_digits=24, decimal_places=10, examples=["3.2500000000"]),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
+
+
+class Sector(StrEnum):
+    """Humanitarian clusters and areas of responsibility, as used for earmarks and projects."""
+
+    HEALTH = "health"
+    EDUCATION = "education"
+    SHELTER = "shelter"
+    PROTECTION = "protection"
+    FOOD_SECURITY = "food-security"
+    NUTRITION = "nutrition"
+    WASH = "wash"
+    LIVELIHOODS = "livelihoods"
+    EARLY_RECOVERY = "early-recovery"
+    CASH = "cash"
+    PSYCHOSOCIAL = "psychosocial"
+    COUNTER_TRAFFICKING = "counter-trafficking"
+    CAMP_MANAGEMENT = "camp-management"
+    LOGISTICS = "logistics"
+    EMERGENCY_TELECOMMUNICATIONS = "emergency-telecommunications"
+    COORDINATION = "coordination"
+    MULTI_SECTOR = "multi-sector"
+
+
+def _names(value: dict[str, str]) -> dict[str, str]:
+    for lang, name in value.items():
+        if pycountry.languages.get(alpha_2=lang.split("-")[0].lower()) is None:
+            raise ValueError(f"{lang!r} is not an ISO 639-1 language code (e.g. ar, fr)")
+        if not name.strip():
+            raise ValueError(f"the {lang} name is empty")
+    return value
+
+
+# Names in other languages, e.g. {"ar": "جمعية الهلال الأحمر الكويتي"}; kept exactly as given.
+Names = Annotated[dict[str, Annotated[str, Field(max_length=300)]], AfterValidator(_names)]

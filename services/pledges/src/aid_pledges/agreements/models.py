@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aid_common.db import Amount, UtcDateTime, utcnow
+from aid_contracts.pledges import Earmark
+from aid_contracts.types import CurrencyCode, Money, Rate
+from aid_pledges.db import Base
+
+
+class Status(StrEnum):
+    PLEDGED = "pledged"
+    SIGNED = "signed"
+    CANCELLED = "cancelled"
+
+
+class Agreement(Base):
+    __tablename__ = "agreements"
+    __table_args__ = (UniqueConstraint("donor_id", "reference", name="uq_agreements_donor_reference"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    donor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("donors.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    amount: Mapped[Decimal] = mapped_column(Amount(4))
+    currency: Mapped[str] = mapped_column(String(3))
+    fx_rate: Mapped[Decimal] = mapped_column(Amount(10, 24))
+    amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    disbursed_usd: Mapped[Decimal] = mapped_column(Amount(2), default=Decimal("0.00"))
+    earmark_project_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    earmark_country: Mapped[str | None] = mapped_column(String(2), nullable=True, index=True)
+    earmark_sector: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    earmark_appeal: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    earmark_pillar: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    pledged_on: Mapped[dt.date] = mapped_column(Date)
+    signed_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    cancelled_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def earmark(self) -> Earmark:
+        return Earmark(
+            project_id=self.earmark_project_id, country=self.earmark_country, sector=self.earmark_sector,
+            appeal=self.earmark_appeal, pillar=self.earmark_pillar,
+        )
+
+
+class Disbursement(Base):
+    __tablename__ = "disbursements"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    agreement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agreements.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Amount(4))
+    currency: Mapped[str] = mapped_column(String(3))
+    fx_rate: Mapped[Decimal] = mapped_column(Amount(10, 24))
+    amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EarmarkIn(Earmark):
+    model_config = ConfigDict(extra="forbid")
+
+    appeal: str | None = Field(default=None, min_length=1, max_length=50)
+    pillar: str | None = Field(default=None, min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_level(self) -> EarmarkIn:
+        if self.project_id and any((self.country, self.sector, self.appeal, self.pillar)):
+            raise ValueError("an earmark to a project names only the project_id")
+        if self.pillar and not self.appeal:
+            raise ValueError("an earmark to a pillar names its appeal too")
+        return self
+
+
+class AgreementCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    donor_id: uuid.UUID
+    reference: str = Field(min_length=1, max_length=100, examples=["KW-IOM-2024-001"])
+    title: str = Field(min_length=1, max_length=500)
+    amount: Money = Field(gt=0)
+    currency: CurrencyCode
+    status: Status = Status.PLEDGED
+    signed_on: dt.date | None = Field(default=None, description="when status is signed; today if omitted")
+    earmark: EarmarkIn = Field(default_factory=EarmarkIn)
+
+    @model_validator(mode="after")
+    def _status(self) -> AgreementCreate:
+        if self.status is Status.CANCELLED:
+            raise ValueError("an agreement is created pledged or signed, then cancelled with /cancel")
+        if self.signed_on and self.status is not Status.SIGNED:
+            raise ValueError("signed_on is given only for a signed agreement")
+        return self
+
+
+class SignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signed_on: dt.date
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AmendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: Money = Field(gt=0, description="the new total, in the agreement's currency")
+    amended_on: dt.date | None = None
+
+
+class DisbursementCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: Money = Field(gt=0)
+    currency: CurrencyCode
+    received_on: dt.date
+
+
+class AgreementRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    donor_id: uuid.UUID
+    reference: str
+    title: str
+    status: Status
+    amount: Money
+    currency: str
+    fx_rate: Rate
+    amount_usd: Money
+    disbursed_usd: Money
+    earmark: Earmark
+    pledged_on: dt.date
+    signed_on: dt.date | None
+    cancelled_on: dt.date | None
+    cancel_reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class DisbursementRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    agreement_id: uuid.UUID
+    amount: Money
+    currency: str
+    fx_rate: Rate
+    amount_usd: Money
+    received_on: dt.date
+    created_at: dt.datetime

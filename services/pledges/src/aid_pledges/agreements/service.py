@@ -1,0 +1,208 @@
+"""Donor agreements: pledged → signed → cancelled, amendments and disbursements. Every state change writes
+its event to the outbox in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_common import outbox
+from aid_common.errors import Conflict, NotFound, Unprocessable
+from aid_common.pagination import keyset, page
+from aid_contracts.pledges import (
+    AgreementAmended,
+    AgreementCancelled,
+    AgreementPledged,
+    AgreementSigned,
+    DisbursementReceived,
+    DonorRef,
+)
+from aid_contracts.types import currency_exponent
+from aid_pledges.agreements.models import (
+    Agreement,
+    AgreementCreate,
+    AmendRequest,
+    Disbursement,
+    DisbursementCreate,
+    Status,
+)
+from aid_pledges.donors import service as donors
+from aid_pledges.donors.models import Donor
+from aid_pledges.fx import service as fx
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _check_places(amount: Decimal, currency: str, field: str = "amount") -> None:
+    places = currency_exponent(currency)
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise Unprocessable(
+            f"{field} {amount} has more decimal places than {currency} allows ({places})",
+            errors=[{"location": f"body.{field}", "message": f"at most {places} decimal places for {currency}"}],
+        )
+
+
+def _donor_ref(donor: Donor) -> DonorRef:
+    return DonorRef(id=donor.id, name=donor.name, names=donor.names, kind=donor.kind, country=donor.country)
+
+
+def _facts(agreement: Agreement, donor: Donor) -> dict:
+    return {
+        "agreement_id": agreement.id, "donor": _donor_ref(donor), "reference": agreement.reference,
+        "title": agreement.title, "status": agreement.status, "amount": agreement.amount,
+        "currency": agreement.currency, "fx_rate": agreement.fx_rate, "amount_usd": agreement.amount_usd,
+        "earmark": agreement.earmark,
+    }
+
+
+async def create(*, session: AsyncSession, data: AgreementCreate) -> Agreement:
+    _check_places(data.amount, data.currency)
+    donor = await donors.get_or_422(session=session, donor_id=data.donor_id)
+    today = _today()
+    signed = data.status is Status.SIGNED
+    rate_day = (data.signed_on or today) if signed else today
+    rate = await fx.rate_on(session=session, currency=data.currency, day=rate_day)
+    clash = await session.execute(
+        select(Agreement.id).where(Agreement.donor_id == donor.id, Agreement.reference == data.reference)
+    )
+    if clash.first() is not None:
+        raise Conflict(f"donor {donor.id} already has an agreement with reference {data.reference!r}")
+    e = data.earmark
+    agreement = Agreement(
+        id=uuid.uuid4(), donor_id=donor.id, reference=data.reference, title=data.title, status=data.status.value,
+        amount=data.amount, currency=data.currency, fx_rate=rate, amount_usd=fx.to_usd(data.amount, rate),
+        disbursed_usd=Decimal("0.00"), earmark_project_id=e.project_id, earmark_country=e.country,
+        earmark_sector=e.sector.value if e.sector else None, earmark_appeal=e.appeal, earmark_pillar=e.pillar,
+        pledged_on=today, signed_on=(data.signed_on or today) if signed else None,
+    )
+    session.add(agreement)
+    await _flush_unique(session, donor.id, data.reference)
+    if signed:
+        outbox.add(session, AgreementSigned(**_facts(agreement, donor), signed_on=agreement.signed_on))
+    else:
+        outbox.add(session, AgreementPledged(**_facts(agreement, donor), pledged_on=agreement.pledged_on))
+    return agreement
+
+
+async def _flush_unique(session: AsyncSession, donor_id: uuid.UUID, reference: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent request took the reference between our check and insert
+        raise Conflict(f"donor {donor_id} already has an agreement with reference {reference!r}") from exc
+
+
+async def get_or_404(*, session: AsyncSession, agreement_id: uuid.UUID, for_update: bool = False) -> Agreement:
+    stmt = select(Agreement).where(Agreement.id == agreement_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    agreement = (await session.execute(stmt)).scalar_one_or_none()
+    if agreement is None:
+        raise NotFound(f"no agreement with id {agreement_id}")
+    return agreement
+
+
+async def sign(*, session: AsyncSession, agreement_id: uuid.UUID, signed_on: dt.date) -> Agreement:
+    agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
+    if agreement.status != Status.PLEDGED:
+        raise Conflict(f"agreement {agreement_id} is {agreement.status}; only a pledged agreement can be signed")
+    rate = await fx.rate_on(session=session, currency=agreement.currency, day=signed_on)
+    agreement.status, agreement.signed_on = Status.SIGNED.value, signed_on
+    agreement.fx_rate, agreement.amount_usd = rate, fx.to_usd(agreement.amount, rate)
+    donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
+    outbox.add(session, AgreementSigned(**_facts(agreement, donor), signed_on=signed_on))
+    await session.flush()
+    return agreement
+
+
+async def cancel(*, session: AsyncSession, agreement_id: uuid.UUID, reason: str) -> Agreement:
+    agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
+    if agreement.status == Status.CANCELLED:
+        raise Conflict(f"agreement {agreement_id} is already cancelled")
+    if agreement.disbursed_usd > 0:
+        raise Conflict(f"agreement {agreement_id} has disbursements ({agreement.disbursed_usd} USD); "
+                       "amend it down to what was received instead of cancelling")
+    was_signed = agreement.status == Status.SIGNED
+    agreement.status, agreement.cancelled_on, agreement.cancel_reason = Status.CANCELLED.value, _today(), reason
+    donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
+    outbox.add(session, AgreementCancelled(**_facts(agreement, donor), was_signed=was_signed, reason=reason,
+                                           cancelled_on=agreement.cancelled_on))
+    await session.flush()
+    return agreement
+
+
+async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRequest) -> Agreement:
+    agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
+    if agreement.status == Status.CANCELLED:
+        raise Conflict(f"agreement {agreement_id} is cancelled and cannot be amended")
+    _check_places(data.amount, agreement.currency)
+    if data.amount == agreement.amount:
+        raise Unprocessable(f"the agreement's amount is already {agreement.amount} {agreement.currency}")
+    new_usd = fx.to_usd(data.amount, agreement.fx_rate)  # the agreement keeps the rate it was converted at
+    if new_usd < agreement.disbursed_usd:
+        raise Unprocessable(f"the new amount ({new_usd} USD) is below what was already received "
+                            f"({agreement.disbursed_usd} USD)")
+    previous, previous_usd = agreement.amount, agreement.amount_usd
+    agreement.amount, agreement.amount_usd = data.amount, new_usd
+    donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
+    outbox.add(session, AgreementAmended(
+        **_facts(agreement, donor), previous_amount=previous, previous_amount_usd=previous_usd,
+        delta=data.amount - previous, delta_usd=new_usd - previous_usd, amended_on=data.amended_on or _today(),
+    ))
+    await session.flush()
+    return agreement
+
+
+async def disburse(*, session: AsyncSession, agreement_id: uuid.UUID, data: DisbursementCreate) -> Disbursement:
+    agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
+    if agreement.status != Status.SIGNED:
+        raise Unprocessable(f"agreement {agreement_id} is {agreement.status}; money is received only against "
+                            "a signed agreement")
+    _check_places(data.amount, data.currency)
+    rate = await fx.rate_on(session=session, currency=data.currency, day=data.received_on)
+    amount_usd = fx.to_usd(data.amount, rate)
+    if agreement.disbursed_usd + amount_usd > agreement.amount_usd:
+        left = agreement.amount_usd - agreement.disbursed_usd
+        raise Unprocessable(
+            f"this disbursement ({amount_usd} USD) would exceed the signed amount: {agreement.amount_usd} USD "
+            f"signed, {agreement.disbursed_usd} USD already received, {left} USD left"
+        )
+    disbursement = Disbursement(
+        id=uuid.uuid4(), agreement_id=agreement.id, amount=data.amount, currency=data.currency, fx_rate=rate,
+        amount_usd=amount_usd, received_on=data.received_on,
+    )
+    session.add(disbursement)
+    agreement.disbursed_usd = agreement.disbursed_usd + amount_usd
+    donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
+    outbox.add(session, DisbursementReceived(
+        disbursement_id=disbursement.id, agreement_id=agreement.id, donor=_donor_ref(donor),
+        reference=agreement.reference, amount=data.amount, currency=data.currency, fx_rate=rate,
+        amount_usd=amount_usd, disbursed_usd_total=agreement.disbursed_usd, agreement_amount_usd=agreement.amount_usd,
+        earmark=agreement.earmark, received_on=data.received_on,
+    ))
+    await session.flush()
+    return disbursement
+
+
+async def list_(
+    *, session: AsyncSession, donor_id: uuid.UUID | None, status: str | None, country: str | None,
+    sector: str | None, cursor: str | None, limit: int,
+) -> tuple[list[Agreement], str | None]:
+    stmt = select(Agreement)
+    if donor_id:
+        stmt = stmt.where(Agreement.donor_id == donor_id)
+    if status:
+        stmt = stmt.where(Agreement.status == status)
+    if country:
+        stmt = stmt.where(Agreement.earmark_country == country)
+    if sector:
+        stmt = stmt.where(Agreement.earmark_sector == sector)
+    rows = (await session.execute(keyset(stmt, Agreement, cursor=cursor, limit=limit))).scalars().all()
+    return page(rows, limit=limit)

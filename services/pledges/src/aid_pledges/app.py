@@ -1,0 +1,33 @@
+"""The pledges service: donors, FX rates, donor agreements and disbursements. Port 8001."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from aid_common.bus import Bus
+from aid_common.runtime import Role, ServiceRuntime
+from aid_contracts import PLEDGES_TOPIC
+from aid_pledges import handlers
+from aid_pledges.agreements import views as agreements
+from aid_pledges.db import Base
+from aid_pledges.donors import views as donors
+from aid_pledges.fx import views as fx
+from aid_pledges.seed import seed_reference_data
+from aid_pledges.settings import PledgesSettings
+
+
+def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", bus: Bus | None = None) -> FastAPI:
+    settings = settings or PledgesSettings()
+    runtime = ServiceRuntime(
+        settings, service="pledges", metadata=Base.metadata, consumes=handlers.SUBSCRIPTIONS,
+        consume_topics=handlers.TOPICS, topics=[PLEDGES_TOPIC], role=role, bus=bus,
+    )
+    if settings.seed_fx_rates and runtime.serves_api:
+        runtime.on_start(seed_reference_data)
+    app = FastAPI(title="Pledges", version="1", lifespan=runtime.lifespan, description=__doc__)
+    runtime.install(app)
+    if runtime.serves_api:
+        app.include_router(donors.router)
+        app.include_router(fx.router)
+        app.include_router(agreements.router)
+    return app

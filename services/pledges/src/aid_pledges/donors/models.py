@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aid_common.db import UtcDateTime, utcnow
+from aid_contracts.types import CountryCode, Names
+from aid_pledges.db import Base
+
+
+class DonorKind(StrEnum):
+    GOVERNMENT = "government"
+    POOLED_FUND = "pooled_fund"
+    DEVELOPMENT_BANK = "development_bank"
+    NATIONAL_SOCIETY = "national_society"
+    UN_AGENCY = "un_agency"
+    PRIVATE = "private"
+
+
+class Donor(Base):
+    __tablename__ = "donors"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(300))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    kind: Mapped[str] = mapped_column(String(40))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class DonorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=300, examples=["State of Kuwait"])
+    kind: DonorKind
+    country: CountryCode
+    names: Names = Field(default_factory=dict, examples=[{"ar": "دولة الكويت"}])
+
+
+class DonorRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    names: dict[str, str]
+    kind: DonorKind
+    country: str
+    created_at: dt.datetime

@@ -1,0 +1,6 @@
+"""Every event this service consumes. The pledges service is the source of agreements: it consumes none."""
+
+from aid_common.consumer import Subscription
+
+TOPICS: list[str] = []
+SUBSCRIPTIONS: list[Subscription] = []

@@ -1,0 +1,145 @@
+"""The consumer against real PostgreSQL and Kafka: effects once on redelivery and after a crash before the
+offset commit; poison messages to the dead-letter topic while the consumer carries on."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
+
+from aid_common.consumer import EventConsumer, on
+from aid_common.db import create_all, create_engine, session_factory
+from aid_common.events import DEADLETTER_TOPIC
+from aid_common.kafka import KafkaBus
+from aid_common.tables import InboxMessage
+from tests.common.sample import TOPIC, Effect, SampleBase, count_effects, events, record_effect, thing_event
+from tests.conftest import REPO
+from tests.helpers import eventually, read_topic
+
+
+@pytest.fixture
+async def db(pg_url):
+    engine = create_engine(pg_url)
+    await create_all(engine, SampleBase.metadata)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def _produce(bootstrap: str, topic: str, values: list[bytes], key: bytes = b"t-1") -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for v in values:
+            await producer.send_and_wait(topic, v, key=key)
+    finally:
+        await producer.stop()
+
+
+def _consumer(bus, sessions, name="projects", handler=record_effect, **kw) -> EventConsumer:  # noqa: ANN001
+    return EventConsumer(
+        service="test", name=name, bus=bus, topics=[TOPIC], subscriptions=[on("test.thing.happened", handler)],
+        sessions=sessions, registry=events, retry_base_seconds=0.01, **kw,
+    )
+
+
+async def _run_until(consumer: EventConsumer, condition, timeout: float = 30) -> None:  # noqa: ANN001
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await eventually(condition, timeout=timeout)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_the_same_event_delivered_twice_takes_effect_once(db, kafka_bootstrap, topic_prefix) -> None:
+    event = thing_event()
+    await _produce(kafka_bootstrap, topic_prefix + TOPIC, [event.to_json().encode()] * 2)
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix, create_topics=[TOPIC, DEADLETTER_TOPIC])
+    consumer = _consumer(bus, db)
+
+    async def both_seen() -> bool:
+        return consumer.outcomes["handled"] + consumer.outcomes["duplicate"] == 2
+
+    await _run_until(consumer, both_seen)
+    await bus.stop()
+    assert consumer.outcomes == {"handled": 1, "duplicate": 1}
+    async with db() as s:
+        assert await count_effects(s) == 1
+        effect = (await s.execute(select(Effect))).scalar_one()
+        assert effect.name == "هلال أحمر 🌙"
+
+
+async def test_a_consumer_killed_before_its_offset_commit_does_not_apply_the_event_twice(
+    db, pg_url, kafka_bootstrap, topic_prefix
+) -> None:
+    await _produce(kafka_bootstrap, topic_prefix + TOPIC, [thing_event().to_json().encode()])
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.common.crash_consumer", pg_url, kafka_bootstrap, topic_prefix],
+        cwd=REPO, timeout=120, capture_output=True, text=True,
+    )
+    assert proc.returncode == -9, f"expected death by SIGKILL, got {proc.returncode}: {proc.stderr[-2000:]}"
+    async with db() as s:
+        assert await count_effects(s) == 1, "the handler's transaction committed before the kill"
+
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix)
+    restarted = _consumer(bus, db, name="crashy")  # same group: the offset was never committed
+    await _run_until(restarted, lambda: _true(restarted.outcomes["duplicate"] == 1))
+    await bus.stop()
+    async with db() as s:
+        assert await count_effects(s) == 1
+        assert (await s.execute(select(func.count()).select_from(InboxMessage))).scalar_one() == 1
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_poison_messages_go_to_the_dead_letter_topic_and_the_next_message_is_handled(
+    db, kafka_bootstrap, topic_prefix
+) -> None:
+    good = thing_event(thing_id="t-1", seq=3)
+    wrong_schema = thing_event(thing_id="t-1", seq=2)
+    wrong_schema.data = {"thing_id": "t-1", "amount": "not a number"}
+    await _produce(
+        kafka_bootstrap, topic_prefix + TOPIC,
+        [b"\xff not json at all", wrong_schema.to_json().encode(), good.to_json().encode()],
+    )
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix, create_topics=[TOPIC, DEADLETTER_TOPIC])
+    consumer = _consumer(bus, db)
+    await _run_until(consumer, lambda: _true(consumer.outcomes["handled"] == 1))
+    await bus.stop()
+    assert consumer.outcomes["deadlettered"] == 2
+    dead = await read_topic(kafka_bootstrap, topic_prefix + DEADLETTER_TOPIC, expect=2)
+    assert [d.value for d in dead][0] == b"\xff not json at all"
+    headers = [dict(d.headers) for d in dead]
+    assert headers[0][b"aid-original-topic".decode()] == TOPIC.encode()
+    assert {h["aid-error-reason"] for h in headers} == {b"not-a-cloudevent", b"invalid-data"}
+    assert [int(h["aid-original-offset"]) for h in headers] == [0, 1]
+    assert all("aid-error" in h and h["aid-original-partition"] for h in headers)
+    async with db() as s:
+        assert await count_effects(s) == 1
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(db, kafka_bootstrap, topic_prefix):
+    calls = 0
+
+    async def broken(session, payload, event) -> None:  # noqa: ANN001
+        nonlocal calls
+        calls += 1
+        raise ValueError("rule violated")
+
+    await _produce(kafka_bootstrap, topic_prefix + TOPIC, [thing_event().to_json().encode()])
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix, create_topics=[TOPIC, DEADLETTER_TOPIC])
+    consumer = _consumer(bus, db, handler=broken, max_attempts=3)
+    await _run_until(consumer, lambda: _true(consumer.outcomes["deadlettered"] == 1))
+    await bus.stop()
+    assert calls == 3
+    dead = await read_topic(kafka_bootstrap, topic_prefix + DEADLETTER_TOPIC, expect=1)
+    assert b"rule violated" in dict(dead[0].headers)["aid-error"]
+    async with db() as s:
+        assert (await s.execute(select(func.count()).select_from(InboxMessage))).scalar_one() == 0

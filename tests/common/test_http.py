@@ -1,0 +1,106 @@
+"""Auth, problem+json errors, health and metrics on a minimal service built with ServiceRuntime."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from aid_common.auth import Caller, TokenVerifier, mint_token, require_scope
+from aid_common.memory_bus import MemoryBus
+from aid_common.runtime import ServiceRuntime
+from aid_common.settings import Mode, Settings
+from tests.common.sample import SampleBase
+from tests.helpers import PROBLEM, auth
+
+
+class Body(BaseModel):
+    name: str = Field(min_length=1)
+    count: int
+
+
+@pytest.fixture
+async def client(sqlite_url, keypair):
+    settings = Settings(AID_MODE=Mode.EMBEDDED, DATABASE_URL=sqlite_url, AID_MAX_BODY_BYTES=2048)
+    runtime = ServiceRuntime(
+        settings, service="sample", metadata=SampleBase.metadata, bus=MemoryBus(), role="api",
+        token_verifier=TokenVerifier(__import__("cryptography.hazmat.primitives.serialization", fromlist=["x"])
+                                     .load_pem_public_key(keypair[1])),
+    )
+    app = FastAPI(lifespan=runtime.lifespan)
+    runtime.install(app)
+
+    @app.post("/v1/things", status_code=201)
+    async def create(body: Body, caller: Caller = require_scope("things:write")) -> dict:
+        return {"name": body.name, "by": caller.subject}
+
+    await runtime.start()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+    await runtime.stop()
+
+
+async def test_no_token_is_401_problem_json(client) -> None:
+    r = await client.post("/v1/things", json={"name": "x", "count": 1})
+    assert r.status_code == 401
+    assert r.headers["content-type"] == PROBLEM
+    assert r.json()["status"] == 401 and "Bearer" in r.json()["detail"]
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_token_without_the_scope_is_403_problem_json(client, token) -> None:
+    r = await client.post("/v1/things", json={"name": "x", "count": 1}, headers=auth(token("things:read")))
+    assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+    assert "things:write" in r.json()["detail"]
+
+
+async def test_token_with_the_scope_or_admin_passes(client, token) -> None:
+    for scopes in ("things:write", "admin"):
+        r = await client.post("/v1/things", json={"name": "قطر الخيرية", "count": 1}, headers=auth(token(scopes)))
+        assert r.status_code == 201 and r.json() == {"name": "قطر الخيرية", "by": "tester"}
+
+
+async def test_expired_forged_and_garbage_tokens_are_401(client, keypair) -> None:
+    expired = mint_token(keypair[0], subject="s", scopes="admin", ttl=dt.timedelta(seconds=-5))
+    from aid_common.auth import generate_keypair
+
+    forged = mint_token(generate_keypair()[0], subject="s", scopes="admin")
+    for bad in (expired, forged, "not-a-jwt"):
+        r = await client.post("/v1/things", json={"name": "x", "count": 1}, headers=auth(bad))
+        assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+
+
+async def test_validation_errors_are_422_problem_json_naming_the_field(client, token) -> None:
+    r = await client.post("/v1/things", json={"name": "", "count": "many"}, headers=auth(token("admin")))
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    locations = {e["location"] for e in r.json()["errors"]}
+    assert locations == {"body.name", "body.count"}
+
+
+async def test_malformed_json_and_huge_bodies_get_clear_errors(client, token) -> None:
+    r = await client.post("/v1/things", content=b"{not json", headers={**auth(token("admin")),
+                                                                       "content-type": "application/json"})
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    r = await client.post("/v1/things", content=b"x" * 5000, headers={**auth(token("admin")),
+                                                                      "content-type": "application/json"})
+    assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
+
+
+async def test_unknown_route_is_404_problem_json(client) -> None:
+    r = await client.get("/v1/nothing-here")
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+
+
+async def test_health_readiness_metrics_and_correlation_id(client, token) -> None:
+    assert (await client.get("/healthz")).json()["status"] == "ok"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    r = await client.post("/v1/things", json={"name": "x", "count": 1},
+                          headers={**auth(token("admin")), "X-Correlation-Id": "corr-123"})
+    assert r.headers["x-correlation-id"] == "corr-123"
+    metrics = (await client.get("/metrics")).text
+    assert 'aid_http_request_duration_seconds_count{method="POST",route="/v1/things",service="sample",status="201"}' \
+        in metrics
