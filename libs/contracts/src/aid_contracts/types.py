@@ -28,8 +28,8 @@ def _currency(value: str) -> str:
 def currency_exponent(code: str) -> int:
     """Decimal places of the currency's minor unit (USD 2, KWD 3, JPY 0), from ISO 4217 data."""
     try:
-        exponent = iso4217.Currency(code.lower()).exponent
-    except ValueError:
+        exponent = iso4217.Currency[code.lower()].exponent
+    except KeyError:
         exponent = None
     return 2 if exponent is None else exponent
 
