@@ -136,7 +136,7 @@ async def start_service(key_files):  # noqa: ANN201
 
     async def start(create_app, settings_cls, db_url: str, *, bus=None, role: str = "api", **env):  # noqa: ANN001, ANN202
         settings = settings_cls(
-            AID_MODE=Mode.EMBEDDED, DATABASE_URL=db_url, AID_JWT_PUBLIC_KEY_FILE=str(key_files[1]), **env
+            **{"AID_MODE": Mode.EMBEDDED, "DATABASE_URL": db_url, "AID_JWT_PUBLIC_KEY_FILE": str(key_files[1]), **env}
         )
         bus = bus or MemoryBus()
         app = create_app(settings, role=role, bus=bus)

@@ -41,6 +41,9 @@ class Amount(TypeDecorator[Decimal]):
         self.scale = scale
         self.precision = precision
 
+    def __repr__(self) -> str:  # what Alembic writes into migrations
+        return f"Amount(scale={self.scale}, precision={self.precision})"
+
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
@@ -70,6 +73,9 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def __repr__(self) -> str:
+        return "UtcDateTime()"
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:

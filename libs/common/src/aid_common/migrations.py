@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData, pool
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
+from aid_common import tables as _tables  # noqa: F401  (platform tables known to autogenerate)
 from aid_common.db import PlatformBase
 
 
