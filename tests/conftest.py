@@ -86,7 +86,7 @@ def key_files(tmp_path_factory: pytest.TempPathFactory, keypair: tuple[bytes, by
 
 
 @pytest.fixture(scope="session")
-def token(keypair: tuple[bytes, bytes]):  # noqa: ANN201 - a factory
+def token(keypair: tuple[bytes, bytes]):
     def make(scopes: str, *, partner_id: uuid.UUID | str | None = None, subject: str = "tester") -> str:
         return mint_token(keypair[0], subject=subject, scopes=scopes, partner_id=partner_id)
 
@@ -112,11 +112,11 @@ def broker_control() -> Iterator[object]:
 class ServiceHarness:
     """A service app with its runtime started, an httpx client on it, and the bus it publishes to."""
 
-    def __init__(self, app, client, bus) -> None:  # noqa: ANN001
+    def __init__(self, app, client, bus) -> None:
         self.app, self.client, self.bus = app, client, bus
 
     @property
-    def runtime(self):  # noqa: ANN201
+    def runtime(self):
         return self.app.state.runtime
 
     async def relay(self) -> int:
@@ -125,7 +125,7 @@ class ServiceHarness:
 
 
 @pytest.fixture
-async def start_service(key_files):  # noqa: ANN201
+async def start_service(key_files):
     """Start `create_app(settings)` in embedded mode on SQLite and the in-process bus (or the given ones)."""
     import httpx
 
@@ -134,7 +134,7 @@ async def start_service(key_files):  # noqa: ANN201
 
     started: list[ServiceHarness] = []
 
-    async def start(create_app, settings_cls, db_url: str, *, bus=None, role: str = "api", **env):  # noqa: ANN001, ANN202
+    async def start(create_app, settings_cls, db_url: str, *, bus=None, role: str = "api", **env):
         settings = settings_cls(
             **{"AID_MODE": Mode.EMBEDDED, "DATABASE_URL": db_url, "AID_JWT_PUBLIC_KEY_FILE": str(key_files[1]), **env}
         )

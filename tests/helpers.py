@@ -35,7 +35,9 @@ async def read_topic(
     """Every record of `topic` from the beginning: waits for at least `expect`, then `settle` seconds more
     so that extra (duplicate) records would show up too."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed",
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
         auto_offset_reset="earliest",
     )
     await consumer.start()
@@ -46,7 +48,7 @@ async def read_topic(
         while partitions is None and loop.time() < deadline:
             partitions = consumer.partitions_for_topic(topic)
             if partitions is None:
-                await consumer._client.force_metadata_update()  # noqa: SLF001 - a new topic
+                await consumer._client.force_metadata_update()
                 await asyncio.sleep(0.2)
         assert partitions, f"topic {topic} does not exist"
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

@@ -21,9 +21,14 @@ async def main(db_url: str, bootstrap: str, prefix: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     consumer = EventConsumer(
-        service="test", name="crashy", bus=KafkaBus(bootstrap, topic_prefix=prefix), topics=[TOPIC],
-        subscriptions=[on("test.thing.happened", record_effect)], sessions=session_factory(engine),
-        registry=events, after_handle=die,
+        service="test",
+        name="crashy",
+        bus=KafkaBus(bootstrap, topic_prefix=prefix),
+        topics=[TOPIC],
+        subscriptions=[on("test.thing.happened", record_effect)],
+        sessions=session_factory(engine),
+        registry=events,
+        after_handle=die,
     )
     await consumer.run(asyncio.Event())
 

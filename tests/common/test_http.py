@@ -26,9 +26,14 @@ class Body(BaseModel):
 async def client(sqlite_url, keypair):
     settings = Settings(AID_MODE=Mode.EMBEDDED, DATABASE_URL=sqlite_url, AID_MAX_BODY_BYTES=2048)
     runtime = ServiceRuntime(
-        settings, service="sample", metadata=SampleBase.metadata, bus=MemoryBus(), role="api",
-        token_verifier=TokenVerifier(__import__("cryptography.hazmat.primitives.serialization", fromlist=["x"])
-                                     .load_pem_public_key(keypair[1])),
+        settings,
+        service="sample",
+        metadata=SampleBase.metadata,
+        bus=MemoryBus(),
+        role="api",
+        token_verifier=TokenVerifier(
+            __import__("cryptography.hazmat.primitives.serialization", fromlist=["x"]).load_pem_public_key(keypair[1])
+        ),
     )
     app = FastAPI(lifespan=runtime.lifespan)
     runtime.install(app)
@@ -81,11 +86,13 @@ async def test_validation_errors_are_422_problem_json_naming_the_field(client, t
 
 
 async def test_malformed_json_and_huge_bodies_get_clear_errors(client, token) -> None:
-    r = await client.post("/v1/things", content=b"{not json", headers={**auth(token("admin")),
-                                                                       "content-type": "application/json"})
+    r = await client.post(
+        "/v1/things", content=b"{not json", headers={**auth(token("admin")), "content-type": "application/json"}
+    )
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
-    r = await client.post("/v1/things", content=b"x" * 5000, headers={**auth(token("admin")),
-                                                                      "content-type": "application/json"})
+    r = await client.post(
+        "/v1/things", content=b"x" * 5000, headers={**auth(token("admin")), "content-type": "application/json"}
+    )
     assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
 
 
@@ -98,9 +105,12 @@ async def test_health_readiness_metrics_and_correlation_id(client, token) -> Non
     assert (await client.get("/healthz")).json()["status"] == "ok"
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
-    r = await client.post("/v1/things", json={"name": "x", "count": 1},
-                          headers={**auth(token("admin")), "X-Correlation-Id": "corr-123"})
+    r = await client.post(
+        "/v1/things", json={"name": "x", "count": 1}, headers={**auth(token("admin")), "X-Correlation-Id": "corr-123"}
+    )
     assert r.headers["x-correlation-id"] == "corr-123"
     metrics = (await client.get("/metrics")).text
-    assert 'aid_http_request_duration_seconds_count{method="POST",route="/v1/things",service="sample",status="201"}' \
+    assert (
+        'aid_http_request_duration_seconds_count{method="POST",route="/v1/things",service="sample",status="201"}'
         in metrics
+    )

@@ -54,7 +54,7 @@ async def test_failed_publish_keeps_rows_pending_and_records_the_error(sessions)
     from aid_common.bus import BusUnavailable
 
     class DownBus(MemoryBus):
-        async def publish(self, messages):  # noqa: ANN001, ANN202
+        async def publish(self, messages):
             raise BusUnavailable("broker down")
 
     async with transaction(sessions) as s:

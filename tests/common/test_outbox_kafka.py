@@ -19,7 +19,7 @@ from tests.common.sample import TOPIC, SampleBase, ThingHappened, events
 from tests.helpers import eventually, read_topic
 
 
-async def _write(sessions, n: int, keys: int, start: int = 0) -> None:  # noqa: ANN001
+async def _write(sessions, n: int, keys: int, start: int = 0) -> None:
     for i in range(start, start + n, 50):
         async with transaction(sessions) as s:
             for j in range(i, min(i + 50, start + n)):
@@ -27,12 +27,12 @@ async def _write(sessions, n: int, keys: int, start: int = 0) -> None:  # noqa: 
                 outbox.add(s, payload, events=events)
 
 
-async def _pending(sessions) -> int:  # noqa: ANN001
+async def _pending(sessions) -> int:
     async with sessions() as s:
         return (await s.execute(select(func.count()).where(OutboxMessage.published_at.is_(None)))).scalar_one()
 
 
-async def _run_relays(relays: list[OutboxRelay], until) -> None:  # noqa: ANN001
+async def _run_relays(relays: list[OutboxRelay], until) -> None:
     stop = asyncio.Event()
     tasks = [asyncio.create_task(r.run(stop)) for r in relays]
     try:
@@ -77,7 +77,7 @@ async def test_two_relays_publish_every_row_exactly_once_in_key_order(pg_url, ka
         await engine_b.dispose()
 
 
-async def _zero(sessions) -> bool:  # noqa: ANN001
+async def _zero(sessions) -> bool:
     return await _pending(sessions) == 0
 
 

@@ -32,10 +32,15 @@ async def kuwait(pledges, writer) -> dict:
     return r.json()
 
 
-def agreement_body(donor_id: str, **over) -> dict:  # noqa: ANN003
+def agreement_body(donor_id: str, **over) -> dict:
     body = {
-        "donor_id": donor_id, "reference": "KW-IOM-2024-001", "title": "دعم النازحين في شمال غرب سوريا",
-        "amount": "1000000.00", "currency": "USD", "status": "signed", "signed_on": "2024-05-01",
+        "donor_id": donor_id,
+        "reference": "KW-IOM-2024-001",
+        "title": "دعم النازحين في شمال غرب سوريا",
+        "amount": "1000000.00",
+        "currency": "USD",
+        "status": "signed",
+        "signed_on": "2024-05-01",
         "earmark": {"country": "SY", "sector": "health"},
     }
     body.update(over)

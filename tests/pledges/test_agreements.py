@@ -8,17 +8,21 @@ from tests.helpers import PROBLEM
 from tests.pledges.conftest import agreement_body
 
 
-def _events(pledges) -> list[dict]:  # noqa: ANN001
+def _events(pledges) -> list[dict]:
     return [json.loads(m.value) for m in pledges.bus.messages(PLEDGES_TOPIC)]
 
 
 async def test_signed_agreement_in_kwd_converts_to_usd_to_the_cent_and_emits_one_signed_event(
     pledges, writer, kuwait
 ) -> None:
-    await pledges.client.put("/v1/fx-rates/KWD", json={"usd_per_unit": "3.2512345678", "valid_from": "2024-04-01"},
-                             headers=writer)
-    r = await pledges.client.post("/v1/agreements", headers=writer, json=agreement_body(
-        kuwait["id"], amount="1234567.891", currency="KWD", signed_on="2024-05-01"))
+    await pledges.client.put(
+        "/v1/fx-rates/KWD", json={"usd_per_unit": "3.2512345678", "valid_from": "2024-04-01"}, headers=writer
+    )
+    r = await pledges.client.post(
+        "/v1/agreements",
+        headers=writer,
+        json=agreement_body(kuwait["id"], amount="1234567.891", currency="KWD", signed_on="2024-05-01"),
+    )
     assert r.status_code == 201, r.text
     a = r.json()
     # 1 234 567.891 × 3.2512345678 = 4 013 869.8035151425098
@@ -36,26 +40,39 @@ async def test_signed_agreement_in_kwd_converts_to_usd_to_the_cent_and_emits_one
 async def test_usd_amounts_round_half_to_even(pledges, writer, kuwait) -> None:
     await pledges.client.put("/v1/fx-rates/KWD", json={"usd_per_unit": "5", "valid_from": "2024-04-01"}, headers=writer)
     for ref, amount, usd in (("h1", "1.001", "5.00"), ("h2", "1.003", "5.02")):  # 5.005 → 5.00, 5.015 → 5.02
-        r = await pledges.client.post("/v1/agreements", headers=writer, json=agreement_body(
-            kuwait["id"], reference=ref, amount=amount, currency="KWD", signed_on="2024-05-01"))
+        r = await pledges.client.post(
+            "/v1/agreements",
+            headers=writer,
+            json=agreement_body(kuwait["id"], reference=ref, amount=amount, currency="KWD", signed_on="2024-05-01"),
+        )
         assert r.json()["amount_usd"] == usd
 
 
 async def test_rate_in_force_is_the_latest_on_or_before_the_signing_day(pledges, writer, kuwait) -> None:
     for day, rate in (("2024-01-01", "0.0323624595"), ("2024-03-06", "0.0211416490")):
         await pledges.client.put("/v1/fx-rates/EGP", json={"usd_per_unit": rate, "valid_from": day}, headers=writer)
-    before = await pledges.client.post("/v1/agreements", headers=writer, json=agreement_body(
-        kuwait["id"], reference="a", amount="1000000", currency="EGP", signed_on="2024-03-05"))
-    after = await pledges.client.post("/v1/agreements", headers=writer, json=agreement_body(
-        kuwait["id"], reference="b", amount="1000000", currency="EGP", signed_on="2024-03-06"))
+    before = await pledges.client.post(
+        "/v1/agreements",
+        headers=writer,
+        json=agreement_body(kuwait["id"], reference="a", amount="1000000", currency="EGP", signed_on="2024-03-05"),
+    )
+    after = await pledges.client.post(
+        "/v1/agreements",
+        headers=writer,
+        json=agreement_body(kuwait["id"], reference="b", amount="1000000", currency="EGP", signed_on="2024-03-06"),
+    )
     assert before.json()["amount_usd"] == "32362.46" and after.json()["amount_usd"] == "21141.65"
 
 
 async def test_bad_amounts_currencies_and_donors_are_422_problem_json(pledges, writer, kuwait) -> None:
     cases = {
-        "zero": {"amount": "0"}, "negative": {"amount": "-5"}, "three places in USD": {"amount": "10.123"},
-        "not a number": {"amount": "ten"}, "unknown currency": {"currency": "XYZ"},
-        "no rate for currency": {"currency": "JPY"}, "bad country": {"earmark": {"country": "ZZ"}},
+        "zero": {"amount": "0"},
+        "negative": {"amount": "-5"},
+        "three places in USD": {"amount": "10.123"},
+        "not a number": {"amount": "ten"},
+        "unknown currency": {"currency": "XYZ"},
+        "no rate for currency": {"currency": "JPY"},
+        "bad country": {"earmark": {"country": "ZZ"}},
         "unknown sector": {"earmark": {"sector": "rockets"}},
         "project and country": {"earmark": {"project_id": "6f1c1b2e-6a0e-4a53-9a55-000000000001", "country": "SY"}},
         "wrong type": {"title": 5},
@@ -67,8 +84,7 @@ async def test_bad_amounts_currencies_and_donors_are_422_problem_json(pledges, w
         r = await pledges.client.post("/v1/agreements", headers=writer, json=agreement_body(donor, **over))
         assert r.status_code == 422, (name, r.status_code, r.text)
         assert r.headers["content-type"] == PROBLEM and r.json()["detail"], name
-    jpy = await pledges.client.post("/v1/agreements", headers=writer,
-                                    json=agreement_body(kuwait["id"], currency="JPY"))
+    jpy = await pledges.client.post("/v1/agreements", headers=writer, json=agreement_body(kuwait["id"], currency="JPY"))
     assert "JPY" in jpy.json()["detail"] and "PUT /v1/fx-rates/JPY" in jpy.json()["detail"]
     assert await pledges.relay() == 0, "nothing was written"
 
@@ -81,23 +97,38 @@ async def test_reference_is_unique_per_donor(pledges, writer, kuwait) -> None:
 
 async def test_lifecycle_pledged_signed_amended_disbursed_cancelled(pledges, writer, reader, kuwait) -> None:
     c = pledges.client
-    a = (await c.post("/v1/agreements", headers=writer,
-                      json=agreement_body(kuwait["id"], status="pledged", signed_on=None, amount="500000"))).json()
+    a = (
+        await c.post(
+            "/v1/agreements",
+            headers=writer,
+            json=agreement_body(kuwait["id"], status="pledged", signed_on=None, amount="500000"),
+        )
+    ).json()
     assert a["status"] == "pledged"
-    early = await c.post(f"/v1/agreements/{a['id']}/disbursements", headers=writer,
-                         json={"amount": "1", "currency": "USD", "received_on": "2024-06-01"})
+    early = await c.post(
+        f"/v1/agreements/{a['id']}/disbursements",
+        headers=writer,
+        json={"amount": "1", "currency": "USD", "received_on": "2024-06-01"},
+    )
     assert early.status_code == 422, "no money against a pledge"
     signed = (await c.post(f"/v1/agreements/{a['id']}/sign", headers=writer, json={"signed_on": "2024-05-01"})).json()
     assert signed["status"] == "signed" and signed["signed_on"] == "2024-05-01"
-    assert (await c.post(f"/v1/agreements/{a['id']}/sign", headers=writer,
-                         json={"signed_on": "2024-05-01"})).status_code == 409
+    assert (
+        await c.post(f"/v1/agreements/{a['id']}/sign", headers=writer, json={"signed_on": "2024-05-01"})
+    ).status_code == 409
     amended = (await c.post(f"/v1/agreements/{a['id']}/amend", headers=writer, json={"amount": "650000"})).json()
     assert amended["amount_usd"] == "650000.00"
-    d = await c.post(f"/v1/agreements/{a['id']}/disbursements", headers=writer,
-                     json={"amount": "200000", "currency": "USD", "received_on": "2024-06-01"})
+    d = await c.post(
+        f"/v1/agreements/{a['id']}/disbursements",
+        headers=writer,
+        json={"amount": "200000", "currency": "USD", "received_on": "2024-06-01"},
+    )
     assert d.status_code == 201 and d.json()["amount_usd"] == "200000.00"
-    too_much = await c.post(f"/v1/agreements/{a['id']}/disbursements", headers=writer,
-                            json={"amount": "450000.01", "currency": "USD", "received_on": "2024-06-02"})
+    too_much = await c.post(
+        f"/v1/agreements/{a['id']}/disbursements",
+        headers=writer,
+        json={"amount": "450000.01", "currency": "USD", "received_on": "2024-06-02"},
+    )
     assert too_much.status_code == 422 and "449999.99" not in too_much.json()["detail"]
     assert "450000.00 USD left" in too_much.json()["detail"]
     got = (await c.get(f"/v1/agreements/{a['id']}", headers=reader)).json()
@@ -106,8 +137,12 @@ async def test_lifecycle_pledged_signed_amended_disbursed_cancelled(pledges, wri
     assert below.status_code == 422
     await pledges.relay()
     types = [(e["type"], e["data"].get("delta_usd")) for e in _events(pledges)]
-    assert types == [("aid.agreement.pledged", None), ("aid.agreement.signed", None),
-                     ("aid.agreement.amended", "150000.00"), ("aid.disbursement.received", None)]
+    assert types == [
+        ("aid.agreement.pledged", None),
+        ("aid.agreement.signed", None),
+        ("aid.agreement.amended", "150000.00"),
+        ("aid.disbursement.received", None),
+    ]
 
     b = (await c.post("/v1/agreements", headers=writer, json=agreement_body(kuwait["id"], reference="B"))).json()
     cancelled = await c.post(f"/v1/agreements/{b['id']}/cancel", headers=writer, json={"reason": "duplicate entry"})
@@ -127,14 +162,18 @@ async def test_listing_filters_and_pages_stably(pledges, writer, reader, kuwait)
     await pledges.client.post("/v1/agreements", headers=writer, json=agreement_body(kuwait["id"], reference="late"))
     rest, cursor = [], first["next_cursor"]
     while cursor:
-        page = (await pledges.client.get("/v1/agreements", params={"country": "SY", "limit": 2, "cursor": cursor},
-                                         headers=reader)).json()
+        page = (
+            await pledges.client.get(
+                "/v1/agreements", params={"country": "SY", "limit": 2, "cursor": cursor}, headers=reader
+            )
+        ).json()
         rest += page["items"]
         cursor = page["next_cursor"]
     refs = [a["reference"] for a in first["items"] + rest]
     assert refs == ["R0", "R2", "R4", "R6", "late"]
-    ye = (await pledges.client.get("/v1/agreements", params={"country": "YE", "status": "signed"},
-                                   headers=reader)).json()
+    ye = (
+        await pledges.client.get("/v1/agreements", params={"country": "YE", "status": "signed"}, headers=reader)
+    ).json()
     assert [a["reference"] for a in ye["items"]] == ["R1", "R3", "R5"]
 
 
@@ -160,8 +199,9 @@ async def test_a_failed_request_releases_its_idempotency_key(pledges, writer, ku
     h = {**writer, "Idempotency-Key": "key-2"}
     body = agreement_body(kuwait["id"], currency="JPY")
     assert (await pledges.client.post("/v1/agreements", headers=h, json=body)).status_code == 422
-    await pledges.client.put("/v1/fx-rates/JPY", json={"usd_per_unit": "0.0067", "valid_from": "2024-01-01"},
-                             headers=writer)
+    await pledges.client.put(
+        "/v1/fx-rates/JPY", json={"usd_per_unit": "0.0067", "valid_from": "2024-01-01"}, headers=writer
+    )
     assert (await pledges.client.post("/v1/agreements", headers=h, json=body)).status_code == 201
 
 
@@ -178,11 +218,13 @@ async def test_two_concurrent_requests_with_one_key_create_one_agreement(pledges
 
 
 async def test_fx_rate_validation(pledges, writer, reader) -> None:
-    bad = [("XYZ", {"usd_per_unit": "1", "valid_from": "2024-01-01"}),
-           ("KWD", {"usd_per_unit": "-1", "valid_from": "2024-01-01"}),
-           ("KWD", {"usd_per_unit": "abc", "valid_from": "2024-01-01"}),
-           ("KWD", {"usd_per_unit": "3.2", "valid_from": "yesterday"}),
-           ("USD", {"usd_per_unit": "2", "valid_from": "2024-01-01"})]
+    bad = [
+        ("XYZ", {"usd_per_unit": "1", "valid_from": "2024-01-01"}),
+        ("KWD", {"usd_per_unit": "-1", "valid_from": "2024-01-01"}),
+        ("KWD", {"usd_per_unit": "abc", "valid_from": "2024-01-01"}),
+        ("KWD", {"usd_per_unit": "3.2", "valid_from": "yesterday"}),
+        ("USD", {"usd_per_unit": "2", "valid_from": "2024-01-01"}),
+    ]
     for currency, body in bad:
         r = await pledges.client.put(f"/v1/fx-rates/{currency}", json=body, headers=writer)
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, (currency, body, r.text)

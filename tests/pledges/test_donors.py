@@ -22,8 +22,9 @@ async def test_unknown_donor_is_404_and_listing_filters_and_pages(pledges, write
     r = await pledges.client.get("/v1/donors/00000000-0000-0000-0000-000000000000", headers=reader)
     assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
     for i in range(5):
-        await pledges.client.post("/v1/donors", json={**KUWAIT, "name": f"D{i}", "country": "QA" if i % 2 else "KW"},
-                                  headers=writer)
+        await pledges.client.post(
+            "/v1/donors", json={**KUWAIT, "name": f"D{i}", "country": "QA" if i % 2 else "KW"}, headers=writer
+        )
     seen, cursor = [], None
     while True:
         params = {"limit": 2, "country": "KW", **({"cursor": cursor} if cursor else {})}

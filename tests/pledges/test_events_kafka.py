@@ -19,13 +19,24 @@ async def test_signing_puts_exactly_one_signed_cloudevent_on_the_topic_keyed_by_
     bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix, create_topics=[PLEDGES_TOPIC])
     svc = await start_service(create_app, PledgesSettings, pg_url, bus=bus, role="all")
     donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
-    pledged = (await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(
-        donor["id"], status="pledged", signed_on=None, title="منحة لبنان 🇱🇧"))).json()
-    r = await svc.client.post(f"/v1/agreements/{pledged['id']}/sign", headers={**writer, "Idempotency-Key": "s1"},
-                              json={"signed_on": "2024-05-01"})
+    pledged = (
+        await svc.client.post(
+            "/v1/agreements",
+            headers=writer,
+            json=agreement_body(donor["id"], status="pledged", signed_on=None, title="منحة لبنان 🇱🇧"),
+        )
+    ).json()
+    r = await svc.client.post(
+        f"/v1/agreements/{pledged['id']}/sign",
+        headers={**writer, "Idempotency-Key": "s1"},
+        json={"signed_on": "2024-05-01"},
+    )
     assert r.status_code == 200
-    again = await svc.client.post(f"/v1/agreements/{pledged['id']}/sign", headers={**writer, "Idempotency-Key": "s1"},
-                                  json={"signed_on": "2024-05-01"})
+    again = await svc.client.post(
+        f"/v1/agreements/{pledged['id']}/sign",
+        headers={**writer, "Idempotency-Key": "s1"},
+        json={"signed_on": "2024-05-01"},
+    )
     assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
 
     records = await read_topic(kafka_bootstrap, topic_prefix + PLEDGES_TOPIC, expect=2, settle=2.0)

@@ -21,12 +21,22 @@ async def test_migrated_database_serves_the_api_and_notifies_relays(start_servic
         tables = set((await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))).scalars())
         triggers = set((await conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))).scalars())
     await engine.dispose()
-    assert {"donors", "agreements", "disbursements", "fx_rates", "outbox", "inbox", "idempotency_keys",
-            "alembic_version"} <= tables
+    assert {
+        "donors",
+        "agreements",
+        "disbursements",
+        "fx_rates",
+        "outbox",
+        "inbox",
+        "idempotency_keys",
+        "alembic_version",
+    } <= tables
     assert "outbox_notify" in triggers
-    svc = await start_service(create_app, PledgesSettings, pg_url, AID_MODE="production",
-                              KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092")
+    svc = await start_service(
+        create_app, PledgesSettings, pg_url, AID_MODE="production", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092"
+    )
     donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
-    r = await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], currency="KWD",
-                                                                                    amount="1000.125"))
+    r = await svc.client.post(
+        "/v1/agreements", headers=writer, json=agreement_body(donor["id"], currency="KWD", amount="1000.125")
+    )
     assert r.status_code == 201 and r.json()["amount"] == "1000.125"

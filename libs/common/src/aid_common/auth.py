@@ -56,7 +56,11 @@ class TokenVerifier:
     def verify(self, token: str) -> Caller:
         try:
             claims = jwt.decode(
-                token, self.public_key, algorithms=[ALGORITHM], issuer=self.issuer, audience=self.audience,
+                token,
+                self.public_key,
+                algorithms=[ALGORITHM],
+                issuer=self.issuer,
+                audience=self.audience,
                 options={"require": ["exp", "sub", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:

@@ -145,8 +145,14 @@ class EventConsumer:
                         return "interrupted"  # not committed: handled after the restart
                     continue
                 if attempt >= self.max_attempts:
-                    log.error("consumer.handler_failed", consumer=self.name, event_id=event.id, type=event.type,
-                              attempts=attempt, error=repr(exc)[:500])
+                    log.error(
+                        "consumer.handler_failed",
+                        consumer=self.name,
+                        event_id=event.id,
+                        type=event.type,
+                        attempts=attempt,
+                        error=repr(exc)[:500],
+                    )
                     await self._dead_letter(message, "handler-failed", repr(exc))
                     self.outcomes["deadlettered"] += 1
                     return "deadlettered"
@@ -193,6 +199,12 @@ class EventConsumer:
         )
         EVENTS_DEADLETTERED.labels(self.service, self.name, reason).inc()
         EVENTS_CONSUMED.labels(self.service, self.name, "unknown", "deadlettered").inc()
-        log.warning("consumer.dead_lettered", consumer=self.name, reason=reason, topic=message.topic,
-                    partition=message.partition, offset=message.offset, error=error[:500])
-
+        log.warning(
+            "consumer.dead_lettered",
+            consumer=self.name,
+            reason=reason,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            error=error[:500],
+        )

@@ -85,8 +85,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(
-            status=exc.status, type_=exc.type_, title=exc.title, detail=exc.detail,
-            instance=request.url.path, headers=headers, errors=exc.errors, **exc.extra,
+            status=exc.status,
+            type_=exc.type_,
+            title=exc.title,
+            detail=exc.detail,
+            instance=request.url.path,
+            headers=headers,
+            errors=exc.errors,
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -94,8 +100,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = _validation_errors(exc)
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors) or "invalid request"
         return problem_response(
-            status=422, type_="validation", title="Request validation failed", detail=detail,
-            instance=request.url.path, errors=errors,
+            status=422,
+            type_="validation",
+            title="Request validation failed",
+            detail=detail,
+            instance=request.url.path,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -103,14 +113,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
         detail = exc.detail if isinstance(exc.detail, str) else phrase
         return problem_response(
-            status=exc.status_code, type_=phrase.lower().replace(" ", "-"), title=phrase, detail=detail,
-            instance=request.url.path, headers=getattr(exc, "headers", None),
+            status=exc.status_code,
+            type_=phrase.lower().replace(" ", "-"),
+            title=phrase,
+            detail=detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.failed", path=request.url.path)
         return problem_response(
-            status=500, type_="internal", title="Internal server error",
-            detail="The server failed to handle this request; it has been logged.", instance=request.url.path,
+            status=500,
+            type_="internal",
+            title="Internal server error",
+            detail="The server failed to handle this request; it has been logged.",
+            instance=request.url.path,
         )

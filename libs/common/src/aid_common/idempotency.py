@@ -31,8 +31,12 @@ from aid_common.tables import IdempotencyRecord
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=255,
-           description="Makes a retried POST safe: the same key and body return the first answer."),
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Makes a retried POST safe: the same key and body return the first answer.",
+    ),
 ]
 # A reservation this old without an answer belongs to a crashed request: a retry may take it over.
 ABANDONED_AFTER = dt.timedelta(seconds=60)
@@ -74,7 +78,8 @@ async def run_idempotent(
         async with sessions() as session, session.begin():
             await session.execute(
                 delete(IdempotencyRecord).where(
-                    IdempotencyRecord.caller == caller.identity, IdempotencyRecord.key == key,
+                    IdempotencyRecord.caller == caller.identity,
+                    IdempotencyRecord.key == key,
                     IdempotencyRecord.status_code.is_(None),
                 )
             )
@@ -93,8 +98,7 @@ async def _reserve(
         inserted = (
             await session.execute(
                 insert(IdempotencyRecord)
-                .values(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now,
-                        expires_at=now + ttl)
+                .values(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now, expires_at=now + ttl)
                 .on_conflict_do_nothing(index_elements=["caller", "key"])
                 .returning(IdempotencyRecord.key)
             )

@@ -66,9 +66,7 @@ class KafkaBus(Bus):
             missing = [self.physical(t) for t in self.create_topics if self.physical(t) not in existing]
             if missing:
                 try:
-                    await admin.create_topics(
-                        [NewTopic(t, self.partitions, self.replication_factor) for t in missing]
-                    )
+                    await admin.create_topics([NewTopic(t, self.partitions, self.replication_factor) for t in missing])
                 except TopicAlreadyExistsError:
                     pass
                 log.info("kafka.topics_created", topics=missing)

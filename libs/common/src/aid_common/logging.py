@@ -24,8 +24,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     lvl = logging.getLevelName(level.upper()) if isinstance(level, str) else level
     if not isinstance(lvl, int):
         lvl = logging.INFO
-    renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False) if json else (
-        structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if json else (structlog.dev.ConsoleRenderer(colors=False))
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -9,7 +9,9 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 HTTP_LATENCY = Histogram(
-    "aid_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route", "status"],
+    "aid_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 EVENTS_PUBLISHED = Counter("aid_events_published_total", "Events published by the outbox relay", ["service", "topic"])
@@ -20,7 +22,9 @@ EVENTS_DEADLETTERED = Counter(
     "aid_events_deadlettered_total", "Messages sent to the dead-letter topic", ["service", "consumer", "reason"]
 )
 HANDLER_LATENCY = Histogram(
-    "aid_event_handler_duration_seconds", "Time to handle one event (transaction included)", ["service", "type"],
+    "aid_event_handler_duration_seconds",
+    "Time to handle one event (transaction included)",
+    ["service", "type"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 OUTBOX_BACKLOG = Gauge("aid_outbox_backlog", "Outbox rows not yet published", ["service"])

@@ -29,7 +29,9 @@ class RequestContextMiddleware:
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             response = problem_response(
-                status=413, type_=PayloadTooLarge.type_, title=PayloadTooLarge.title,
+                status=413,
+                type_=PayloadTooLarge.type_,
+                title=PayloadTooLarge.title,
                 detail=f"the request body is {length} bytes; the limit is {self.max_body_bytes}",
                 instance=scope.get("path"),
             )

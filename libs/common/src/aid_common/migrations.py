@@ -37,8 +37,12 @@ def run_migrations(metadata: MetaData) -> None:
     targets = [PlatformBase.metadata, metadata]
 
     def do_run(connection: Any) -> None:
-        context.configure(connection=connection, target_metadata=targets, compare_type=True,
-                          render_as_batch=connection.dialect.name == "sqlite")
+        context.configure(
+            connection=connection,
+            target_metadata=targets,
+            compare_type=True,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
         with context.begin_transaction():
             context.run_migrations()
 

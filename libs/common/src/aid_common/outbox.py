@@ -37,7 +37,10 @@ def add(session: AsyncSession, payload: BaseModel, *, events: EventRegistry = re
     et, event = events.envelope(payload)
     session.add(
         OutboxMessage(
-            event_id=uuid.UUID(event.id), topic=et.topic, key=event.subject or "", event_type=et.type,
+            event_id=uuid.UUID(event.id),
+            topic=et.topic,
+            key=event.subject or "",
+            event_type=et.type,
             payload=event.to_json(),
         )
     )
@@ -92,14 +95,18 @@ class OutboxRelay:
         failure: BusUnavailable | None = None
         async with transaction(self.sessions) as session:
             rows = (
-                await session.execute(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.published_at.is_(None))
-                    .order_by(OutboxMessage.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
+                (
+                    await session.execute(
+                        select(OutboxMessage)
+                        .where(OutboxMessage.published_at.is_(None))
+                        .order_by(OutboxMessage.id)
+                        .limit(self.batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if not rows:
                 return 0
             sendable = await self._in_key_order(session, rows)
@@ -109,7 +116,9 @@ class OutboxRelay:
                 await self.bus.publish(
                     [
                         OutgoingMessage(
-                            topic=r.topic, key=r.key, value=r.payload.encode("utf-8"),
+                            topic=r.topic,
+                            key=r.key,
+                            value=r.payload.encode("utf-8"),
                             headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
                         )
                         for r in sendable
@@ -229,4 +238,3 @@ class OutboxRelay:
                 await asyncio.wait_for(conn.close(), timeout=2)
             except Exception:
                 conn.terminate()
-

@@ -77,23 +77,35 @@ class ServiceRuntime:
         self._owns_bus = bus is None
         self.create_tables = settings.mode is Mode.EMBEDDED if create_tables is None else create_tables
         self.token_verifier = token_verifier or (
-            TokenVerifier.from_file(settings.jwt_public_key_file, issuer=settings.jwt_issuer,
-                                    audience=settings.jwt_audience)
-            if settings.jwt_public_key_file else None
+            TokenVerifier.from_file(
+                settings.jwt_public_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+            )
+            if settings.jwt_public_key_file
+            else None
         )
         self.background: list[BackgroundTask] = []
         self.startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
         self.relay = OutboxRelay(
-            service=service, sessions=self.sessions, bus=self.bus, database_url=settings.database_url,
-            batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+            service=service,
+            sessions=self.sessions,
+            bus=self.bus,
+            database_url=settings.database_url,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
         )
         self.consumer = (
             EventConsumer(
-                service=service, name=f"{service}", bus=self.bus, topics=self.consume_topics,
-                subscriptions=self.subscriptions, sessions=self.sessions, registry=events,
+                service=service,
+                name=f"{service}",
+                bus=self.bus,
+                topics=self.consume_topics,
+                subscriptions=self.subscriptions,
+                sessions=self.sessions,
+                registry=events,
                 max_attempts=settings.handler_max_attempts,
             )
-            if self.subscriptions else None
+            if self.subscriptions
+            else None
         )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

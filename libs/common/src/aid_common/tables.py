@@ -32,11 +32,18 @@ class OutboxMessage(PlatformBase):
 
     __table_args__ = (
         Index(
-            "ix_outbox_pending", "id",
-            postgresql_where=text("published_at IS NULL"), sqlite_where=text("published_at IS NULL"),
+            "ix_outbox_pending",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
         ),
-        Index("ix_outbox_key_pending", "key", "id",
-              postgresql_where=text("published_at IS NULL"), sqlite_where=text("published_at IS NULL")),
+        Index(
+            "ix_outbox_key_pending",
+            "key",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
     )
 
 
@@ -78,8 +85,7 @@ $$ LANGUAGE plpgsql
 """
 )
 NOTIFY_TRIGGER = DDL(
-    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
-    "FOR EACH STATEMENT EXECUTE FUNCTION aid_outbox_notify()"
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION aid_outbox_notify()"
 )
 event.listen(OutboxMessage.__table__, "after_create", NOTIFY_FUNCTION.execute_if(dialect="postgresql"))
 event.listen(OutboxMessage.__table__, "after_create", NOTIFY_TRIGGER.execute_if(dialect="postgresql"))

@@ -14,7 +14,10 @@ from aid_contracts.topics import ALERTS_TOPIC
 
 
 @registry.register(
-    "aid.alert.created", topic=ALERTS_TOPIC, source="/notifications", key_field="partner_id",
+    "aid.alert.created",
+    topic=ALERTS_TOPIC,
+    source="/notifications",
+    key_field="partner_id",
     summary="An event matched a partner's subscription; the same content is delivered by webhook.",
 )
 class AlertCreated(BaseModel):

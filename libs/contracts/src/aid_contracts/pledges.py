@@ -48,7 +48,10 @@ class AgreementFacts(BaseModel):
 
 
 @registry.register(
-    "aid.agreement.pledged", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    "aid.agreement.pledged",
+    topic=PLEDGES_TOPIC,
+    source=SOURCE,
+    key_field="agreement_id",
     summary="A donor announced an agreement; not yet counted as funding.",
 )
 class AgreementPledged(AgreementFacts):
@@ -56,7 +59,10 @@ class AgreementPledged(AgreementFacts):
 
 
 @registry.register(
-    "aid.agreement.signed", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    "aid.agreement.signed",
+    topic=PLEDGES_TOPIC,
+    source=SOURCE,
+    key_field="agreement_id",
     summary="An agreement was signed: its USD amount now counts as funding and is allocated to projects.",
 )
 class AgreementSigned(AgreementFacts):
@@ -64,7 +70,10 @@ class AgreementSigned(AgreementFacts):
 
 
 @registry.register(
-    "aid.agreement.amended", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    "aid.agreement.amended",
+    topic=PLEDGES_TOPIC,
+    source=SOURCE,
+    key_field="agreement_id",
     summary="The amount of an agreement changed; `delta_usd` is the difference to allocate or reverse.",
 )
 class AgreementAmended(AgreementFacts):
@@ -76,7 +85,10 @@ class AgreementAmended(AgreementFacts):
 
 
 @registry.register(
-    "aid.agreement.cancelled", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    "aid.agreement.cancelled",
+    topic=PLEDGES_TOPIC,
+    source=SOURCE,
+    key_field="agreement_id",
     summary="An agreement was cancelled: every allocation and pool balance of it is reversed.",
 )
 class AgreementCancelled(AgreementFacts):
@@ -86,7 +98,10 @@ class AgreementCancelled(AgreementFacts):
 
 
 @registry.register(
-    "aid.disbursement.received", topic=PLEDGES_TOPIC, source=SOURCE, key_field="agreement_id",
+    "aid.disbursement.received",
+    topic=PLEDGES_TOPIC,
+    source=SOURCE,
+    key_field="agreement_id",
     summary="Money was received against a signed agreement (a paid contribution).",
 )
 class DisbursementReceived(BaseModel):

@@ -36,7 +36,10 @@ class ProjectFacts(BaseModel):
 
 
 @registry.register(
-    "aid.project.created", topic=PROJECTS_TOPIC, source=SOURCE, key_field="project_id",
+    "aid.project.created",
+    topic=PROJECTS_TOPIC,
+    source=SOURCE,
+    key_field="project_id",
     summary="A field project was registered.",
 )
 class ProjectCreated(ProjectFacts):
@@ -45,7 +48,10 @@ class ProjectCreated(ProjectFacts):
 
 
 @registry.register(
-    "aid.project.funding_updated", topic=PROJECTS_TOPIC, source=SOURCE, key_field="project_id",
+    "aid.project.funding_updated",
+    topic=PROJECTS_TOPIC,
+    source=SOURCE,
+    key_field="project_id",
     summary="A project's funding changed because of an agreement (allocation or reversal).",
 )
 class ProjectFundingUpdated(ProjectFacts):
@@ -60,7 +66,10 @@ class ProjectFundingUpdated(ProjectFacts):
 
 
 @registry.register(
-    "aid.project.fully_funded", topic=PROJECTS_TOPIC, source=SOURCE, key_field="project_id",
+    "aid.project.fully_funded",
+    topic=PROJECTS_TOPIC,
+    source=SOURCE,
+    key_field="project_id",
     summary="A project's coverage reached 100 % for the first time.",
 )
 class ProjectFullyFunded(ProjectFacts):
@@ -70,7 +79,10 @@ class ProjectFullyFunded(ProjectFacts):
 
 
 @registry.register(
-    "aid.pool.updated", topic=PROJECTS_TOPIC, source=SOURCE, key_field="pool_key",
+    "aid.pool.updated",
+    topic=PROJECTS_TOPIC,
+    source=SOURCE,
+    key_field="pool_key",
     summary="The unallocated balance of an earmark's pool changed.",
 )
 class PoolUpdated(BaseModel):

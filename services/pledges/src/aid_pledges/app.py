@@ -19,8 +19,14 @@ from aid_pledges.settings import PledgesSettings
 def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", bus: Bus | None = None) -> FastAPI:
     settings = settings or PledgesSettings()
     runtime = ServiceRuntime(
-        settings, service="pledges", metadata=Base.metadata, consumes=handlers.SUBSCRIPTIONS,
-        consume_topics=handlers.TOPICS, topics=[PLEDGES_TOPIC], role=role, bus=bus,
+        settings,
+        service="pledges",
+        metadata=Base.metadata,
+        consumes=handlers.SUBSCRIPTIONS,
+        consume_topics=handlers.TOPICS,
+        topics=[PLEDGES_TOPIC],
+        role=role,
+        bus=bus,
     )
     if settings.seed_fx_rates and runtime.serves_api:
         runtime.on_start(seed_reference_data)

@@ -50,8 +50,11 @@ class Agreement(Base):
     @property
     def earmark(self) -> Earmark:
         return Earmark(
-            project_id=self.earmark_project_id, country=self.earmark_country, sector=self.earmark_sector,
-            appeal=self.earmark_appeal, pillar=self.earmark_pillar,
+            project_id=self.earmark_project_id,
+            country=self.earmark_country,
+            sector=self.earmark_sector,
+            appeal=self.earmark_appeal,
+            pillar=self.earmark_pillar,
         )
 
 

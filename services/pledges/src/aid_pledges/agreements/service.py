@@ -56,9 +56,15 @@ def _donor_ref(donor: Donor) -> DonorRef:
 
 def _facts(agreement: Agreement, donor: Donor) -> dict:
     return {
-        "agreement_id": agreement.id, "donor": _donor_ref(donor), "reference": agreement.reference,
-        "title": agreement.title, "status": agreement.status, "amount": agreement.amount,
-        "currency": agreement.currency, "fx_rate": agreement.fx_rate, "amount_usd": agreement.amount_usd,
+        "agreement_id": agreement.id,
+        "donor": _donor_ref(donor),
+        "reference": agreement.reference,
+        "title": agreement.title,
+        "status": agreement.status,
+        "amount": agreement.amount,
+        "currency": agreement.currency,
+        "fx_rate": agreement.fx_rate,
+        "amount_usd": agreement.amount_usd,
         "earmark": agreement.earmark,
     }
 
@@ -77,11 +83,23 @@ async def create(*, session: AsyncSession, data: AgreementCreate) -> Agreement:
         raise Conflict(f"donor {donor.id} already has an agreement with reference {data.reference!r}")
     e = data.earmark
     agreement = Agreement(
-        id=uuid.uuid4(), donor_id=donor.id, reference=data.reference, title=data.title, status=data.status.value,
-        amount=data.amount, currency=data.currency, fx_rate=rate, amount_usd=fx.to_usd(data.amount, rate),
-        disbursed_usd=Decimal("0.00"), earmark_project_id=e.project_id, earmark_country=e.country,
-        earmark_sector=e.sector.value if e.sector else None, earmark_appeal=e.appeal, earmark_pillar=e.pillar,
-        pledged_on=today, signed_on=(data.signed_on or today) if signed else None,
+        id=uuid.uuid4(),
+        donor_id=donor.id,
+        reference=data.reference,
+        title=data.title,
+        status=data.status.value,
+        amount=data.amount,
+        currency=data.currency,
+        fx_rate=rate,
+        amount_usd=fx.to_usd(data.amount, rate),
+        disbursed_usd=Decimal("0.00"),
+        earmark_project_id=e.project_id,
+        earmark_country=e.country,
+        earmark_sector=e.sector.value if e.sector else None,
+        earmark_appeal=e.appeal,
+        earmark_pillar=e.pillar,
+        pledged_on=today,
+        signed_on=(data.signed_on or today) if signed else None,
     )
     session.add(agreement)
     await _flush_unique(session, donor.id, data.reference)
@@ -127,13 +145,19 @@ async def cancel(*, session: AsyncSession, agreement_id: uuid.UUID, reason: str)
     if agreement.status == Status.CANCELLED:
         raise Conflict(f"agreement {agreement_id} is already cancelled")
     if agreement.disbursed_usd > 0:
-        raise Conflict(f"agreement {agreement_id} has disbursements ({agreement.disbursed_usd} USD); "
-                       "amend it down to what was received instead of cancelling")
+        raise Conflict(
+            f"agreement {agreement_id} has disbursements ({agreement.disbursed_usd} USD); "
+            "amend it down to what was received instead of cancelling"
+        )
     was_signed = agreement.status == Status.SIGNED
     agreement.status, agreement.cancelled_on, agreement.cancel_reason = Status.CANCELLED.value, _today(), reason
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
-    outbox.add(session, AgreementCancelled(**_facts(agreement, donor), was_signed=was_signed, reason=reason,
-                                           cancelled_on=agreement.cancelled_on))
+    outbox.add(
+        session,
+        AgreementCancelled(
+            **_facts(agreement, donor), was_signed=was_signed, reason=reason, cancelled_on=agreement.cancelled_on
+        ),
+    )
     await session.flush()
     return agreement
 
@@ -147,15 +171,23 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
         raise Unprocessable(f"the agreement's amount is already {agreement.amount} {agreement.currency}")
     new_usd = fx.to_usd(data.amount, agreement.fx_rate)  # the agreement keeps the rate it was converted at
     if new_usd < agreement.disbursed_usd:
-        raise Unprocessable(f"the new amount ({new_usd} USD) is below what was already received "
-                            f"({agreement.disbursed_usd} USD)")
+        raise Unprocessable(
+            f"the new amount ({new_usd} USD) is below what was already received ({agreement.disbursed_usd} USD)"
+        )
     previous, previous_usd = agreement.amount, agreement.amount_usd
     agreement.amount, agreement.amount_usd = data.amount, new_usd
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
-    outbox.add(session, AgreementAmended(
-        **_facts(agreement, donor), previous_amount=previous, previous_amount_usd=previous_usd,
-        delta=data.amount - previous, delta_usd=new_usd - previous_usd, amended_on=data.amended_on or _today(),
-    ))
+    outbox.add(
+        session,
+        AgreementAmended(
+            **_facts(agreement, donor),
+            previous_amount=previous,
+            previous_amount_usd=previous_usd,
+            delta=data.amount - previous,
+            delta_usd=new_usd - previous_usd,
+            amended_on=data.amended_on or _today(),
+        ),
+    )
     await session.flush()
     return agreement
 
@@ -163,8 +195,9 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
 async def disburse(*, session: AsyncSession, agreement_id: uuid.UUID, data: DisbursementCreate) -> Disbursement:
     agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
     if agreement.status != Status.SIGNED:
-        raise Unprocessable(f"agreement {agreement_id} is {agreement.status}; money is received only against "
-                            "a signed agreement")
+        raise Unprocessable(
+            f"agreement {agreement_id} is {agreement.status}; money is received only against a signed agreement"
+        )
     _check_places(data.amount, data.currency)
     rate = await fx.rate_on(session=session, currency=data.currency, day=data.received_on)
     amount_usd = fx.to_usd(data.amount, rate)
@@ -175,25 +208,47 @@ async def disburse(*, session: AsyncSession, agreement_id: uuid.UUID, data: Disb
             f"signed, {agreement.disbursed_usd} USD already received, {left} USD left"
         )
     disbursement = Disbursement(
-        id=uuid.uuid4(), agreement_id=agreement.id, amount=data.amount, currency=data.currency, fx_rate=rate,
-        amount_usd=amount_usd, received_on=data.received_on,
+        id=uuid.uuid4(),
+        agreement_id=agreement.id,
+        amount=data.amount,
+        currency=data.currency,
+        fx_rate=rate,
+        amount_usd=amount_usd,
+        received_on=data.received_on,
     )
     session.add(disbursement)
     agreement.disbursed_usd = agreement.disbursed_usd + amount_usd
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
-    outbox.add(session, DisbursementReceived(
-        disbursement_id=disbursement.id, agreement_id=agreement.id, donor=_donor_ref(donor),
-        reference=agreement.reference, amount=data.amount, currency=data.currency, fx_rate=rate,
-        amount_usd=amount_usd, disbursed_usd_total=agreement.disbursed_usd, agreement_amount_usd=agreement.amount_usd,
-        earmark=agreement.earmark, received_on=data.received_on,
-    ))
+    outbox.add(
+        session,
+        DisbursementReceived(
+            disbursement_id=disbursement.id,
+            agreement_id=agreement.id,
+            donor=_donor_ref(donor),
+            reference=agreement.reference,
+            amount=data.amount,
+            currency=data.currency,
+            fx_rate=rate,
+            amount_usd=amount_usd,
+            disbursed_usd_total=agreement.disbursed_usd,
+            agreement_amount_usd=agreement.amount_usd,
+            earmark=agreement.earmark,
+            received_on=data.received_on,
+        ),
+    )
     await session.flush()
     return disbursement
 
 
 async def list_(
-    *, session: AsyncSession, donor_id: uuid.UUID | None, status: str | None, country: str | None,
-    sector: str | None, cursor: str | None, limit: int,
+    *,
+    session: AsyncSession,
+    donor_id: uuid.UUID | None,
+    status: str | None,
+    country: str | None,
+    sector: str | None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Agreement], str | None]:
     stmt = select(Agreement)
     if donor_id:

@@ -28,14 +28,20 @@ Writer = Annotated[Caller, require_scope("pledges:write")]
 
 def _idempotent(request: Request, caller: Caller, key: str | None, body, status_code: int, use_case):
     return run_idempotent(
-        request.app.state.runtime.sessions, caller=caller, key=key, endpoint=f"POST {request.url.path}",
-        body=body, status_code=status_code, use_case=use_case,
+        request.app.state.runtime.sessions,
+        caller=caller,
+        key=key,
+        endpoint=f"POST {request.url.path}",
+        body=body,
+        status_code=status_code,
+        use_case=use_case,
     )
 
 
 @router.post("", status_code=201, response_model=AgreementRead)
-async def create_agreement(body: AgreementCreate, request: Request, caller: Writer,
-                           idempotency_key: IdempotencyKey = None):
+async def create_agreement(
+    body: AgreementCreate, request: Request, caller: Writer, idempotency_key: IdempotencyKey = None
+):
     """Record a pledged or signed agreement; converts to USD at the rate in force on the signing day (or today
     while pledged), rounding half to even to the cent."""
 
@@ -47,14 +53,23 @@ async def create_agreement(body: AgreementCreate, request: Request, caller: Writ
 
 @router.get("", response_model=Page[AgreementRead])
 async def list_agreements(
-    session: SessionDep, donor_id: uuid.UUID | None = None, status: Status | None = None,
+    session: SessionDep,
+    donor_id: uuid.UUID | None = None,
+    status: Status | None = None,
     country: Annotated[CountryCode | None, Query(description="earmarked country")] = None,
-    sector: Sector | None = None, cursor: Cursor = None, limit: Limit = 50,
+    sector: Sector | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
     caller: Caller = require_scope("pledges:read"),
 ) -> Page[AgreementRead]:
     items, next_cursor = await service.list_(
-        session=session, donor_id=donor_id, status=status.value if status else None, country=country,
-        sector=sector.value if sector else None, cursor=cursor, limit=limit,
+        session=session,
+        donor_id=donor_id,
+        status=status.value if status else None,
+        country=country,
+        sector=sector.value if sector else None,
+        cursor=cursor,
+        limit=limit,
     )
     return Page(items=[AgreementRead.model_validate(a) for a in items], next_cursor=next_cursor)
 
@@ -65,42 +80,60 @@ async def get_agreement(agreement_id: uuid.UUID, session: SessionDep, caller: Ca
 
 
 @router.post("/{agreement_id}/sign", response_model=AgreementRead)
-async def sign_agreement(agreement_id: uuid.UUID, body: SignRequest, request: Request, caller: Writer,
-                         idempotency_key: IdempotencyKey = None):
+async def sign_agreement(
+    agreement_id: uuid.UUID, body: SignRequest, request: Request, caller: Writer, idempotency_key: IdempotencyKey = None
+):
     async def use_case(session):
         return AgreementRead.model_validate(
-            await service.sign(session=session, agreement_id=agreement_id, signed_on=body.signed_on))
+            await service.sign(session=session, agreement_id=agreement_id, signed_on=body.signed_on)
+        )
 
     return await _idempotent(request, caller, idempotency_key, body, 200, use_case)
 
 
 @router.post("/{agreement_id}/cancel", response_model=AgreementRead)
-async def cancel_agreement(agreement_id: uuid.UUID, body: CancelRequest, request: Request, caller: Writer,
-                           idempotency_key: IdempotencyKey = None):
+async def cancel_agreement(
+    agreement_id: uuid.UUID,
+    body: CancelRequest,
+    request: Request,
+    caller: Writer,
+    idempotency_key: IdempotencyKey = None,
+):
     async def use_case(session):
         return AgreementRead.model_validate(
-            await service.cancel(session=session, agreement_id=agreement_id, reason=body.reason))
+            await service.cancel(session=session, agreement_id=agreement_id, reason=body.reason)
+        )
 
     return await _idempotent(request, caller, idempotency_key, body, 200, use_case)
 
 
 @router.post("/{agreement_id}/amend", response_model=AgreementRead)
-async def amend_agreement(agreement_id: uuid.UUID, body: AmendRequest, request: Request, caller: Writer,
-                          idempotency_key: IdempotencyKey = None):
+async def amend_agreement(
+    agreement_id: uuid.UUID,
+    body: AmendRequest,
+    request: Request,
+    caller: Writer,
+    idempotency_key: IdempotencyKey = None,
+):
     """Change the amount; the `aid.agreement.amended` event carries the difference."""
 
     async def use_case(session):
-        return AgreementRead.model_validate(
-            await service.amend(session=session, agreement_id=agreement_id, data=body))
+        return AgreementRead.model_validate(await service.amend(session=session, agreement_id=agreement_id, data=body))
 
     return await _idempotent(request, caller, idempotency_key, body, 200, use_case)
 
 
 @router.post("/{agreement_id}/disbursements", status_code=201, response_model=DisbursementRead)
-async def record_disbursement(agreement_id: uuid.UUID, body: DisbursementCreate, request: Request, caller: Writer,
-                              idempotency_key: IdempotencyKey = None):
+async def record_disbursement(
+    agreement_id: uuid.UUID,
+    body: DisbursementCreate,
+    request: Request,
+    caller: Writer,
+    idempotency_key: IdempotencyKey = None,
+):
     async def use_case(session):
         return DisbursementRead.model_validate(
-            await service.disburse(session=session, agreement_id=agreement_id, data=body))
+            await service.disburse(session=session, agreement_id=agreement_id, data=body)
+        )
 
     return await _idempotent(request, caller, idempotency_key, body, 201, use_case)

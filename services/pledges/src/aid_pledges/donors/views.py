@@ -18,22 +18,33 @@ router = APIRouter(prefix="/v1/donors", tags=["donors"])
 
 @router.post("", status_code=201, response_model=DonorRead)
 async def create_donor(
-    body: DonorCreate, request: Request, idempotency_key: IdempotencyKey = None,
+    body: DonorCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
     caller: Caller = require_scope("pledges:write"),
 ):
     async def use_case(session):
         return DonorRead.model_validate(await service.create(session=session, data=body))
 
     return await run_idempotent(
-        request.app.state.runtime.sessions, caller=caller, key=idempotency_key, endpoint="POST /v1/donors",
-        body=body, status_code=201, use_case=use_case,
+        request.app.state.runtime.sessions,
+        caller=caller,
+        key=idempotency_key,
+        endpoint="POST /v1/donors",
+        body=body,
+        status_code=201,
+        use_case=use_case,
     )
 
 
 @router.get("", response_model=Page[DonorRead])
 async def list_donors(
-    session: SessionDep, country: Annotated[CountryCode | None, Query()] = None, kind: DonorKind | None = None,
-    cursor: Cursor = None, limit: Limit = 50, caller: Caller = require_scope("pledges:read"),
+    session: SessionDep,
+    country: Annotated[CountryCode | None, Query()] = None,
+    kind: DonorKind | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    caller: Caller = require_scope("pledges:read"),
 ) -> Page[DonorRead]:
     items, next_cursor = await service.list_(
         session=session, country=country, kind=kind.value if kind else None, cursor=cursor, limit=limit

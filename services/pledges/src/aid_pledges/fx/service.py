@@ -45,8 +45,7 @@ async def rate_on(*, session: AsyncSession, currency: str, day: dt.date) -> Deci
     ).scalar_one_or_none()
     if found is None:
         raise Unprocessable(
-            f"no {currency} to USD rate is in force on {day.isoformat()}; "
-            f"add one with PUT /v1/fx-rates/{currency}"
+            f"no {currency} to USD rate is in force on {day.isoformat()}; add one with PUT /v1/fx-rates/{currency}"
         )
     return found
 

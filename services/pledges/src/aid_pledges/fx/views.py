@@ -19,8 +19,9 @@ async def put_rate(
     currency: Currency, body: FxRatePut, session: SessionDep, caller: Caller = require_scope("pledges:write")
 ):
     """Set the rate in force from `valid_from` (idempotent: PUT again to correct it)."""
-    rate = await service.put(session=session, currency=currency, usd_per_unit=body.usd_per_unit,
-                             valid_from=body.valid_from)
+    rate = await service.put(
+        session=session, currency=currency, usd_per_unit=body.usd_per_unit, valid_from=body.valid_from
+    )
     result = FxRateRead.model_validate(rate)
     await session.commit()
     return result
@@ -28,7 +29,8 @@ async def put_rate(
 
 @router.get("", response_model=list[FxRateRead])
 async def list_rates(
-    session: SessionDep, currency: Annotated[CurrencyCode | None, Query()] = None,
+    session: SessionDep,
+    currency: Annotated[CurrencyCode | None, Query()] = None,
     caller: Caller = require_scope("pledges:read"),
 ):
     return [FxRateRead.model_validate(r) for r in await service.list_(session=session, currency=currency)]

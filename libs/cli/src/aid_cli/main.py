@@ -1,0 +1,156 @@
+"""crisisaid: run, migrate and operate the crisis-aid platform."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import re
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aid_cli.services import SERVICES, ServiceName
+
+app = typer.Typer(
+    help="Crisis-aid coordination platform: services, migrations, tokens.", no_args_is_help=True, add_completion=False
+)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _parse_ttl(value: str) -> dt.timedelta:
+    m = re.fullmatch(r"(\d+)([smhd])", value.strip())
+    if not m:
+        _fail(f"--ttl {value!r}: use a number and a unit, e.g. 30m, 1h, 7d")
+    n, unit = int(m.group(1)), m.group(2)
+    return dt.timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: n})
+
+
+@app.command()
+def dev(
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="start without the demo data set")] = False,
+    data_dir: Annotated[Path, typer.Option(help="where the SQLite files, keys and admin token live")] = Path(".data"),
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Embedded mode: the three services in one process on 8001/8002/8003 (what `make run` calls)."""
+    from aid_cli.embedded import prepare, run_embedded
+
+    public, admin = prepare(data_dir)
+    try:
+        asyncio.run(run_embedded(data_dir=data_dir, host=host, demo=not no_demo, public=public, token=admin))
+    except OSError as exc:
+        _fail(f"cannot start: {exc} (is another instance running on 8001-8003?)")
+
+
+@app.command()
+def serve(
+    service: ServiceName,
+    role: Annotated[str, typer.Option(help="api = HTTP only; worker = relay, consumers, delivery; all = both")] = "all",
+    port: Annotated[int | None, typer.Option(help="default: PORT, else the service's port")] = None,
+    host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - a server in a container listens on all
+) -> None:
+    """One service as its own process, configured by the environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, …)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from aid_common.logging import configure_logging
+
+    if role not in ("api", "worker", "all"):
+        _fail(f"--role {role!r}: use api, worker or all")
+    spec = SERVICES[service]
+    try:
+        settings = spec.settings()
+    except ValidationError as exc:
+        _fail(f"configuration of {spec.name} is invalid:\n{exc}")
+    configure_logging(settings.log_level)
+    try:
+        application = spec.create_app()(settings, role=role)
+    except ValueError as exc:
+        _fail(str(exc))
+    uvicorn.run(
+        application,
+        host=host,
+        port=port or int(os.environ.get("PORT", spec.port)),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@app.command()
+def migrate(service: ServiceName) -> None:
+    """Upgrade the service's database (DATABASE_URL) to the latest Alembic revision."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from aid_common.migrations import upgrade
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        _fail("DATABASE_URL must be postgresql+asyncpg://user:pass@host:5432/db (or sqlite+aiosqlite:///file)")
+    spec = SERVICES[service]
+    where = url.split("@")[-1]
+    typer.echo(f"migrating {spec.name} at {where} …")
+    try:
+        upgrade(spec.package, url)
+    except (OSError, OperationalError, DBAPIError) as exc:
+        _fail(f"cannot reach the database at {where}: {exc}")
+    typer.echo(f"{spec.name}: at the latest revision")
+
+
+@app.command()
+def token(
+    scope: Annotated[str, typer.Option(help='space-separated scopes, e.g. "pledges:write pledges:read"')],
+    partner_id: Annotated[str | None, typer.Option(help="limit the token to one partner's objects")] = None,
+    ttl: Annotated[str, typer.Option(help="lifetime: 30m, 1h, 7d")] = "1h",
+    subject: Annotated[str, typer.Option(help="who the token is for (sub claim)")] = "operator",
+    key_file: Annotated[Path | None, typer.Option(envvar="AID_JWT_PRIVATE_KEY_FILE", help="private key PEM")] = None,
+) -> None:
+    """Print a signed bearer token."""
+    from aid_common.auth import mint_token
+
+    key_file = key_file or Path(".data/keys/private.pem")
+    if not key_file.exists():
+        _fail(f"no private key at {key_file}: set AID_JWT_PRIVATE_KEY_FILE or run `crisisaid keygen DIR`")
+    if partner_id:
+        try:
+            uuid.UUID(partner_id)
+        except ValueError:
+            _fail(f"--partner-id {partner_id!r} is not a UUID")
+    typer.echo(
+        mint_token(key_file.read_bytes(), subject=subject, scopes=scope, partner_id=partner_id, ttl=_parse_ttl(ttl))
+    )
+
+
+@app.command()
+def keygen(directory: Path) -> None:
+    """Write a new signing key pair: DIR/private.pem and DIR/public.pem."""
+    from aid_common.auth import write_keypair
+
+    private, public = write_keypair(directory)
+    typer.echo(f"wrote {private} (keep it secret) and {public} (give it to every service)")
+
+
+@app.command()
+def asyncapi(fmt: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml") -> None:
+    """Print the AsyncAPI 3.0 document of every event type, generated from the registry."""
+    import json
+
+    import aid_contracts  # noqa: F401  (registers the events)
+    from aid_common.asyncapi import asyncapi_yaml, build_asyncapi
+    from aid_common.events import registry
+
+    if fmt == "json":
+        sys.stdout.write(json.dumps(build_asyncapi(registry), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(asyncapi_yaml(registry))
+
+
+if __name__ == "__main__":
+    app()
