@@ -2,20 +2,18 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV_VERSION := 0.13.9
-export PATH := $(HOME)/.local/bin:$(PATH)
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the pip-installed module (installed on first use).
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
 .PHONY: help
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-$(UV):
-	@echo "installing uv $(UV_VERSION)"
-	@python3 -m pip install --quiet --user "uv==$(UV_VERSION)" 2>/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-
 .PHONY: install
-install: $(UV) ## create .venv with every workspace package and the crisisaid command (from uv.lock)
+install: ## create .venv with every workspace package and the crisisaid command (from uv.lock)
+	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv $(UV_VERSION)"; \
+		python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
 	@$(UV) sync --all-packages --frozen --quiet
 
 .PHONY: run
