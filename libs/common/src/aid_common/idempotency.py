@@ -17,7 +17,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
@@ -85,6 +85,27 @@ async def run_idempotent(
             )
         raise
     return JSONResponse(result, status_code=status_code)
+
+
+async def respond_idempotently(
+    request: Request,
+    *,
+    caller: Caller,
+    key: str | None,
+    body: Any,
+    status_code: int,
+    use_case: Callable[[AsyncSession], Awaitable[Any]],
+) -> JSONResponse:
+    """`run_idempotent` for a route: the app's sessions, and the method and path as the endpoint."""
+    return await run_idempotent(
+        request.app.state.runtime.sessions,
+        caller=caller,
+        key=key,
+        endpoint=f"{request.method} {request.url.path}",
+        body=body,
+        status_code=status_code,
+        use_case=use_case,
+    )
 
 
 async def _reserve(

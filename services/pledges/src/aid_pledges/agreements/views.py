@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from aid_common.auth import Caller, require_scope
-from aid_common.idempotency import IdempotencyKey, run_idempotent
+from aid_common.idempotency import IdempotencyKey, respond_idempotently
 from aid_common.pagination import Cursor, Limit, Page
 from aid_common.runtime import SessionDep
 from aid_contracts.types import CountryCode, Sector
@@ -26,18 +26,6 @@ router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 Writer = Annotated[Caller, require_scope("pledges:write")]
 
 
-def _idempotent(request: Request, caller: Caller, key: str | None, body, status_code: int, use_case):
-    return run_idempotent(
-        request.app.state.runtime.sessions,
-        caller=caller,
-        key=key,
-        endpoint=f"POST {request.url.path}",
-        body=body,
-        status_code=status_code,
-        use_case=use_case,
-    )
-
-
 @router.post("", status_code=201, response_model=AgreementRead)
 async def create_agreement(
     body: AgreementCreate, request: Request, caller: Writer, idempotency_key: IdempotencyKey = None
@@ -48,7 +36,9 @@ async def create_agreement(
     async def use_case(session):
         return AgreementRead.model_validate(await service.create(session=session, data=body))
 
-    return await _idempotent(request, caller, idempotency_key, body, 201, use_case)
+    return await respond_idempotently(
+        request, caller=caller, key=idempotency_key, body=body, status_code=201, use_case=use_case
+    )
 
 
 @router.get("", response_model=Page[AgreementRead])
@@ -88,7 +78,9 @@ async def sign_agreement(
             await service.sign(session=session, agreement_id=agreement_id, signed_on=body.signed_on)
         )
 
-    return await _idempotent(request, caller, idempotency_key, body, 200, use_case)
+    return await respond_idempotently(
+        request, caller=caller, key=idempotency_key, body=body, status_code=200, use_case=use_case
+    )
 
 
 @router.post("/{agreement_id}/cancel", response_model=AgreementRead)
@@ -104,7 +96,9 @@ async def cancel_agreement(
             await service.cancel(session=session, agreement_id=agreement_id, reason=body.reason)
         )
 
-    return await _idempotent(request, caller, idempotency_key, body, 200, use_case)
+    return await respond_idempotently(
+        request, caller=caller, key=idempotency_key, body=body, status_code=200, use_case=use_case
+    )
 
 
 @router.post("/{agreement_id}/amend", response_model=AgreementRead)
@@ -120,7 +114,9 @@ async def amend_agreement(
     async def use_case(session):
         return AgreementRead.model_validate(await service.amend(session=session, agreement_id=agreement_id, data=body))
 
-    return await _idempotent(request, caller, idempotency_key, body, 200, use_case)
+    return await respond_idempotently(
+        request, caller=caller, key=idempotency_key, body=body, status_code=200, use_case=use_case
+    )
 
 
 @router.post("/{agreement_id}/disbursements", status_code=201, response_model=DisbursementRead)
@@ -136,4 +132,6 @@ async def record_disbursement(
             await service.disburse(session=session, agreement_id=agreement_id, data=body)
         )
 
-    return await _idempotent(request, caller, idempotency_key, body, 201, use_case)
+    return await respond_idempotently(
+        request, caller=caller, key=idempotency_key, body=body, status_code=201, use_case=use_case
+    )

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from aid_common.auth import Caller, require_scope
-from aid_common.idempotency import IdempotencyKey, run_idempotent
+from aid_common.idempotency import IdempotencyKey, respond_idempotently
 from aid_common.pagination import Cursor, Limit, Page
 from aid_common.runtime import SessionDep
 from aid_contracts.types import CountryCode
@@ -26,14 +26,8 @@ async def create_donor(
     async def use_case(session):
         return DonorRead.model_validate(await service.create(session=session, data=body))
 
-    return await run_idempotent(
-        request.app.state.runtime.sessions,
-        caller=caller,
-        key=idempotency_key,
-        endpoint="POST /v1/donors",
-        body=body,
-        status_code=201,
-        use_case=use_case,
+    return await respond_idempotently(
+        request, caller=caller, key=idempotency_key, body=body, status_code=201, use_case=use_case
     )
 
 
