@@ -72,6 +72,7 @@ class EventConsumer:
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         after_handle: Callable[[IncomingMessage], Awaitable[None]] | None = None,
+        stall_seconds: float = 60.0,
     ) -> None:
         self.service = service
         self.name = name
@@ -82,12 +83,15 @@ class EventConsumer:
         self.registry = registry
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
+        self.stall_seconds = stall_seconds  # lag but no message for this long: the consumer is recreated
         self.after_handle = after_handle  # a test seam: runs after the transaction, before the offset commit
         self.outcomes: Counter[str] = Counter()  # handled / duplicate / ignored / deadlettered, for tests and logs
 
     async def run(self, stop: asyncio.Event) -> None:
         subscriber: Subscriber | None = None
         backoff = 0.5
+        loop = asyncio.get_running_loop()
+        last_progress = loop.time()
         while not stop.is_set():
             try:
                 if subscriber is None:
@@ -95,13 +99,20 @@ class EventConsumer:
                     await subscriber.start()
                     log.info("consumer.started", consumer=self.name, topics=self.topics)
                 messages = await subscriber.poll(timeout=0.5, max_records=100)
+                if messages:
+                    last_progress = loop.time()
                 for message in messages:
                     if stop.is_set():
                         break  # not committed: redelivered to whoever consumes next
                     if await self.process(message, stop) == "interrupted":
                         break
                     await subscriber.commit(message)
-                await self._report_lag(subscriber)
+                lag = await self._report_lag(subscriber)
+                if lag > 0 and loop.time() - last_progress > self.stall_seconds:
+                    # aiokafka #1154: after a broker restart a consumer can stay stuck with lag; start afresh.
+                    log.warning("consumer.stalled", consumer=self.name, lag=lag, recreating=True)
+                    await quietly(subscriber.stop())
+                    subscriber, last_progress = None, loop.time()
                 backoff = 0.5
             except BusUnavailable as exc:
                 log.warning("consumer.bus_unavailable", consumer=self.name, error=str(exc), retry_in=backoff)
@@ -113,9 +124,11 @@ class EventConsumer:
         if subscriber is not None:
             await quietly(subscriber.stop())
 
-    async def _report_lag(self, subscriber: Subscriber) -> None:
-        for (topic, partition), lag in (await subscriber.lag()).items():
+    async def _report_lag(self, subscriber: Subscriber) -> int:
+        lags = await subscriber.lag()
+        for (topic, partition), lag in lags.items():
             CONSUMER_LAG.labels(self.service, self.name, topic, str(partition)).set(lag)
+        return sum(lags.values())
 
     async def process(self, message: IncomingMessage, stop: asyncio.Event | None = None) -> str:
         """Handle one message completely (effects, inbox, or dead letter). Returns the outcome."""
