@@ -21,11 +21,10 @@ from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_common.auth import Caller
-from aid_common.db import utcnow
+from aid_common.db import transaction, upsert_insert, utcnow
 from aid_common.errors import Conflict, Unprocessable
 from aid_common.tables import IdempotencyRecord
 
@@ -60,7 +59,7 @@ async def run_idempotent(
 ) -> JSONResponse:
     """Run `use_case(session)` once per (caller, key); commit it with its stored answer."""
     if key is None:
-        async with sessions() as session, session.begin():
+        async with transaction(sessions) as session:
             result = jsonable_encoder(await use_case(session))
         return JSONResponse(result, status_code=status_code)
 
@@ -69,13 +68,13 @@ async def run_idempotent(
     if replay is not None:
         return replay
     try:
-        async with sessions() as session, session.begin():
+        async with transaction(sessions) as session:
             result = jsonable_encoder(await use_case(session))
             record = await session.get(IdempotencyRecord, (caller.identity, key))
             if record is not None:
                 record.status_code, record.response = status_code, result
     except BaseException:
-        async with sessions() as session, session.begin():
+        async with transaction(sessions) as session:
             await session.execute(
                 delete(IdempotencyRecord).where(
                     IdempotencyRecord.caller == caller.identity,
@@ -113,12 +112,10 @@ async def _reserve(
 ) -> JSONResponse | None:
     """Reserve the key (None), or answer from what is stored for it."""
     now = utcnow()
-    async with sessions() as session, session.begin():
-        dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    async with transaction(sessions) as session:
         inserted = (
             await session.execute(
-                insert(IdempotencyRecord)
+                upsert_insert(session)(IdempotencyRecord)
                 .values(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now, expires_at=now + ttl)
                 .on_conflict_do_nothing(index_elements=["caller", "key"])
                 .returning(IdempotencyRecord.key)

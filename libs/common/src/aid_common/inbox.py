@@ -3,18 +3,16 @@ delivered twice takes effect once."""
 
 from __future__ import annotations
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_common.db import upsert_insert
 from aid_common.tables import InboxMessage
 
 
 async def claim(session: AsyncSession, *, consumer: str, event_id: str, event_type: str) -> bool:
     """Record that `consumer` handles `event_id` in this transaction. False if it already has."""
-    dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(InboxMessage)
+        upsert_insert(session)(InboxMessage)
         .values(consumer=consumer, event_id=event_id, event_type=event_type)
         .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         .returning(InboxMessage.event_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,10 +56,3 @@ class RequestContextMiddleware:
 
         with bound(correlation=correlation, trace=trace):
             await self.app(scope, limited_receive, send_with_id)
-
-
-def scope_header(scope: Scope, name: str) -> Any:
-    for k, v in scope.get("headers", []):
-        if k.decode("latin-1").lower() == name:
-            return v.decode("latin-1")
-    return None

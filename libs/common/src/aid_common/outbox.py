@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -55,10 +56,8 @@ def _wake_local_relays(session: Session) -> None:
 
 
 # A relay in this process hears about new rows the moment their transaction commits (any database).
-from sqlalchemy import event as _sa_event  # noqa: E402
-
-_sa_event.listen(Session, "after_commit", _wake_local_relays)
-_sa_event.listen(Session, "after_rollback", lambda s: s.info.pop("aid_outbox_written", None))
+sa_event.listen(Session, "after_commit", _wake_local_relays)
+sa_event.listen(Session, "after_rollback", lambda s: s.info.pop("aid_outbox_written", None))
 
 
 class OutboxRelay:
