@@ -154,6 +154,13 @@ def upsert_insert(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+async def lock_for_transaction(session: AsyncSession, name: str) -> None:
+    """Hold a named lock until this transaction ends, so writers of one aggregate take turns (PostgreSQL
+    advisory lock; SQLite writers are serialized already by BEGIN IMMEDIATE)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))

@@ -48,6 +48,19 @@ class ProjectCreated(ProjectFacts):
 
 
 @registry.register(
+    "aid.project.updated",
+    topic=PROJECTS_TOPIC,
+    source=SOURCE,
+    key_field="project_id",
+    summary="A project's title, names, requirements, status or partners changed; `changed` lists which.",
+)
+class ProjectUpdated(ProjectFacts):
+    status: Literal["planned", "active", "closed"]
+    partners: list[PartnerRole] = []
+    changed: list[str]
+
+
+@registry.register(
     "aid.project.funding_updated",
     topic=PROJECTS_TOPIC,
     source=SOURCE,

@@ -1,4 +1,5 @@
-"""The projects service. Only the shared machinery (health, readiness, metrics, docs) is wired so far."""
+"""The projects service: appeals and pillars, field projects, and the funding ledger fed by donor agreements.
+Port 8002."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from aid_common.bus import Bus
 from aid_common.runtime import Role, ServiceRuntime
 from aid_contracts import PROJECTS_TOPIC
 from aid_projects import handlers
+from aid_projects.appeals import views as appeals
 from aid_projects.db import Base
+from aid_projects.funding import views as funding
+from aid_projects.projects import views as projects
 from aid_projects.settings import ProjectsSettings
 
 
@@ -26,4 +30,8 @@ def create_app(settings: ProjectsSettings | None = None, *, role: Role = "all", 
     )
     app = FastAPI(title="Projects", version="1", lifespan=runtime.lifespan, description=__doc__)
     runtime.install(app)
+    if runtime.serves_api:
+        app.include_router(appeals.router)
+        app.include_router(projects.router)
+        app.include_router(funding.router)
     return app

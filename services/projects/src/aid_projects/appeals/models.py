@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from aid_common.db import Amount, UtcDateTime, utcnow
+from aid_contracts.types import Money, Names
+from aid_projects.db import Base
+
+Code = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+
+
+class Appeal(Base):
+    __tablename__ = "appeals"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    year: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    pillars: Mapped[list[Pillar]] = relationship(
+        back_populates="appeal", order_by="Pillar.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class Pillar(Base):
+    __tablename__ = "pillars"
+    __table_args__ = (UniqueConstraint("appeal_id", "code", name="uq_pillars_appeal_code"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    appeal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appeals.id"), index=True)
+    code: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(500))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    requirements_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    position: Mapped[int] = mapped_column(Integer)
+    appeal: Mapped[Appeal] = relationship(back_populates="pillars")
+
+
+class PillarCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Code
+    title: str = Field(min_length=1, max_length=500)
+    names: Names = Field(default_factory=dict)
+    requirements_usd: Money = Field(gt=0, decimal_places=2)
+
+
+class AppealCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Code
+    title: str = Field(min_length=1, max_length=500, examples=["IOM Global Appeal 2024"])
+    names: Names = Field(default_factory=dict)
+    year: int = Field(ge=1990, le=2100)
+    pillars: list[PillarCreate] = Field(min_length=1, max_length=50)
+
+    @field_validator("pillars")
+    @classmethod
+    def _unique_codes(cls, pillars: list[PillarCreate]) -> list[PillarCreate]:
+        codes = [p.code for p in pillars]
+        if len(set(codes)) != len(codes):
+            raise ValueError("pillar codes must be unique within an appeal")
+        return pillars
+
+
+class PillarRead(BaseModel):
+    code: str
+    title: str
+    names: dict[str, str]
+    requirements_usd: Money
+    funded_usd: Money
+    unallocated_usd: Money = Field(description="signed funding earmarked to the pillar, not yet on a project")
+    coverage: Decimal
+
+
+class AppealRead(BaseModel):
+    id: uuid.UUID
+    code: str
+    title: str
+    names: dict[str, str]
+    year: int
+    requirements_usd: Money
+    funded_usd: Money
+    unallocated_usd: Money
+    coverage: Decimal
+    pillars: list[PillarRead]
+    created_at: dt.datetime

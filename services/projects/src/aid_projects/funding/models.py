@@ -1,0 +1,109 @@
+"""The funding ledger: what this service knows of each agreement, what each project holds of it, and the
+append-only entries that got it there."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aid_common.db import Amount, UtcDateTime, utcnow
+from aid_contracts.pledges import Earmark
+from aid_contracts.types import Money
+from aid_projects.db import Base
+
+
+class EntryKind(StrEnum):
+    ALLOCATION = "allocation"
+    REVERSAL = "reversal"
+
+
+class AgreementFunds(Base):
+    """An agreement as the projects service sees it, with the part of it no project holds (its pool balance)."""
+
+    __tablename__ = "agreement_funds"
+
+    agreement_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    donor: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))
+    amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    received_usd: Mapped[Decimal] = mapped_column(Amount(2), default=Decimal("0.00"))
+    earmark_project_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True, index=True)
+    earmark_country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    earmark_sector: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    earmark_appeal: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    earmark_pillar: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    pool_key: Mapped[str] = mapped_column(String(200), index=True)
+    pool_usd: Mapped[Decimal] = mapped_column(Amount(2), default=Decimal("0.00"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def earmark(self) -> Earmark:
+        return Earmark(
+            project_id=self.earmark_project_id,
+            country=self.earmark_country,
+            sector=self.earmark_sector,
+            appeal=self.earmark_appeal,
+            pillar=self.earmark_pillar,
+        )
+
+
+class Share(Base):
+    """What one project holds of one agreement now (the sum of its ledger entries), and how much of that was
+    received."""
+
+    __tablename__ = "shares"
+
+    agreement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agreement_funds.agreement_id"), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"), primary_key=True, index=True)
+    allocated_usd: Mapped[Decimal] = mapped_column(Amount(2), default=Decimal("0.00"))
+    received_usd: Mapped[Decimal] = mapped_column(Amount(2), default=Decimal("0.00"))
+
+
+class LedgerEntry(Base):
+    """Append-only. A reversal carries a negative amount; nothing here is ever updated or deleted."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"), index=True)
+    agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    event_id: Mapped[str] = mapped_column(String(100))
+    correlation_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class LedgerEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    agreement_id: uuid.UUID
+    amount_usd: Money
+    kind: EntryKind
+    event_id: str
+    correlation_id: str | None
+    created_at: dt.datetime
+
+
+class PoolRead(BaseModel):
+    pool_key: str
+    earmark: Earmark
+    balance_usd: Money
+    agreements: int
+
+
+class CoverageRow(BaseModel):
+    key: str
+    requirements_usd: Money
+    funded_usd: Money
+    coverage: Decimal

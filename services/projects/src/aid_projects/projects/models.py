@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aid_common.db import Amount, UtcDateTime, utcnow
+from aid_contracts.projects import PartnerRole
+from aid_contracts.types import CountryCode, Money, Names, Sector
+from aid_projects.appeals.models import Code
+from aid_projects.db import Base
+
+
+class ProjectStatus(StrEnum):
+    PLANNED = "planned"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    region: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sector: Mapped[str] = mapped_column(String(40), index=True)
+    appeal: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
+    pillar: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    requirements_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    funded_usd: Mapped[Decimal] = mapped_column(Amount(2), default=Decimal("0.00"))
+    received_usd: Mapped[Decimal] = mapped_column(Amount(2), default=Decimal("0.00"))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    partners: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    fully_funded_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def gap_usd(self) -> Decimal:
+        return max(self.requirements_usd - self.funded_usd, Decimal("0.00"))
+
+    @property
+    def overfunded(self) -> bool:
+        return self.funded_usd > self.requirements_usd
+
+    def facts(self) -> dict[str, Any]:
+        """The fields every project event carries (ProjectFacts), so a subscriber never has to call back."""
+        return {
+            "project_id": self.id,
+            "code": self.code,
+            "title": self.title,
+            "names": self.names,
+            "country": self.country,
+            "region": self.region,
+            "sector": self.sector,
+            "appeal": self.appeal,
+            "pillar": self.pillar,
+            "requirements_usd": self.requirements_usd,
+        }
+
+
+class PartnerIn(PartnerRole):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=300, examples=["Kuwait Red Crescent Society"])
+    names: Names = Field(default_factory=dict, examples=[{"ar": "جمعية الهلال الأحمر الكويتي"}])
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Code
+    title: str = Field(min_length=1, max_length=500)
+    names: Names = Field(default_factory=dict)
+    country: CountryCode
+    region: str | None = Field(default=None, min_length=1, max_length=200, examples=["north-west Syria"])
+    sector: Sector
+    appeal: str | None = Field(default=None, min_length=1, max_length=50)
+    pillar: str | None = Field(default=None, min_length=1, max_length=50)
+    requirements_usd: Money = Field(gt=0, decimal_places=2)
+    status: ProjectStatus = ProjectStatus.ACTIVE
+    partners: list[PartnerIn] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _pillar_needs_appeal(self) -> ProjectCreate:
+        if self.pillar and not self.appeal:
+            raise ValueError("a project in a pillar names its appeal too")
+        return self
+
+
+class ProjectUpdate(BaseModel):
+    """Change what a project needs or its status; activating a project lets it draw from matching pools."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    names: Names | None = None
+    requirements_usd: Money | None = Field(default=None, gt=0, decimal_places=2)
+    status: ProjectStatus | None = None
+    partners: list[PartnerIn] | None = Field(default=None, max_length=50)
+
+
+class ProjectRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    code: str
+    title: str
+    names: dict[str, str]
+    country: str
+    region: str | None
+    sector: str
+    appeal: str | None
+    pillar: str | None
+    status: ProjectStatus
+    partners: list[PartnerRole]
+    requirements_usd: Money
+    funded_usd: Money
+    received_usd: Money
+    pledged_usd: Money = Field(description="announced agreements naming this project, not yet signed: not funding")
+    coverage: Decimal
+    overfunded: bool
+    fully_funded_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
