@@ -1,4 +1,5 @@
-"""The notifications service. Only the shared machinery (health, readiness, metrics, docs) is wired so far."""
+"""The notifications service: partners, their webhook subscriptions, signed deliveries with retries and
+replay, and the aid.alerts.v1 topic. Port 8003."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from aid_common.runtime import Role, ServiceRuntime
 from aid_contracts import ALERTS_TOPIC
 from aid_notifications import handlers
 from aid_notifications.db import Base
+from aid_notifications.deliveries import views as deliveries
+from aid_notifications.deliveries.worker import DeliveryWorker
+from aid_notifications.partners import views as partners
 from aid_notifications.settings import NotificationsSettings
+from aid_notifications.subscriptions import views as subscriptions
+from aid_notifications.subscriptions.secrets import SecretBox
 
 
 def create_app(settings: NotificationsSettings | None = None, *, role: Role = "all", bus: Bus | None = None) -> FastAPI:
@@ -24,6 +30,15 @@ def create_app(settings: NotificationsSettings | None = None, *, role: Role = "a
         role=role,
         bus=bus,
     )
+    key = settings.webhook_secrets_key
+    box = SecretBox(key.get_secret_value() if key else None)
+    worker = DeliveryWorker(sessions=runtime.sessions, settings=settings, box=box)
+    runtime.add_background(worker.run)
     app = FastAPI(title="Notifications", version="1", lifespan=runtime.lifespan, description=__doc__)
+    app.state.settings, app.state.secret_box, app.state.delivery_worker = settings, box, worker
     runtime.install(app)
+    if runtime.serves_api:
+        app.include_router(partners.router)
+        app.include_router(subscriptions.router)
+        app.include_router(deliveries.router)
     return app

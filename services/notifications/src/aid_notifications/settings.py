@@ -2,10 +2,73 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+import re
 
-from aid_common.settings import Settings
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from aid_common.settings import Mode, Settings
+
+# Like Svix: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (the delay before each attempt).
+DEFAULT_SCHEDULE = "0,5s,5m,30m,2h,5h,10h,10h"
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_schedule(text: str) -> list[float]:
+    """ "0,5s,5m,2h" → [0, 5, 300, 7200] seconds."""
+    delays = []
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", part)
+        if not m:
+            raise ValueError(f"{part!r} is not a delay like 0, 5s, 5m, 2h or 1d")
+        delays.append(float(m.group(1)) * _UNITS[m.group(2)])
+    return delays
 
 
 class NotificationsSettings(Settings):
     port: int = Field(default=8003, alias="PORT")
+    # CIDRs webhooks may reach although they are not public addresses (e.g. 10.0.0.0/8 for an in-cluster receiver).
+    webhook_allow_private: str = Field(default="", alias="AID_WEBHOOK_ALLOW_PRIVATE")
+    webhook_retry_schedule: str = Field(default=DEFAULT_SCHEDULE, alias="AID_WEBHOOK_RETRY_SCHEDULE")
+    webhook_timeout_seconds: float = Field(default=10.0, alias="AID_WEBHOOK_TIMEOUT_SECONDS", gt=0)
+    # The longest Retry-After honoured (a partner cannot park a delivery for a year).
+    webhook_max_retry_after_seconds: float = Field(default=36000.0, alias="AID_WEBHOOK_MAX_RETRY_AFTER_SECONDS", ge=0)
+    delivery_concurrency: int = Field(default=32, alias="AID_DELIVERY_CONCURRENCY", ge=1)
+    # Requests in flight to one subscription at most, so one slow partner cannot take every slot.
+    delivery_per_subscription: int = Field(default=4, alias="AID_DELIVERY_PER_SUBSCRIPTION", ge=1)
+    delivery_poll_seconds: float = Field(default=0.5, alias="AID_DELIVERY_POLL_SECONDS", gt=0)
+    # A worker that dies mid-delivery leaves a claim; after this long another worker sends it again (same id).
+    delivery_lease_seconds: float = Field(default=60.0, alias="AID_DELIVERY_LEASE_SECONDS", gt=0)
+    event_retention_days: int = Field(default=30, alias="AID_EVENT_RETENTION_DAYS", ge=7)
+    # Encrypts the webhook signing secrets at rest (a Fernet key: crisisaid keygen writes one).
+    webhook_secrets_key: SecretStr | None = Field(default=None, alias="AID_WEBHOOK_SECRETS_KEY")
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if not parse_schedule(value):
+            raise ValueError("the retry schedule needs at least one attempt")
+        return value
+
+    @field_validator("webhook_allow_private")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for cidr in filter(None, (c.strip() for c in value.split(","))):
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_key_outside_development(self) -> NotificationsSettings:
+        if self.mode is Mode.PRODUCTION and self.webhook_secrets_key is None:
+            raise ValueError("AID_WEBHOOK_SECRETS_KEY is required outside embedded mode (a Fernet key)")
+        return self
+
+    @property
+    def retry_delays(self) -> list[float]:
+        return parse_schedule(self.webhook_retry_schedule)
+
+    @property
+    def allowed_private_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [
+            ipaddress.ip_network(c.strip(), strict=False) for c in self.webhook_allow_private.split(",") if c.strip()
+        ]

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aid_common.db import UtcDateTime, utcnow
+from aid_contracts.types import Names
+from aid_notifications.db import Base
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(300))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class PartnerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=300, examples=["Qatar Red Crescent Society"])
+    names: Names = Field(default_factory=dict, examples=[{"ar": "الهلال الأحمر القطري"}])
+
+
+class PartnerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    names: dict[str, str]
+    created_at: dt.datetime

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_common.auth import Caller
+from aid_common.errors import Forbidden, NotFound, Unprocessable
+from aid_common.pagination import keyset, page
+from aid_notifications.partners.models import Partner, PartnerCreate
+
+
+def visible_partner(caller: Caller) -> uuid.UUID | None:
+    """The only partner a caller may see, or None for every partner (admins and operator tokens without a
+    partner_id claim)."""
+    return None if caller.is_admin else caller.partner_id
+
+
+async def create(*, session: AsyncSession, data: PartnerCreate) -> Partner:
+    partner = Partner(id=uuid.uuid4(), name=data.name, names=data.names)
+    session.add(partner)
+    await session.flush()
+    return partner
+
+
+async def get_visible(*, session: AsyncSession, caller: Caller, partner_id: uuid.UUID) -> Partner:
+    only = visible_partner(caller)
+    partner = await session.get(Partner, partner_id)
+    if partner is None or (only is not None and only != partner_id):
+        raise NotFound(f"no partner with id {partner_id}")
+    return partner
+
+
+async def check_may_act_for(*, session: AsyncSession, caller: Caller, partner_id: uuid.UUID) -> Partner:
+    only = visible_partner(caller)
+    if only is not None and only != partner_id:
+        raise Forbidden("a partner token manages only its own partner's subscriptions")
+    partner = await session.get(Partner, partner_id)
+    if partner is None:
+        raise Unprocessable(
+            f"no partner with id {partner_id}",
+            errors=[{"location": "body.partner_id", "message": "unknown partner"}],
+        )
+    return partner
+
+
+async def list_(*, session: AsyncSession, caller: Caller, cursor: str | None, limit: int):
+    stmt = select(Partner)
+    only = visible_partner(caller)
+    if only is not None:
+        stmt = stmt.where(Partner.id == only)
+    rows = (await session.execute(keyset(stmt, Partner, cursor=cursor, limit=limit))).scalars().all()
+    return page(rows, limit=limit)

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aid_common.db import UtcDateTime, utcnow
+from aid_common.events import registry
+from aid_contracts.types import CountryCode, Sector
+from aid_notifications.db import Base
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sectors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    appeals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SigningSecret(Base):
+    """A subscription's signing secrets: the current one, and after a rotation the previous one until it expires."""
+
+    __tablename__ = "signing_secrets"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    sealed: Mapped[str] = mapped_column(Text)  # encrypted with AID_WEBHOOK_SECRETS_KEY
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+def _event_type_pattern(value: str) -> str:
+    known = [et.type for et in registry.all()]
+    if value.endswith("*"):
+        prefix = value[:-1]
+        if "*" in prefix or not any(t.startswith(prefix) for t in known):
+            raise ValueError(f"{value!r} matches no event type; known types: {', '.join(known)}")
+    elif value not in known:
+        raise ValueError(f"{value!r} is not an event type; known types: {', '.join(known)}")
+    return value
+
+
+class Filter(BaseModel):
+    """Every dimension given must match (AND across dimensions); within one, any value matches (OR)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    countries: list[CountryCode] = Field(default_factory=list, max_length=250)
+    sectors: list[Sector] = Field(default_factory=list, max_length=50)
+    appeals: list[str] = Field(default_factory=list, max_length=50)
+
+
+class SubscriptionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partner_id: uuid.UUID
+    url: AnyHttpUrl = Field(examples=["https://partner.example.org/hooks/crisisaid"])
+    event_types: list[str] = Field(min_length=1, max_length=50, examples=[["aid.project.funding_updated"]])
+    filter: Filter = Field(default_factory=Filter)
+    description: str | None = Field(default=None, max_length=500)
+
+    @field_validator("event_types")
+    @classmethod
+    def _types(cls, values: list[str]) -> list[str]:
+        return sorted({_event_type_pattern(v) for v in values})
+
+
+class SubscriptionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl | None = None
+    event_types: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    filter: Filter | None = None
+    description: str | None = Field(default=None, max_length=500)
+    status: SubscriptionStatus | None = Field(default=None, description="re-enable a disabled subscription")
+
+    @field_validator("event_types")
+    @classmethod
+    def _types(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else sorted({_event_type_pattern(v) for v in values})
+
+
+class SubscriptionRead(BaseModel):
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    url: str
+    description: str | None
+    event_types: list[str]
+    filter: Filter
+    status: SubscriptionStatus
+    disabled_reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, s: Subscription) -> SubscriptionRead:
+        return cls(
+            id=s.id,
+            partner_id=s.partner_id,
+            url=s.url,
+            description=s.description,
+            event_types=s.event_types,
+            filter=Filter(countries=s.countries, sectors=s.sectors, appeals=s.appeals),
+            status=s.status,
+            disabled_reason=s.disabled_reason,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+        )
+
+
+class SubscriptionCreated(SubscriptionRead):
+    secret: str = Field(description="the signing secret (whsec_…); shown only now — store it")
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: dt.datetime = Field(description="replay every matching event received since then (kept ≥ 7 days)")
+
+    @field_validator("since")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2024-05-01T00:00:00Z")
+        return value
+
+
+class ReplayAccepted(BaseModel):
+    subscription_id: uuid.UUID
+    since: dt.datetime
+    deliveries: int

@@ -1,0 +1,153 @@
+"""Subscriptions: a partner's URL, the event types it wants and an optional filter; its signing secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_common.auth import Caller
+from aid_common.db import utcnow
+from aid_common.errors import NotFound, Unprocessable
+from aid_common.pagination import keyset, page
+from aid_notifications.partners import service as partners
+from aid_notifications.partners.service import visible_partner
+from aid_notifications.subscriptions.models import (
+    SigningSecret,
+    Subscription,
+    SubscriptionCreate,
+    SubscriptionStatus,
+    SubscriptionUpdate,
+)
+from aid_notifications.subscriptions.secrets import SecretBox, new_secret
+from aid_notifications.subscriptions.ssrf import BlockedDestination, IPNetwork, check_url
+
+ROTATION_OVERLAP = dt.timedelta(hours=24)
+
+
+def _check_url(url: str, allow: list[IPNetwork]) -> None:
+    try:
+        check_url(url, allow)
+    except BlockedDestination as exc:
+        raise Unprocessable(str(exc), errors=[{"location": "body.url", "message": str(exc)}]) from exc
+
+
+async def create(
+    *, session: AsyncSession, caller: Caller, data: SubscriptionCreate, box: SecretBox, allow: list[IPNetwork]
+) -> tuple[Subscription, str]:
+    await partners.check_may_act_for(session=session, caller=caller, partner_id=data.partner_id)
+    _check_url(str(data.url), allow)
+    subscription = Subscription(
+        id=uuid.uuid4(),
+        partner_id=data.partner_id,
+        url=str(data.url),
+        description=data.description,
+        event_types=data.event_types,
+        countries=data.filter.countries,
+        sectors=[s.value for s in data.filter.sectors],
+        appeals=data.filter.appeals,
+        status=SubscriptionStatus.ACTIVE.value,
+    )
+    session.add(subscription)
+    await session.flush()
+    secret = new_secret()
+    session.add(SigningSecret(id=uuid.uuid4(), subscription_id=subscription.id, sealed=box.seal(secret)))
+    await session.flush()
+    return subscription, secret
+
+
+async def get_visible(*, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> Subscription:
+    subscription = await session.get(Subscription, subscription_id)
+    only = visible_partner(caller)
+    hidden = subscription is None or subscription.disabled_reason == "deleted"
+    if hidden or (only is not None and subscription.partner_id != only):
+        raise NotFound(f"no subscription with id {subscription_id}")
+    return subscription
+
+
+async def update(
+    *, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, data: SubscriptionUpdate, allow: list
+) -> Subscription:
+    subscription = await get_visible(session=session, caller=caller, subscription_id=subscription_id)
+    changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise Unprocessable("nothing to change: give url, event_types, filter, description or status")
+    if data.url is not None:
+        _check_url(str(data.url), allow)
+        subscription.url = str(data.url)
+    if data.event_types is not None:
+        subscription.event_types = data.event_types
+    if data.filter is not None:
+        subscription.countries = data.filter.countries
+        subscription.sectors = [s.value for s in data.filter.sectors]
+        subscription.appeals = data.filter.appeals
+    if "description" in changes:
+        subscription.description = data.description
+    if data.status is not None:
+        subscription.status = data.status.value
+        subscription.disabled_reason = None if data.status is SubscriptionStatus.ACTIVE else "disabled by request"
+    await session.flush()
+    return subscription
+
+
+async def rotate_secret(
+    *, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, box: SecretBox
+) -> tuple[Subscription, str]:
+    """A new secret signs from now on; the current one keeps signing too for 24 hours (both signatures are
+    sent), so the partner can switch without losing a message."""
+    subscription = await get_visible(session=session, caller=caller, subscription_id=subscription_id)
+    now = utcnow()
+    await session.execute(
+        delete(SigningSecret).where(
+            SigningSecret.subscription_id == subscription.id,
+            SigningSecret.expires_at.is_not(None),
+            SigningSecret.expires_at <= now,
+        )
+    )
+    current = await session.execute(
+        select(SigningSecret).where(
+            SigningSecret.subscription_id == subscription.id, SigningSecret.expires_at.is_(None)
+        )
+    )
+    for old in current.scalars():
+        old.expires_at = now + ROTATION_OVERLAP
+    secret = new_secret()
+    session.add(
+        SigningSecret(id=uuid.uuid4(), subscription_id=subscription.id, sealed=box.seal(secret), created_at=now)
+    )
+    await session.flush()
+    return subscription, secret
+
+
+async def signing_secrets(*, session: AsyncSession, subscription_id: uuid.UUID, box: SecretBox) -> list[str]:
+    """The secrets to sign with now: the newest first, then any still inside its rotation overlap."""
+    now = utcnow()
+    rows = await session.execute(
+        select(SigningSecret)
+        .where(SigningSecret.subscription_id == subscription_id)
+        .order_by(SigningSecret.created_at.desc())
+    )
+    return [box.open(s.sealed) for s in rows.scalars() if s.expires_at is None or s.expires_at > now]
+
+
+async def remove(*, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> None:
+    """Stop sending: the subscription is disabled (its deliveries stay visible), not erased."""
+    subscription = await get_visible(session=session, caller=caller, subscription_id=subscription_id)
+    subscription.status = SubscriptionStatus.DISABLED.value
+    subscription.disabled_reason = "deleted"
+    await session.flush()
+
+
+async def list_(
+    *, session: AsyncSession, caller: Caller, partner_id: uuid.UUID | None, cursor: str | None, limit: int
+) -> tuple[list[Subscription], str | None]:
+    stmt = select(Subscription).where(Subscription.disabled_reason.is_distinct_from("deleted"))
+    only = visible_partner(caller)
+    if only is not None:
+        stmt = stmt.where(Subscription.partner_id == only)
+    if partner_id:
+        stmt = stmt.where(Subscription.partner_id == partner_id)
+    rows = (await session.execute(keyset(stmt, Subscription, cursor=cursor, limit=limit))).scalars().all()
+    return page(rows, limit=limit)

@@ -1,0 +1,177 @@
+"""Webhooks to a real local receiver: Standard Webhooks signatures, filters, retries, 410, replay, alerts topic."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from aid_contracts import ALERTS_TOPIC
+from tests.helpers import eventually
+from tests.notifications.conftest import create_partner, funding_event, publish, subscribe
+
+
+async def _deliveries(svc, headers, **params) -> list[dict]:
+    r = await svc.client.get("/v1/deliveries", params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+async def test_a_matching_event_arrives_signed_and_tampering_breaks_the_signature(
+    notifications, receiver, admin
+) -> None:
+    partner = await create_partner(notifications, admin)
+    sub = await subscribe(notifications, admin, partner["id"], receiver.url(), ["aid.project.*"])
+    assert sub["secret"].startswith("whsec_")
+    event = funding_event()
+    await publish(notifications, event)
+
+    await eventually(lambda: _async(len(receiver.at("/hook")) == 1))
+    got = receiver.at("/hook")[0]
+    assert got.headers["content-type"].startswith("application/cloudevents+json")
+    payload = Webhook(sub["secret"]).verify(got.body, got.headers)
+    assert payload["id"] == event.id and payload["type"] == "aid.project.funding_updated"
+    assert payload["data"]["names"]["ar"] == "الرعاية الصحية للأسر النازحة في شمال غرب سوريا"
+    assert payload["correlationid"] == "corr-42"
+    tampered = got.body.replace(b"300000.00", b"900000.00")
+    with pytest.raises(WebhookVerificationError):
+        Webhook(sub["secret"]).verify(tampered, got.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "A" * 32).verify(got.body, got.headers)
+
+    async def delivered() -> bool:
+        items = await _deliveries(notifications, admin)
+        return len(items) == 1 and items[0]["status"] == "delivered"
+
+    await eventually(delivered)
+    [delivery] = await _deliveries(notifications, admin)
+    assert delivery["webhook_id"] == got.headers["webhook-id"] and delivery["attempts"] == 1
+
+    # The same delivery is on the alerts topic, keyed by partner, for integrations that read Kafka.
+    await notifications.relay()
+    alerts = [json.loads(m.value) for m in notifications.bus.messages(ALERTS_TOPIC)]
+    assert [(a["type"], a["subject"]) for a in alerts] == [("aid.alert.created", partner["id"])]
+    assert alerts[0]["data"]["event"]["id"] == event.id and alerts[0]["data"]["delivery_id"] == delivery["id"]
+
+
+async def test_filters_are_and_across_dimensions(notifications, receiver, admin) -> None:
+    partner = await create_partner(notifications, admin)
+    await subscribe(
+        notifications,
+        admin,
+        partner["id"],
+        receiver.url("/sy-health"),
+        ["aid.project.funding_updated"],
+        countries=["SY"],
+        sectors=["health"],
+    )
+    wanted = funding_event("SY", "health")
+    for event in (funding_event("SY", "education"), funding_event("YE", "health"), wanted):
+        await publish(notifications, event)
+    await eventually(lambda: _async(len(receiver.at("/sy-health")) >= 1))
+    await eventually(lambda: _async(notifications.runtime.consumer.outcomes["handled"] == 3))
+    assert [json.loads(r.body)["id"] for r in receiver.at("/sy-health")] == [wanted.id]
+    assert len(await _deliveries(notifications, admin)) == 1
+
+
+async def test_fails_twice_then_delivered_on_the_third_attempt_with_the_same_id(notifications, receiver, admin) -> None:
+    receiver.answer("/flaky", 500, 500)
+    partner = await create_partner(notifications, admin)
+    await subscribe(notifications, admin, partner["id"], receiver.url("/flaky"), ["aid.project.funding_updated"])
+    await publish(notifications, funding_event())
+
+    async def delivered() -> bool:
+        items = await _deliveries(notifications, admin, status="delivered")
+        return items[0] if items else None
+
+    delivery = await eventually(delivered, timeout=15)
+    got = receiver.at("/flaky")
+    assert len(got) == 3 and len({r.headers["webhook-id"] for r in got}) == 1
+    assert delivery["attempts"] == 3 and delivery["webhook_id"] == got[0].headers["webhook-id"]
+    detail = (await notifications.client.get(f"/v1/deliveries/{delivery['id']}", headers=admin)).json()
+    assert [a["status_code"] for a in detail["history"]] == [500, 500, 200]
+
+
+async def test_always_failing_goes_dead_after_the_schedule_and_retry_sends_again(
+    notifications, receiver, admin
+) -> None:
+    receiver.answer("/down", 500, 500, 500)
+    partner = await create_partner(notifications, admin)
+    await subscribe(notifications, admin, partner["id"], receiver.url("/down"), ["aid.project.funding_updated"])
+    await publish(notifications, funding_event())
+
+    async def dead() -> dict | None:
+        items = await _deliveries(notifications, admin, status="dead")
+        return items[0] if items else None
+
+    delivery = await eventually(dead, timeout=15)
+    assert delivery["attempts"] == 3 and len(receiver.at("/down")) == 3  # schedule "0,0.3,0.3": three tries
+
+    r = await notifications.client.post(f"/v1/deliveries/{delivery['id']}/retry", headers=admin)
+    assert r.status_code == 202
+    await eventually(lambda: _deliveries(notifications, admin, status="delivered"), timeout=15)
+    assert len({x.headers["webhook-id"] for x in receiver.at("/down")}) == 1
+
+
+async def test_410_disables_the_subscription(notifications, receiver, admin) -> None:
+    receiver.answer("/gone", 410)
+    partner = await create_partner(notifications, admin)
+    sub = await subscribe(notifications, admin, partner["id"], receiver.url("/gone"), ["aid.project.*"])
+    await publish(notifications, funding_event())
+
+    async def disabled() -> bool:
+        body = (await notifications.client.get(f"/v1/subscriptions/{sub['id']}", headers=admin)).json()
+        return body["status"] == "disabled"
+
+    await eventually(disabled, timeout=10)
+    assert (await _deliveries(notifications, admin))[0]["status"] == "dead"
+    await publish(notifications, funding_event())
+    await eventually(lambda: _async(notifications.runtime.consumer.outcomes["handled"] == 2))
+    assert len(await _deliveries(notifications, admin)) == 1 and len(receiver.at("/gone")) == 1
+
+
+async def test_retry_after_is_honoured(notifications, receiver, admin) -> None:
+    receiver.answer("/busy", (503, {"Retry-After": "1"}, 0.0))
+    partner = await create_partner(notifications, admin)
+    await subscribe(notifications, admin, partner["id"], receiver.url("/busy"), ["aid.project.*"])
+    await publish(notifications, funding_event())
+    await eventually(lambda: _deliveries(notifications, admin, status="delivered"), timeout=10)
+    first, second = (await notifications.client.get("/v1/deliveries", headers=admin)).json()["items"][0], None
+    detail = (await notifications.client.get(f"/v1/deliveries/{first['id']}", headers=admin)).json()
+    t0, t1 = (a["created_at"] for a in detail["history"])
+    import datetime as dt
+
+    gap = dt.datetime.fromisoformat(t1) - dt.datetime.fromisoformat(t0)
+    assert gap >= dt.timedelta(seconds=0.9), "Retry-After: 1 beats the 0.3 s schedule"
+    assert second is None
+
+
+async def test_rotation_signs_with_both_secrets_and_replay_resends_with_the_same_id(
+    notifications, receiver, admin
+) -> None:
+    partner = await create_partner(notifications, admin)
+    sub = await subscribe(notifications, admin, partner["id"], receiver.url("/rot"), ["aid.project.*"])
+    event = funding_event()
+    await publish(notifications, event)
+    await eventually(lambda: _async(len(receiver.at("/rot")) == 1))
+
+    r = await notifications.client.post(f"/v1/subscriptions/{sub['id']}/rotate-secret", headers=admin)
+    assert r.status_code == 200
+    new_secret = r.json()["secret"]
+    assert new_secret != sub["secret"]
+    r = await notifications.client.post(
+        f"/v1/subscriptions/{sub['id']}/replay", json={"since": "2000-01-01T00:00:00Z"}, headers=admin
+    )
+    assert r.status_code == 202 and r.json()["deliveries"] == 1
+    await eventually(lambda: _async(len(receiver.at("/rot")) == 2))
+    first, again = receiver.at("/rot")
+    assert again.headers["webhook-id"] == first.headers["webhook-id"]
+    assert len(again.headers["webhook-signature"].split(" ")) == 2
+    for secret in (sub["secret"], new_secret):
+        assert Webhook(secret).verify(again.body, again.headers)["id"] == event.id
+    assert "secret" not in (await notifications.client.get(f"/v1/subscriptions/{sub['id']}", headers=admin)).json()
+
+
+async def _async(value):
+    return value
