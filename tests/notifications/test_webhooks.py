@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -137,14 +138,10 @@ async def test_retry_after_is_honoured(notifications, receiver, admin) -> None:
     await subscribe(notifications, admin, partner["id"], receiver.url("/busy"), ["aid.project.*"])
     await publish(notifications, funding_event())
     await eventually(lambda: _deliveries(notifications, admin, status="delivered"), timeout=10)
-    first, second = (await notifications.client.get("/v1/deliveries", headers=admin)).json()["items"][0], None
-    detail = (await notifications.client.get(f"/v1/deliveries/{first['id']}", headers=admin)).json()
-    t0, t1 = (a["created_at"] for a in detail["history"])
-    import datetime as dt
-
-    gap = dt.datetime.fromisoformat(t1) - dt.datetime.fromisoformat(t0)
-    assert gap >= dt.timedelta(seconds=0.9), "Retry-After: 1 beats the 0.3 s schedule"
-    assert second is None
+    [delivery] = await _deliveries(notifications, admin)
+    detail = (await notifications.client.get(f"/v1/deliveries/{delivery['id']}", headers=admin)).json()
+    t0, t1 = (dt.datetime.fromisoformat(a["created_at"]) for a in detail["history"])
+    assert t1 - t0 >= dt.timedelta(seconds=0.9), "Retry-After: 1 wins over the 0.3 s schedule"
 
 
 async def test_rotation_signs_with_both_secrets_and_replay_resends_with_the_same_id(
