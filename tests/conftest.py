@@ -150,3 +150,20 @@ async def start_service(key_files):
     for h in started:
         await h.client.aclose()
         await h.runtime.stop()
+
+
+@pytest.fixture
+def processes(tmp_path: Path):
+    """Start services as OS processes; every one still running is stopped after the test."""
+    from tests.processes import ServiceProcess
+
+    started: list[ServiceProcess] = []
+
+    async def start(service: str, role: str, env: dict[str, str], port: int | None = None) -> ServiceProcess:
+        p = ServiceProcess(service, role, env, tmp_path, port)
+        started.append(p)
+        return await p.start()
+
+    yield start
+    for p in started:
+        p.stop()

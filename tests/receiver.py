@@ -59,5 +59,8 @@ class Receiver:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        self._server.should_exit = True
-        await asyncio.wait_for(self._task, 10)
+        self._server.should_exit = self._server.force_exit = True  # do not wait for held-open requests
+        try:
+            await asyncio.wait_for(self._task, 5)
+        except TimeoutError:
+            self._task.cancel()
