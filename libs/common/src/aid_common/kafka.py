@@ -103,7 +103,10 @@ class KafkaBus(Bus):
                 await producer.send(self.physical(m.topic), value=m.value, key=m.key.encode(), headers=m.headers)
                 for m in messages
             ]
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.request_timeout_ms / 1000 * 2)
+            # Wait for the producer's own verdict on every batch (delivered, or expired after request_timeout_ms),
+            # so that none is still in flight when we give up: stopping a producer flushes what it holds, and a
+            # batch flushed after we reported failure would be published twice. The outer limit is a last resort.
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.request_timeout_ms / 1000 * 6)
         except (KafkaError, OSError, TimeoutError) as exc:
             # The producer may be wedged after a broker restart: start a fresh one next time.
             async with self._lock:
