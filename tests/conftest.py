@@ -37,20 +37,33 @@ def pg_admin_dsn() -> str:
 
 
 @pytest.fixture
-async def pg_url(pg_admin_dsn: str) -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database for this test, as a SQLAlchemy asyncpg URL."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
+async def pg_database(pg_admin_dsn: str) -> AsyncIterator[object]:
+    """Creates fresh, empty PostgreSQL databases (SQLAlchemy asyncpg URLs); drops them after the test."""
+    names: list[str] = []
+
+    async def create() -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        conn = await asyncpg.connect(pg_admin_dsn)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        names.append(name)
+        return f"postgresql+asyncpg://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{name}"
+
+    yield create
     conn = await asyncpg.connect(pg_admin_dsn)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
-    yield f"postgresql+asyncpg://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{name}"
-    conn = await asyncpg.connect(pg_admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+
+
+@pytest.fixture
+async def pg_url(pg_database) -> str:
+    """A fresh, empty PostgreSQL database for this test."""
+    return await pg_database()
 
 
 @pytest.fixture

@@ -1,0 +1,89 @@
+"""The whole system as separate OS processes (`crisisaid serve`) on real PostgreSQL and Kafka, with a real
+local webhook receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from aid_notifications.subscriptions.secrets import new_encryption_key
+from tests.helpers import auth
+from tests.processes import REPO, ServiceProcess
+from tests.receiver import Receiver
+
+
+@dataclass
+class Stack:
+    pledges: ServiceProcess
+    projects_api: ServiceProcess
+    projects_worker: ServiceProcess
+    notifications_api: ServiceProcess
+    notifications_worker: ServiceProcess
+    receiver: Receiver
+    admin: dict[str, str]
+    http: httpx.AsyncClient
+    topic_prefix: str
+    created: dict[str, list] = field(default_factory=dict)
+
+    async def post(self, service: ServiceProcess, path: str, body: dict, **headers: str) -> dict:
+        r = await self.http.post(service.url + path, json=body, headers={**self.admin, **headers})
+        assert r.status_code in (200, 201, 202), f"{path}: {r.status_code} {r.text}"
+        return r.json()
+
+    async def get(self, service: ServiceProcess, path: str, **params) -> dict:
+        r = await self.http.get(service.url + path, params=params, headers=self.admin)
+        assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
+        return r.json()
+
+
+def _migrate(service: str, url: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "aid_cli.main", "migrate", service],
+        cwd=REPO,
+        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.fixture
+async def stack(pg_database, processes, kafka_bootstrap, topic_prefix, key_files, token):
+    urls = {name: await pg_database() for name in ("pledges", "projects", "notifications")}
+    await asyncio.gather(*(asyncio.to_thread(_migrate, name, url) for name, url in urls.items()))
+    common = {
+        "AID_MODE": "production",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "AID_KAFKA_TOPIC_PREFIX": topic_prefix,
+        "AID_JWT_PUBLIC_KEY_FILE": str(key_files[1]),
+        "AID_OUTBOX_POLL_SECONDS": "0.5",
+        "AID_HANDLER_MAX_ATTEMPTS": "5",
+        "LOG_LEVEL": "INFO",
+    }
+    notifications = {
+        "AID_WEBHOOK_SECRETS_KEY": new_encryption_key(),
+        "AID_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8",
+        "AID_WEBHOOK_RETRY_SCHEDULE": "0,0.5,1,2,2,2,2,2,2,2",
+        "AID_DELIVERY_LEASE_SECONDS": "5",
+        "AID_DELIVERY_POLL_SECONDS": "0.1",
+    }
+    env = {name: {**common, "DATABASE_URL": url} for name, url in urls.items()}
+    env["notifications"].update(notifications)
+    started = await asyncio.gather(
+        processes("pledges", "all", env["pledges"]),
+        processes("projects", "api", env["projects"]),
+        processes("projects", "worker", env["projects"]),
+        processes("notifications", "api", env["notifications"]),
+        processes("notifications", "worker", env["notifications"]),
+    )
+    receiver = Receiver()
+    await receiver.start()
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield Stack(*started, receiver=receiver, admin=auth(token("admin")), http=http, topic_prefix=topic_prefix)
+    await receiver.stop()
