@@ -11,9 +11,11 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import typer
 import uvicorn
 
+from aid_cli.demo import DemoLoadError, load_demo
 from aid_cli.services import SERVICES
 from aid_common.auth import mint_token, write_keypair
 from aid_common.logging import configure_logging
@@ -53,24 +55,28 @@ def prepare(data_dir: Path) -> tuple[Path, str]:
     return public, admin_token(private, data_dir)
 
 
-async def run_embedded(*, data_dir: Path, host: str, demo: bool, public: Path, token: str) -> None:
+async def run_embedded(
+    *, data_dir: Path, host: str, demo: bool, public: Path, token: str, base_port: int = 8001
+) -> None:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     bus = MemoryBus()
     servers = []
-    for spec in SERVICES.values():
+    for offset, spec in enumerate(SERVICES.values()):
+        port = base_port + offset
         settings = spec.settings(
             AID_MODE=Mode.EMBEDDED,
             DATABASE_URL=f"sqlite+aiosqlite:///{(data_dir / spec.name).resolve()}.db",
-            PORT=spec.port,
+            PORT=port,
             AID_JWT_PUBLIC_KEY_FILE=str(public),
             KAFKA_BOOTSTRAP_SERVERS="",
         )
         app = spec.create_app()(settings, role="all", bus=bus)
-        config = uvicorn.Config(app, host=host, port=spec.port, log_config=None, access_log=False)
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
         servers.append((spec, _Server(config)))
     loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for _, s in servers])
+        loop.add_signal_handler(sig, stopping.set)
     tasks = [asyncio.create_task(s.serve()) for _, s in servers]
     while not all(s.started for _, s in servers):
         if any(t.done() for t in tasks):
@@ -78,9 +84,28 @@ async def run_embedded(*, data_dir: Path, host: str, demo: bool, public: Path, t
         await asyncio.sleep(0.05)
     if all(s.started for _, s in servers):
         typer.echo(f"\nCrisis-aid platform, embedded mode (SQLite in {data_dir}, in-process bus)")
-        for spec, _ in servers:
-            typer.echo(f"  {spec.name:<14} http://{host}:{spec.port}   docs: http://{host}:{spec.port}/docs")
+        for spec, server in servers:
+            url = f"http://{host}:{server.config.port}"
+            typer.echo(f"  {spec.name:<14} {url}   docs: {url}/docs")
         typer.echo(f"\nadmin token (also in {data_dir / 'admin-token'}):\n{token}\n")
         if demo:
-            typer.echo("demo data: not loaded yet (arrives with the end-to-end issue); use --no-demo to silence this")
+            local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+            urls = {spec.name: f"http://{local}:{server.config.port}" for spec, server in servers}
+            try:
+                if not await load_demo(urls, token, echo=typer.echo):
+                    typer.echo("demo data: already there (kept from the last run)")
+            except (DemoLoadError, httpx.HTTPError) as exc:
+                typer.echo(f"demo data: could not be loaded: {exc}", err=True)
+        await stopping.wait()
+        await _drain(bus)
+    for _, server in servers:
+        server.should_exit = True
     await asyncio.gather(*tasks)
+
+
+async def _drain(bus: MemoryBus, timeout: float = 10.0) -> None:
+    """The in-process bus forgets everything at exit: let consumers catch up before the servers stop."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while bus.backlog() and loop.time() < deadline:  # noqa: ASYNC110 - a counter, nothing to await
+        await asyncio.sleep(0.1)

@@ -38,15 +38,20 @@ def dev(
     no_demo: Annotated[bool, typer.Option("--no-demo", help="start without the demo data set")] = False,
     data_dir: Annotated[Path, typer.Option(help="where the SQLite files, keys and admin token live")] = Path(".data"),
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    base_port: Annotated[int, typer.Option(help="pledges' port; projects and notifications take the next two")] = 8001,
 ) -> None:
     """Embedded mode: the three services in one process on 8001/8002/8003 (what `make run` calls)."""
     from aid_cli.embedded import prepare, run_embedded
 
     public, admin = prepare(data_dir)
     try:
-        asyncio.run(run_embedded(data_dir=data_dir, host=host, demo=not no_demo, public=public, token=admin))
+        asyncio.run(
+            run_embedded(
+                data_dir=data_dir, host=host, demo=not no_demo, public=public, token=admin, base_port=base_port
+            )
+        )
     except OSError as exc:
-        _fail(f"cannot start: {exc} (is another instance running on 8001-8003?)")
+        _fail(f"cannot start: {exc} (is another instance running on {base_port}-{base_port + 2}?)")
 
 
 @app.command()

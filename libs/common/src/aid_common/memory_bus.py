@@ -16,6 +16,7 @@ class MemoryBus(Bus):
     def __init__(self) -> None:
         self.topics: dict[str, list[IncomingMessage]] = defaultdict(list)
         self.committed: dict[tuple[str, str], int] = defaultdict(int)  # (group, topic) -> next offset
+        self.groups: dict[str, set[str]] = defaultdict(set)  # group -> the topics it reads
         self._changed = asyncio.Condition()
 
     async def start(self) -> None:
@@ -35,7 +36,14 @@ class MemoryBus(Bus):
             self._changed.notify_all()
 
     def subscriber(self, *, group: str, topics: Sequence[str]) -> Subscriber:
+        self.groups[group].update(topics)
         return _MemorySubscriber(self, group, list(topics))
+
+    def backlog(self) -> int:
+        """Messages some consumer group has not committed yet: what a shutdown now would drop."""
+        return sum(
+            len(self.topics.get(t, [])) - self.committed[(g, t)] for g, topics in self.groups.items() for t in topics
+        )
 
     def messages(self, topic: str) -> list[IncomingMessage]:
         return list(self.topics.get(topic, []))
