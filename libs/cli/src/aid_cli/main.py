@@ -60,6 +60,9 @@ def serve(
     role: Annotated[str, typer.Option(help="api = HTTP only; worker = relay, consumers, delivery; all = both")] = "all",
     port: Annotated[int | None, typer.Option(help="default: PORT, else the service's port")] = None,
     host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - a server in a container listens on all
+    wait: Annotated[
+        float, typer.Option(help="seconds to wait for the database and broker at start (0: do not check)")
+    ] = 60.0,
 ) -> None:
     """One service as its own process, configured by the environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, …)."""
     import uvicorn
@@ -79,6 +82,13 @@ def serve(
         application = spec.create_app()(settings, role=role)
     except ValueError as exc:
         _fail(str(exc))
+    if wait > 0:
+        from aid_cli.preflight import Unreachable, preflight
+
+        try:
+            asyncio.run(preflight(settings, timeout=wait))
+        except Unreachable as exc:
+            _fail(f"{spec.name}: {exc}")
     uvicorn.run(
         application,
         host=host,

@@ -41,6 +41,7 @@ def bus_from_settings(settings: Settings, *, topics: Sequence[str], client_id: s
             client_id=client_id,
             create_topics=list(topics) if settings.kafka_create_topics else [],
             partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
         )
     if settings.mode is Mode.EMBEDDED:
         return MemoryBus()

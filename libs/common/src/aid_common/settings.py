@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     kafka_topic_prefix: str = Field(default="", alias="AID_KAFKA_TOPIC_PREFIX")
     kafka_create_topics: bool = Field(default=True, alias="AID_KAFKA_CREATE_TOPICS")
     kafka_topic_partitions: int = Field(default=3, alias="AID_KAFKA_TOPIC_PARTITIONS", ge=1)
+    kafka_replication_factor: int = Field(default=1, alias="AID_KAFKA_REPLICATION_FACTOR", ge=1)
     port: int = Field(default=8000, alias="PORT")
     jwt_public_key_file: Path | None = Field(default=None, alias="AID_JWT_PUBLIC_KEY_FILE")
     jwt_private_key_file: Path | None = Field(default=None, alias="AID_JWT_PRIVATE_KEY_FILE")
