@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from aid_cli.main import app
 from aid_common.auth import TokenVerifier
+from aid_notifications.settings import NotificationsSettings
 
 runner = CliRunner()
 
@@ -13,6 +16,21 @@ runner = CliRunner()
 def test_keygen_then_token_gives_a_token_the_services_verify(tmp_path) -> None:
     assert runner.invoke(app, ["keygen", str(tmp_path)]).exit_code == 0
     assert oct((tmp_path / "private.pem").stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "webhook-secrets.key").stat().st_mode & 0o777) == "0o600"
+    settings = NotificationsSettings(
+        AID_MODE="production",
+        DATABASE_URL="postgresql+asyncpg://aid:aid@db/aid_notifications",
+        AID_JWT_PUBLIC_KEY_FILE=str(tmp_path / "public.pem"),
+        AID_WEBHOOK_SECRETS_KEY_FILE=str(tmp_path / "webhook-secrets.key"),
+    )
+    assert settings.webhook_secrets_key is not None
+    with pytest.raises(ValidationError, match="Fernet"):
+        NotificationsSettings(
+            AID_MODE="production",
+            DATABASE_URL="postgresql+asyncpg://aid:aid@db/aid_notifications",
+            AID_JWT_PUBLIC_KEY_FILE=str(tmp_path / "public.pem"),
+            AID_WEBHOOK_SECRETS_KEY="not-a-key",
+        )
     partner = "6f1c1b2e-6a0e-4a53-9a55-000000000001"
     result = runner.invoke(
         app,

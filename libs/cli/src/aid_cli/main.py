@@ -145,11 +145,18 @@ def token(
 
 @app.command()
 def keygen(directory: Path) -> None:
-    """Write a new signing key pair: DIR/private.pem and DIR/public.pem."""
+    """Write new keys: DIR/private.pem and DIR/public.pem (token signing) and DIR/webhook-secrets.key (encrypts
+    webhook secrets at rest)."""
     from aid_common.auth import write_keypair
+    from aid_notifications.subscriptions.secrets import new_encryption_key
 
     private, public = write_keypair(directory)
+    secrets_key = directory / "webhook-secrets.key"
+    if not secrets_key.exists():
+        secrets_key.touch(mode=0o600)
+        secrets_key.write_text(new_encryption_key() + "\n")
     typer.echo(f"wrote {private} (keep it secret) and {public} (give it to every service)")
+    typer.echo(f"wrote {secrets_key} (the notifications service's AID_WEBHOOK_SECRETS_KEY_FILE; keep it secret)")
 
 
 @app.command()

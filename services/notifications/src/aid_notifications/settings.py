@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from aid_common.settings import Mode, Settings
@@ -42,6 +44,8 @@ class NotificationsSettings(Settings):
     event_retention_days: int = Field(default=30, alias="AID_EVENT_RETENTION_DAYS", ge=7)
     # Encrypts the webhook signing secrets at rest (a Fernet key: crisisaid keygen writes one).
     webhook_secrets_key: SecretStr | None = Field(default=None, alias="AID_WEBHOOK_SECRETS_KEY")
+    # …or a file holding it (a mounted Kubernetes Secret, `crisisaid keygen` output).
+    webhook_secrets_key_file: Path | None = Field(default=None, alias="AID_WEBHOOK_SECRETS_KEY_FILE")
 
     @field_validator("webhook_retry_schedule")
     @classmethod
@@ -59,8 +63,25 @@ class NotificationsSettings(Settings):
 
     @model_validator(mode="after")
     def _secrets_key_outside_development(self) -> NotificationsSettings:
+        if self.webhook_secrets_key is None and self.webhook_secrets_key_file is not None:
+            try:
+                self.webhook_secrets_key = SecretStr(self.webhook_secrets_key_file.read_text().strip())
+            except OSError as exc:
+                raise ValueError(
+                    f"AID_WEBHOOK_SECRETS_KEY_FILE {self.webhook_secrets_key_file}: {exc.strerror}"
+                ) from exc
         if self.mode is Mode.PRODUCTION and self.webhook_secrets_key is None:
-            raise ValueError("AID_WEBHOOK_SECRETS_KEY is required outside embedded mode (a Fernet key)")
+            raise ValueError(
+                "AID_WEBHOOK_SECRETS_KEY or AID_WEBHOOK_SECRETS_KEY_FILE is required outside embedded mode "
+                "(a Fernet key: crisisaid keygen DIR writes DIR/webhook-secrets.key)"
+            )
+        if self.webhook_secrets_key is not None:
+            try:
+                Fernet(self.webhook_secrets_key.get_secret_value().encode())
+            except ValueError as exc:
+                raise ValueError(
+                    "AID_WEBHOOK_SECRETS_KEY is not a Fernet key (32 url-safe base64-encoded bytes)"
+                ) from exc
         return self
 
     @property
