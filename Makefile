@@ -35,8 +35,12 @@ lint: install ## ruff (lint and format check)
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check --quiet .
 
+.PHONY: tools
+tools: ## build kustomize (from its Go module) into .infra/bin for the Kubernetes manifest tests
+	@deploy/local/tools.sh install
+
 .PHONY: test
-test: install infra-up lint ## install what is missing, start PostgreSQL and Kafka, run every test (none may skip)
+test: install tools infra-up lint ## install what is missing, start PostgreSQL and Kafka, run every test (none may skip)
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 .PHONY: asyncapi

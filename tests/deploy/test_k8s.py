@@ -1,0 +1,148 @@
+"""The Kubernetes manifests, rendered with kustomize and every object validated with kubernetes-validate
+(no cluster here), plus the rules an ops team relies on: probes, resources, non-root read-only containers,
+graceful termination, and references that resolve."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy/k8s"
+KUBERNETES_VERSION = "1.31"
+SERVICES = ("pledges", "projects", "notifications")
+EXTERNAL_SECRETS = {"crisisaid-keys", "crisisaid-webhook-secrets"}  # made by ops from secrets.template.yaml
+
+
+def _kustomize() -> str:
+    path = os.environ.get("KUSTOMIZE") or str(REPO / ".infra/bin/kustomize")
+    if not Path(path).exists():
+        pytest.fail(f"kustomize not found at {path}: run `make tools` (tests never skip)")
+    return path
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def rendered(request) -> tuple[str, list[dict]]:
+    out = subprocess.run(
+        [_kustomize(), "build", str(K8S / "overlays" / request.param)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    return request.param, [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def _by_kind(objects: list[dict]) -> dict[str, dict[str, dict]]:
+    kinds: dict[str, dict[str, dict]] = defaultdict(dict)
+    for o in objects:
+        kinds[o["kind"]][o["metadata"]["name"]] = o
+    return kinds
+
+
+def test_every_object_is_valid_kubernetes(rendered) -> None:
+    _, objects = rendered
+    for o in objects:
+        if o["apiVersion"].startswith("kafka.strimzi.io/"):
+            continue  # a custom resource: checked below
+        kubernetes_validate.validate(o, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_secret_templates_are_valid_too() -> None:
+    for o in yaml.safe_load_all((K8S / "secrets.template.yaml").read_text()):
+        kubernetes_validate.validate(o, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_service_has_its_full_set_of_objects(rendered) -> None:
+    overlay, objects = rendered
+    kinds = _by_kind(objects)
+    namespace = {"dev": "crisisaid-dev", "prod": "crisisaid"}[overlay]
+    assert set(kinds["Namespace"]) == {namespace}
+    assert all(o["metadata"].get("namespace") == namespace for o in objects if o["kind"] != "Namespace")
+    for s in SERVICES:
+        assert {f"{s}-api", f"{s}-worker"} <= set(kinds["Deployment"])
+        assert f"{s}-api" in kinds["Service"] and f"{s}-migrate" in kinds["Job"]
+        assert {f"{s}-api", f"{s}-worker"} <= set(kinds["HorizontalPodAutoscaler"])
+        assert {f"{s}-api", f"{s}-worker"} <= set(kinds["PodDisruptionBudget"])
+        assert f"{s}-app" in kinds["NetworkPolicy"]
+    topics = {t["spec"]["topicName"]: t["spec"] for t in kinds["KafkaTopic"].values()}
+    assert set(topics) == {"aid.pledges.v1", "aid.projects.v1", "aid.alerts.v1", "aid.deadletter.v1"}
+    replicas = 1 if overlay == "dev" else 3
+    for spec in topics.values():
+        assert spec["partitions"] >= 3 and spec["replicas"] == replicas
+        assert spec["config"]["min.insync.replicas"] <= spec["replicas"]
+
+
+def test_containers_are_probed_bounded_non_root_read_only_and_stop_gracefully(rendered) -> None:
+    _, objects = rendered
+    for d in _by_kind(objects)["Deployment"].values():
+        pod = d["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+        assert pod["terminationGracePeriodSeconds"] >= 30 and pod["automountServiceAccountToken"] is False
+        [c] = pod["containers"]
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert c["lifecycle"]["preStop"]
+        assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+        assert c["resources"]["limits"]["memory"]
+        sc = c["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        role = d["metadata"]["labels"]["app.kubernetes.io/component"]
+        assert c["args"] == ["serve", "$(AID_SERVICE)", "--role", role]
+        assert ":" in c["image"] and not c["image"].endswith(":latest")
+
+
+def test_references_resolve(rendered) -> None:
+    overlay, objects = rendered
+    kinds = _by_kind(objects)
+    secrets = set(kinds["Secret"]) | EXTERNAL_SECRETS
+    if overlay == "prod":
+        secrets |= {f"{s}-db" for s in SERVICES}  # made by ops from secrets.template.yaml
+    template_secrets = {o["metadata"]["name"] for o in yaml.safe_load_all((K8S / "secrets.template.yaml").read_text())}
+    assert EXTERNAL_SECRETS | {f"{s}-db" for s in SERVICES} == template_secrets
+    for workload in [*kinds["Deployment"].values(), *kinds["Job"].values()]:
+        pod = workload["spec"]["template"]["spec"]
+        service = workload["metadata"]["labels"]["app.kubernetes.io/name"]
+        [c] = pod["containers"]
+        for ref in c.get("envFrom", []):
+            assert ref["configMapRef"]["name"] in kinds["ConfigMap"]
+        for env in c.get("env", []):
+            source = env.get("valueFrom", {})
+            if "configMapKeyRef" in source:
+                cm = kinds["ConfigMap"][source["configMapKeyRef"]["name"]]
+                assert cm["data"][source["configMapKeyRef"]["key"]] == service
+            if "secretKeyRef" in source:
+                assert source["secretKeyRef"]["name"] in secrets
+                assert source["secretKeyRef"]["name"] == f"{service}-db"
+        for volume in pod.get("volumes", []):
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in secrets
+    for hpa in kinds["HorizontalPodAutoscaler"].values():
+        assert hpa["spec"]["scaleTargetRef"]["name"] in kinds["Deployment"]
+    pods = {name: d["spec"]["template"]["metadata"]["labels"] for name, d in kinds["Deployment"].items()}
+
+    def selects(selector: dict[str, str]) -> set[str]:
+        return {n for n, labels in pods.items() if selector.items() <= labels.items()}
+
+    for name, svc in kinds["Service"].items():
+        assert selects(svc["spec"]["selector"]) == {name}, "a Service reaches exactly its api pods"
+    for name, pdb in kinds["PodDisruptionBudget"].items():
+        assert selects(pdb["spec"]["selector"]["matchLabels"]) == {name}
+
+
+def test_only_the_notifications_worker_may_call_out_and_never_to_private_ranges(rendered) -> None:
+    _, objects = rendered
+    policies = _by_kind(objects)["NetworkPolicy"]
+    for name, policy in policies.items():
+        for rule in policy["spec"].get("egress", []):
+            for peer in rule.get("to", []):
+                block = peer.get("ipBlock")
+                if block:
+                    assert name == "notifications-webhook-egress"
+                    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(block["except"])
+    egress = policies["notifications-webhook-egress"]["spec"]["podSelector"]["matchLabels"]
+    assert egress == {"app.kubernetes.io/component": "worker", "app.kubernetes.io/name": "notifications"}
