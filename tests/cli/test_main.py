@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
@@ -67,39 +71,41 @@ def test_migrate_refuses_a_bad_database_url(monkeypatch) -> None:
     assert result.exit_code == 2 and "DATABASE_URL" in result.output
 
 
-def _serve_env(monkeypatch, key_files, **env: str) -> None:
-    for name in ("AID_MODE", "AID_KAFKA_TOPIC_PREFIX"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AID_JWT_PUBLIC_KEY_FILE", str(key_files[1]))
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+def _serve(key_files, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`crisisaid serve` in its own process (it configures logging for the whole process)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AID_", "DATABASE_URL", "KAFKA_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "aid_cli.main", "serve", *args],
+        env={**base, "AID_JWT_PUBLIC_KEY_FILE": str(key_files[1]), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-def test_serve_names_an_unreachable_database_and_where(monkeypatch, key_files) -> None:
-    _serve_env(
-        monkeypatch,
+def test_serve_names_an_unreachable_database_and_where(key_files) -> None:
+    result = _serve(
         key_files,
+        "pledges",
+        "--wait",
+        "1",
         DATABASE_URL="postgresql+asyncpg://aid:secret@127.0.0.1:1/aid_pledges",
         KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092",
     )
-    result = runner.invoke(app, ["serve", "pledges", "--wait", "1"])
-    assert result.exit_code == 2
-    assert "cannot reach the database at 127.0.0.1:1/aid_pledges" in result.output
-    assert "secret" not in result.output
+    assert result.returncode == 2
+    assert "cannot reach the database at 127.0.0.1:1/aid_pledges" in result.stderr
+    assert "secret" not in result.stdout + result.stderr
 
 
-def test_serve_names_an_unreachable_broker(monkeypatch, key_files, pg_url) -> None:
-    _serve_env(monkeypatch, key_files, DATABASE_URL=pg_url, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1")
-    result = runner.invoke(app, ["serve", "projects", "--wait", "1"])
-    assert result.exit_code == 2 and "cannot reach Kafka at 127.0.0.1:1" in result.output
+def test_serve_names_an_unreachable_broker(key_files, pg_url) -> None:
+    result = _serve(key_files, "projects", "--wait", "1", DATABASE_URL=pg_url, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1")
+    assert result.returncode == 2 and "cannot reach Kafka at 127.0.0.1:1" in result.stderr
 
 
-def test_serve_refuses_missing_or_odd_configuration(monkeypatch, key_files) -> None:
-    _serve_env(monkeypatch, key_files, DATABASE_URL="mysql://x", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092")
-    result = runner.invoke(app, ["serve", "pledges"])
-    assert result.exit_code == 2 and "unsupported DATABASE_URL scheme" in result.output
-    monkeypatch.delenv("DATABASE_URL")
-    result = runner.invoke(app, ["serve", "notifications"])
-    assert result.exit_code == 2 and "DATABASE_URL is required" in result.output
-    result = runner.invoke(app, ["serve", "pledges", "--role", "boss"])
-    assert result.exit_code == 2 and "--role" in result.output
+def test_serve_refuses_missing_or_odd_configuration(key_files) -> None:
+    result = _serve(key_files, "pledges", DATABASE_URL="mysql://x", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092")
+    assert result.returncode == 2 and "unsupported DATABASE_URL scheme" in result.stderr
+    result = _serve(key_files, "notifications", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092")
+    assert result.returncode == 2 and "DATABASE_URL is required" in result.stderr
+    result = _serve(key_files, "pledges", "--role", "boss")
+    assert result.returncode == 2 and "--role" in result.stderr

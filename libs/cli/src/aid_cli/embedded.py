@@ -69,6 +69,8 @@ async def run_embedded(
             PORT=port,
             AID_JWT_PUBLIC_KEY_FILE=str(public),
             KAFKA_BOOTSTRAP_SERVERS="",
+            # On a developer's machine, webhooks to a local receiver (crisisaid receive) are the point.
+            AID_WEBHOOK_ALLOW_PRIVATE=os.environ.get("AID_WEBHOOK_ALLOW_PRIVATE", "127.0.0.0/8,::1/128"),
         )
         app = spec.create_app()(settings, role="all", bus=bus)
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)

@@ -160,6 +160,25 @@ def keygen(directory: Path) -> None:
 
 
 @app.command()
+def receive(
+    port: Annotated[int, typer.Option(help="port to listen on")] = 9000,
+    secret: Annotated[
+        str | None, typer.Option(envvar="AID_WEBHOOK_SECRET", help="the subscription's whsec_… secret")
+    ] = None,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+) -> None:
+    """A webhook receiver to try subscriptions with: verifies signatures and prints each event."""
+    import uvicorn
+
+    from aid_cli.receiver import receiver_app
+
+    if not secret:
+        typer.echo("no --secret: printing events without verifying their signatures", err=True)
+    typer.echo(f"receiving webhooks on http://{host}:{port}/ (any path)")
+    uvicorn.run(receiver_app(secret), host=host, port=port, log_level="warning")
+
+
+@app.command()
 def asyncapi(fmt: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml") -> None:
     """Print the AsyncAPI 3.0 document of every event type, generated from the registry."""
     import json
