@@ -69,7 +69,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         timeout = httpx.Timeout(self.settings.webhook_timeout_seconds)
         limits = httpx.Limits(max_connections=self.settings.delivery_concurrency)
-        last_housekeeping = 0.0
+        last_gauges = last_cleanup = 0.0
         loop = asyncio.get_running_loop()
         async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False) as client:
             while not stop.is_set():
@@ -78,9 +78,12 @@ class DeliveryWorker:
                     free = self.settings.delivery_concurrency - len(self.tasks)
                     if free > 0:
                         claimed = await self.claim(free)
-                    if loop.time() - last_housekeeping > 30:
-                        await self.housekeeping()
-                        last_housekeeping = loop.time()
+                    if loop.time() - last_gauges > 5:
+                        await self.report_queue()
+                        last_gauges = loop.time()
+                    if loop.time() - last_cleanup > 600:
+                        await self.forget_old_events()
+                        last_cleanup = loop.time()
                 except Exception as exc:  # the database is away: keep the loop alive and try again
                     log.warning("deliveries.claim_failed", error=str(exc)[:300])
                 for c in claimed:
@@ -195,13 +198,16 @@ class DeliveryWorker:
             ms=outcome.duration_ms,
         )
 
-    async def housekeeping(self) -> None:
-        """Queue gauges, and forget events past retention together with their finished deliveries."""
+    async def report_queue(self) -> None:
         async with transaction(self.sessions) as session:
             depth, oldest = await service.queue_figures(session)
-            QUEUE_DEPTH.set(depth)
-            OLDEST_PENDING.set(oldest)
-            cutoff = utcnow() - dt.timedelta(days=self.settings.event_retention_days)
+        QUEUE_DEPTH.set(depth)
+        OLDEST_PENDING.set(oldest)
+
+    async def forget_old_events(self) -> None:
+        """Events past retention go, with their finished deliveries; anything still waiting stays."""
+        cutoff = utcnow() - dt.timedelta(days=self.settings.event_retention_days)
+        async with transaction(self.sessions) as session:
             old = select(SeenEvent.event_id).where(SeenEvent.received_at < cutoff)
             waiting = select(Delivery.event_id).where(Delivery.status.in_(WAITING))
             old_deliveries = select(Delivery.id).where(Delivery.event_id.in_(old), Delivery.status.not_in(WAITING))
