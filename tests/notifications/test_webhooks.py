@@ -9,8 +9,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from aid_contracts import ALERTS_TOPIC
+from aid_notifications.app import create_app
+from aid_notifications.settings import NotificationsSettings
 from tests.helpers import eventually
-from tests.notifications.conftest import create_partner, funding_event, publish, subscribe
+from tests.notifications.conftest import FAST, create_partner, funding_event, publish, subscribe
 
 
 async def _deliveries(svc, headers, **params) -> list[dict]:
@@ -172,3 +174,25 @@ async def test_rotation_signs_with_both_secrets_and_replay_resends_with_the_same
 
 async def _async(value):
     return value
+
+
+async def test_a_slow_partner_does_not_hold_up_the_others(start_service, sqlite_url, receiver, admin) -> None:
+    svc = await start_service(
+        create_app,
+        NotificationsSettings,
+        sqlite_url,
+        role="all",
+        **FAST | {"AID_DELIVERY_CONCURRENCY": "4", "AID_DELIVERY_PER_SUBSCRIPTION": "2"},
+    )
+    receiver.answer("/slow", *[(200, {}, 3.0)] * 6)
+    partner = await create_partner(svc, admin)
+    await subscribe(svc, admin, partner["id"], receiver.url("/slow"), ["aid.project.*"], countries=["YE"])
+    await subscribe(svc, admin, partner["id"], receiver.url("/fast"), ["aid.project.*"], countries=["SY"])
+    for _ in range(6):
+        await publish(svc, funding_event("YE"))
+    await eventually(lambda: _async(len(receiver.at("/slow")) == 2), timeout=10)
+    for _ in range(3):
+        await publish(svc, funding_event("SY"))
+
+    await eventually(lambda: _async(len(receiver.at("/fast")) == 3), timeout=2.5)
+    assert len(receiver.at("/slow")) == 2, "the slow partner never had more than its two requests open"
