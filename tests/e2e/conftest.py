@@ -35,6 +35,22 @@ class Stack:
         assert r.status_code in (200, 201, 202), f"{path}: {r.status_code} {r.text}"
         return r.json()
 
+    async def post_until_accepted(self, service: ServiceProcess, path: str, body: dict, key: str) -> dict:
+        """What a careful client does: on 503 (database away), 409 (same key still in progress) or a dropped
+        connection, send the same request again with the same Idempotency-Key."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 120
+        while True:
+            try:
+                r = await self.http.post(service.url + path, json=body, headers={**self.admin, "Idempotency-Key": key})
+                if r.status_code in (200, 201):
+                    return r.json()
+                assert r.status_code in (409, 503), f"{path}: {r.status_code} {r.text}"
+            except httpx.TransportError:
+                pass
+            assert loop.time() < deadline, f"{path} not accepted within 120 s"
+            await asyncio.sleep(0.5)
+
     async def get(self, service: ServiceProcess, path: str, **params) -> dict:
         r = await self.http.get(service.url + path, params=params, headers=self.admin)
         assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"

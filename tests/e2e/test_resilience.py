@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import subprocess
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -14,6 +15,7 @@ from decimal import Decimal
 from standardwebhooks.webhooks import Webhook
 
 from tests.helpers import eventually
+from tests.processes import REPO
 
 # One project per (country, sector): an agreement earmarked to that pair can only go to that project, so the
 # expected totals do not depend on the order in which agreements are handled.
@@ -77,7 +79,7 @@ async def _sign_many(stack, projects, donors, n: int, chaos: Callable[[int], Awa
             "earmark": earmark,
         }
         async with lock:
-            agreement = await stack.post(stack.pledges, "/v1/agreements", body, **{"Idempotency-Key": f"e2e-{i}"})
+            agreement = await stack.post_until_accepted(stack.pledges, "/v1/agreements", body, key=f"e2e-{i}")
         expected[code] += Decimal(agreement["amount_usd"])
         signed += 1
         await chaos(signed)
@@ -147,6 +149,23 @@ async def test_a_broker_outage_mid_stream_loses_nothing(stack, broker_control) -
     await asyncio.sleep(2)  # the services notice the broker is gone
     await asyncio.to_thread(broker_control.start)
     await _assert_converged(stack, projects, sub, expected, 60)
+
+
+async def test_a_database_restart_mid_stream_loses_nothing(stack) -> None:
+    projects, donors, sub = await _setup(stack)
+    restart: list[asyncio.Task] = []
+
+    async def chaos(signed: int) -> None:
+        if signed == 20:
+            restart.append(asyncio.create_task(asyncio.to_thread(_restart_postgres)))
+
+    expected = await _sign_many(stack, projects, donors, 60, chaos)
+    await asyncio.gather(*restart)
+    await _assert_converged(stack, projects, sub, expected, 60)
+
+
+def _restart_postgres() -> None:
+    subprocess.run([str(REPO / "deploy/local/postgres.sh"), "restart"], check=True, timeout=120)
 
 
 async def _restart_after(process, seconds: float) -> None:

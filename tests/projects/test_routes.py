@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
+from aid_projects.app import create_app
+from aid_projects.settings import ProjectsSettings
 from tests.helpers import PROBLEM, auth
 from tests.projects.conftest import create_project, project_body
 
@@ -125,3 +128,23 @@ async def test_patch_validates_and_changes(projects, writer) -> None:
         f"/v1/projects/{p['id']}", json={"status": "closed", "requirements_usd": "250.00"}, headers=writer
     )
     assert r.status_code == 200 and r.json()["status"] == "closed" and r.json()["requirements_usd"] == "250.00"
+
+
+async def test_a_database_that_is_away_is_503_with_retry_after_not_500(start_service, writer) -> None:
+    away = "postgresql+asyncpg://aid:aid@127.0.0.1:1/aid_projects"
+    svc = await start_service(
+        create_app, ProjectsSettings, away, AID_MODE="production", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092"
+    )
+    # as a server would: the response goes out, the exception is only logged
+    transport = httpx.ASGITransport(app=svc.app, raise_app_exceptions=False)
+    client = httpx.AsyncClient(transport=transport, base_url="http://test")
+    for method, path, body in (
+        ("GET", "/v1/projects", None),
+        ("POST", "/v1/projects", project_body("SY-1", "10.00")),
+    ):
+        r = await client.request(method, path, json=body, headers={**writer, "Idempotency-Key": "k-1"})
+        assert r.status_code == 503 and r.headers["content-type"] == PROBLEM, r.text
+        assert r.headers["retry-after"] == "2" and "Idempotency-Key" in r.json()["detail"]
+    r = await client.get("/readyz")
+    assert r.status_code == 503 and "database" in r.json()["detail"]
+    await client.aclose()

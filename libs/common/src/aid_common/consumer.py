@@ -19,14 +19,13 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_common import inbox
 from aid_common.aio import quietly, sleep_or_stop
 from aid_common.bus import Bus, BusUnavailable, IncomingMessage, OutgoingMessage, Subscriber
 from aid_common.context import bound, clean_traceparent
-from aid_common.db import transaction
+from aid_common.db import is_transient, transaction
 from aid_common.events import DEADLETTER_TOPIC, CloudEvent, EventRegistry, InvalidEventData, UnknownEventType
 from aid_common.metrics import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEADLETTERED, HANDLER_LATENCY
 
@@ -49,13 +48,6 @@ class _Poison(Exception):
     def __init__(self, reason: str, error: str) -> None:
         super().__init__(error)
         self.reason = reason
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Failures of the infrastructure, not of the message: wait and try again, never dead-letter."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, ConnectionError)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class EventConsumer:
@@ -149,7 +141,7 @@ class EventConsumer:
                 outcome = await self._handle(event, payload)
                 break
             except Exception as exc:
-                if _is_transient(exc):
+                if is_transient(exc):  # the infrastructure, not the message: wait, never dead-letter
                     log.warning(
                         "consumer.transient_failure", consumer=self.name, event_id=event.id, error=str(exc)[:300]
                     )

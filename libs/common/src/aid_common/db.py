@@ -154,6 +154,29 @@ def upsert_insert(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+# SQLSTATE classes of a database that is away, not of a bad statement: 08 connection exception,
+# 57 operator intervention (shutting down, starting up), 53 insufficient resources (too many connections).
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "57", "53")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the database connection (down, restarting, unreachable), not of the statement."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, (OperationalError, InterfaceError, OSError, ConnectionError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES:
+        return True
+    # asyncpg's client-side state errors: a connection left mid-operation by a failure; the pool drops it.
+    cause = getattr(exc.orig, "__cause__", None)
+    return type(cause).__name__ in ("InternalClientError", "ConnectionDoesNotExistError")
+
+
 async def lock_for_transaction(session: AsyncSession, name: str) -> None:
     """Hold a named lock until this transaction ends, so writers of one aggregate take turns (PostgreSQL
     advisory lock; SQLite writers are serialized already by BEGIN IMMEDIATE)."""

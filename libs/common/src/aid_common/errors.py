@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aid_common.db import is_transient
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://crisisaid.org/problems/"
 
@@ -123,6 +125,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):  # the database is restarting or unreachable: nothing was written, come back
+            log.warning("request.database_unavailable", path=request.url.path, error=str(exc)[:300])
+            return problem_response(
+                status=503,
+                type_="unavailable",
+                title="Service unavailable",
+                detail="The database cannot be reached right now; nothing was changed. Retry shortly "
+                "(with the same Idempotency-Key).",
+                instance=request.url.path,
+                headers={"Retry-After": "2"},
+            )
         log.exception("request.failed", path=request.url.path)
         return problem_response(
             status=500,

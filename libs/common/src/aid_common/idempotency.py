@@ -11,6 +11,7 @@ together, and a failed use case releases the key.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -24,7 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_common.auth import Caller
-from aid_common.db import transaction, upsert_insert, utcnow
+from aid_common.db import is_transient, transaction, upsert_insert, utcnow
 from aid_common.errors import Conflict, Unprocessable
 from aid_common.tables import IdempotencyRecord
 
@@ -74,16 +75,47 @@ async def run_idempotent(
             if record is not None:
                 record.status_code, record.response = status_code, result
     except BaseException:
-        async with transaction(sessions) as session:
-            await session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.caller == caller.identity,
-                    IdempotencyRecord.key == key,
-                    IdempotencyRecord.status_code.is_(None),
-                )
-            )
+        try:
+            await _release(sessions, caller=caller.identity, key=key)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # The database is away (the likely reason the use case failed too): release the key as soon as it
+            # is back, so that the client's retry is not told "in progress" until the reservation goes stale.
+            task = asyncio.create_task(_release_when_back(sessions, caller=caller.identity, key=key))
+            _pending_releases.add(task)
+            task.add_done_callback(_pending_releases.discard)
         raise
     return JSONResponse(result, status_code=status_code)
+
+
+_pending_releases: set[asyncio.Task[None]] = set()
+
+
+async def _release(sessions: async_sessionmaker[AsyncSession], *, caller: str, key: str) -> None:
+    """Forget a reservation whose request did not complete (an answered one is kept)."""
+    async with transaction(sessions) as session:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.caller == caller,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.status_code.is_(None),
+            )
+        )
+
+
+async def _release_when_back(sessions: async_sessionmaker[AsyncSession], *, caller: str, key: str) -> None:
+    deadline = asyncio.get_running_loop().time() + ABANDONED_AFTER.total_seconds()
+    delay = 0.5
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(delay)
+        try:
+            await _release(sessions, caller=caller, key=key)
+            return
+        except Exception as exc:
+            if not is_transient(exc):
+                return
+            delay = min(delay * 2, 5.0)
 
 
 async def respond_idempotently(
