@@ -12,7 +12,17 @@ log() { printf '[tools] %s\n' "$*" >&2; }
 
 install() {
   if [ -x "$bin/kustomize" ] && "$bin/kustomize" version 2>/dev/null | grep -q "$KUSTOMIZE_VERSION"; then return; fi
-  command -v go >/dev/null || { log "go not found: install Go (https://go.dev/dl or apt-get install -y golang-go)"; exit 1; }
+  if [ -x "$bin/kustomize" ] && ! command -v go >/dev/null; then return; fi  # the kubectl wrapper
+  if ! command -v go >/dev/null; then
+    if command -v kubectl >/dev/null; then  # kubectl embeds kustomize: `kustomize build DIR` → `kubectl kustomize DIR`
+      log "go not found: using kubectl's built-in kustomize"
+      mkdir -p "$bin"
+      printf '#!/bin/sh\n[ "$1" = build ] && shift\nexec kubectl kustomize "$@"\n' >"$bin/kustomize"
+      chmod +x "$bin/kustomize"
+      return
+    fi
+    log "neither go nor kubectl found: install Go (https://go.dev/dl or apt-get install -y golang-go)"; exit 1
+  fi
   log "building kustomize $KUSTOMIZE_VERSION into $bin (about a minute, once)"
   mkdir -p "$bin"
   GOBIN="$bin" GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
