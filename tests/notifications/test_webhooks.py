@@ -128,10 +128,24 @@ async def test_410_disables_the_subscription(notifications, receiver, admin) -> 
         return body["status"] == "disabled"
 
     await eventually(disabled, timeout=10)
-    assert (await _deliveries(notifications, admin))[0]["status"] == "dead"
+    [delivery] = await _deliveries(notifications, admin)
+    assert delivery["status"] == "dead"
+    # Nothing more goes to it: a retry or a replay says why instead of queueing dead deliveries.
+    r = await notifications.client.post(f"/v1/deliveries/{delivery['id']}/retry", headers=admin)
+    assert r.status_code == 409 and "disabled" in r.json()["detail"]
+    r = await notifications.client.post(
+        f"/v1/subscriptions/{sub['id']}/replay", json={"since": "2000-01-01T00:00:00Z"}, headers=admin
+    )
+    assert r.status_code == 409 and "PATCH" in r.json()["detail"]
     await publish(notifications, funding_event())
     await eventually(lambda: _async(notifications.runtime.consumer.outcomes["handled"] == 2))
     assert len(await _deliveries(notifications, admin)) == 1 and len(receiver.at("/gone")) == 1
+
+    # Re-enabled by its owner, it gets the next events again.
+    r = await notifications.client.patch(f"/v1/subscriptions/{sub['id']}", json={"status": "active"}, headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "active" and r.json()["disabled_reason"] is None
+    await publish(notifications, funding_event())
+    await eventually(lambda: _async(len(receiver.at("/gone")) == 2), timeout=10)
 
 
 async def test_retry_after_is_honoured(notifications, receiver, admin) -> None:

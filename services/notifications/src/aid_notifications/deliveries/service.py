@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_common import outbox
 from aid_common.auth import Caller
 from aid_common.db import upsert_insert, utcnow
-from aid_common.errors import NotFound
+from aid_common.errors import Conflict, NotFound
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
 from aid_contracts.notifications import AlertCreated
@@ -124,6 +124,9 @@ async def history(*, session: AsyncSession, delivery_id: uuid.UUID) -> list[Deli
 
 async def retry(*, session: AsyncSession, caller: Caller, delivery_id: uuid.UUID) -> Delivery:
     delivery = await get_visible(session=session, caller=caller, delivery_id=delivery_id)
+    subscription = await session.get(Subscription, delivery.subscription_id)
+    if subscription is None or subscription.status != SubscriptionStatus.ACTIVE.value:
+        raise Conflict(f"the subscription of delivery {delivery_id} is disabled; enable it first, then retry")
     delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING.value, 0, utcnow()
     await session.flush()
     return delivery

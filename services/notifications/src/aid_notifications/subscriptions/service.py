@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.auth import Caller
 from aid_common.db import utcnow
-from aid_common.errors import NotFound, Unprocessable
+from aid_common.errors import Conflict, NotFound, Unprocessable
 from aid_common.pagination import keyset, page
 from aid_notifications.partners import service as partners
 from aid_notifications.partners.service import visible_partner
@@ -65,6 +65,15 @@ async def get_visible(*, session: AsyncSession, caller: Caller, subscription_id:
     if hidden or (only is not None and subscription.partner_id != only):
         raise NotFound(f"no subscription with id {subscription_id}")
     return subscription
+
+
+def check_active(subscription: Subscription) -> None:
+    """Nothing is sent to a disabled subscription: say so instead of queueing deliveries that would go dead."""
+    if subscription.status != SubscriptionStatus.ACTIVE.value:
+        raise Conflict(
+            f"subscription {subscription.id} is disabled ({subscription.disabled_reason}); "
+            'enable it first with PATCH {"status": "active"}'
+        )
 
 
 async def update(

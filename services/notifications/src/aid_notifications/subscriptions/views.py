@@ -101,6 +101,7 @@ async def replay(subscription_id: uuid.UUID, body: ReplayRequest, session: Sessi
     """Send again every matching event received since `since` (events are kept at least 7 days). Each keeps its
     webhook-id, so a receiver that already has one can drop it."""
     subscription = await service.get_visible(session=session, caller=caller, subscription_id=subscription_id)
+    service.check_active(subscription)
     count = await deliveries.replay(session=session, subscription=subscription, since=body.since)
     await session.commit()
     return ReplayAccepted(subscription_id=subscription.id, since=body.since, deliveries=count)
