@@ -43,6 +43,10 @@ tools: ## build kustomize (from its Go module) into .infra/bin for the Kubernete
 test: install tools infra-up lint ## install what is missing, start PostgreSQL and Kafka, run every test (none may skip)
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
+.PHONY: bench
+bench: install infra-up ## the pledge API and the event pipeline against bare baselines (a few minutes)
+	@$(UV) run --frozen python -m bench $(BENCH_ARGS)
+
 .PHONY: asyncapi
 asyncapi: install ## regenerate docs/asyncapi.yaml from the event registry
 	@$(UV) run --frozen crisisaid asyncapi > docs/asyncapi.yaml

@@ -93,11 +93,16 @@ class EventConsumer:
                 messages = await subscriber.poll(timeout=0.5, max_records=100)
                 if messages:
                     last_progress = loop.time()
+                handled: dict[tuple[str, int], IncomingMessage] = {}
                 for message in messages:
                     if stop.is_set():
                         break  # not committed: redelivered to whoever consumes next
                     if await self.process(message, stop) == "interrupted":
                         break
+                    handled[(message.topic, message.partition)] = message
+                # One offset commit per partition and batch, after every handler's transaction: a crash before
+                # it redelivers messages whose effects are already in (the inbox makes them no-ops).
+                for message in handled.values():
                     await subscriber.commit(message)
                 lag = await self._report_lag(subscriber)
                 if lag > 0 and loop.time() - last_progress > self.stall_seconds:

@@ -99,7 +99,8 @@ async def apply_agreement(session: AsyncSession, *, facts: AgreementFacts, event
         record_entry(session, project=project, share=share, amount=amount, cause=event)
     if plan.pool:
         await _move_pool(session, agreement, plan.pool)
-    await _spread_received(session, agreement, agreement.received_usd)
+    if agreement.received_usd > 0:  # money already received follows the new shares
+        await _spread_received(session, agreement, agreement.received_usd)
 
 
 def _new_share(session: AsyncSession, agreement_id: uuid.UUID, project_id: uuid.UUID) -> Share:
@@ -219,4 +220,5 @@ async def draw_from_pools(session: AsyncSession, *, project: Project, cause: Clo
         share = await session.get(Share, (agreement_id, project.id)) or _new_share(session, agreement_id, project.id)
         record_entry(session, project=project, share=share, amount=amount, cause=cause)
         await _move_pool(session, agreement, -amount)
-        await _spread_received(session, agreement, agreement.received_usd)
+        if agreement.received_usd > 0:
+            await _spread_received(session, agreement, agreement.received_usd)
