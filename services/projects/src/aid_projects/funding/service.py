@@ -84,16 +84,20 @@ async def apply_agreement(session: AsyncSession, *, facts: AgreementFacts, event
     shares = await _shares(session, agreement.agreement_id)
     held = {pid: s.allocated_usd for pid, s in shares.items()}
     named = gaps = None
+    # Held here for the whole function: the session's identity map keeps unchanged rows only weakly.
+    projects: dict[uuid.UUID, Project] = {}
     held_before = sum(held.values(), ZERO) + agreement.pool_usd
     if target > held_before:
         if facts.earmark.project_id:
             project = await session.get(Project, facts.earmark.project_id)
-            named = project.id if project is not None else None
+            if project is not None:
+                named, projects[project.id] = project.id, project
         else:
-            gaps = {p.id: p.gap_usd for p in await _matching_active_projects(session, facts.earmark)}
+            projects = {p.id: p for p in await _matching_active_projects(session, facts.earmark)}
+            gaps = {pid: p.gap_usd for pid, p in projects.items()}
     plan = plan_agreement(target=target, shares=held, pool=agreement.pool_usd, named=named, gaps=gaps)
     for project_id, amount in plan.projects.items():
-        project = await session.get(Project, project_id)
+        project = projects.get(project_id) or await session.get(Project, project_id)
         assert project is not None
         share = shares.get(project_id) or _new_share(session, agreement.agreement_id, project_id)
         record_entry(session, project=project, share=share, amount=amount, cause=event)
