@@ -48,9 +48,11 @@ async def _matching_active_projects(session: AsyncSession, earmark: Earmark) -> 
     return list((await session.execute(stmt.order_by(Project.created_at, Project.id))).scalars())
 
 
-async def _upsert_agreement(session: AsyncSession, facts: AgreementFacts) -> AgreementFunds:
+async def _upsert_agreement(session: AsyncSession, facts: AgreementFacts) -> tuple[AgreementFunds, bool]:
+    """The agreement's row, and whether it is new (then it holds nothing yet)."""
     row = await session.get(AgreementFunds, facts.agreement_id)
     e = facts.earmark
+    created = row is None
     if row is None:
         row = AgreementFunds(
             agreement_id=facts.agreement_id,
@@ -66,7 +68,7 @@ async def _upsert_agreement(session: AsyncSession, facts: AgreementFacts) -> Agr
         session.add(row)
     row.reference, row.status, row.amount_usd = facts.reference, facts.status, facts.amount_usd
     row.donor = facts.donor.model_dump(mode="json")
-    return row
+    return row, created
 
 
 async def _shares(session: AsyncSession, agreement_id: uuid.UUID) -> dict[uuid.UUID, Share]:
@@ -79,9 +81,9 @@ async def apply_agreement(session: AsyncSession, *, facts: AgreementFacts, event
     when pledged or cancelled. Works from state, not from deltas, so an amendment or cancellation arriving
     for an agreement this service has not seen signed still ends right."""
     await lock_ledger(session)
-    agreement = await _upsert_agreement(session, facts)
+    agreement, created = await _upsert_agreement(session, facts)
     target = facts.amount_usd if facts.status == "signed" else ZERO
-    shares = await _shares(session, agreement.agreement_id)
+    shares = {} if created else await _shares(session, agreement.agreement_id)
     held = {pid: s.allocated_usd for pid, s in shares.items()}
     named = gaps = None
     # Held here for the whole function: the session's identity map keeps unchanged rows only weakly.
