@@ -3,7 +3,6 @@ it keeps its data across a restart and does not load the demo twice."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -106,4 +105,3 @@ async def test_dev_serves_the_demo_and_keeps_it_across_a_restart(tmp_path) -> No
     finally:
         _stop(proc)
     print(f"crisisaid dev: demo loaded {took:.1f} s after start")
-    await asyncio.sleep(0)
