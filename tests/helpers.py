@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,13 +17,16 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    """Await `check()` until it returns a truthy value; fail with the last value after `timeout`."""
+async def eventually(check: Callable[[], Awaitable[Any] | Any], *, timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Call `check()` (awaiting it if it is a coroutine) until it returns a truthy value; fail with the last value
+    after `timeout`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last = None
     while loop.time() < deadline:
-        last = await check()
+        last = check()
+        if inspect.isawaitable(last):
+            last = await last
         if last:
             return last
         await asyncio.sleep(interval)

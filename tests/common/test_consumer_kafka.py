@@ -98,15 +98,11 @@ async def test_a_consumer_killed_before_its_offset_commit_does_not_apply_the_eve
 
     bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix)
     restarted = _consumer(bus, db, name="crashy")  # same group: the offset was never committed
-    await _run_until(restarted, lambda: _true(restarted.outcomes["duplicate"] == 1))
+    await _run_until(restarted, lambda: restarted.outcomes["duplicate"] == 1)
     await bus.stop()
     async with db() as s:
         assert await count_effects(s) == 1
         assert (await s.execute(select(func.count()).select_from(InboxMessage))).scalar_one() == 1
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_poison_messages_go_to_the_dead_letter_topic_and_the_next_message_is_handled(
@@ -122,7 +118,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_next_message_
     )
     bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix, create_topics=[TOPIC, DEADLETTER_TOPIC])
     consumer = _consumer(bus, db)
-    await _run_until(consumer, lambda: _true(consumer.outcomes["handled"] == 1))
+    await _run_until(consumer, lambda: consumer.outcomes["handled"] == 1)
     await bus.stop()
     assert consumer.outcomes["deadlettered"] == 2
     dead = await read_topic(kafka_bootstrap, topic_prefix + DEADLETTER_TOPIC, expect=2)
@@ -147,7 +143,7 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
     await _produce(kafka_bootstrap, topic_prefix + TOPIC, [thing_event().to_json().encode()])
     bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix, create_topics=[TOPIC, DEADLETTER_TOPIC])
     consumer = _consumer(bus, db, handler=broken, max_attempts=3)
-    await _run_until(consumer, lambda: _true(consumer.outcomes["deadlettered"] == 1))
+    await _run_until(consumer, lambda: consumer.outcomes["deadlettered"] == 1)
     await bus.stop()
     assert calls == 3
     dead = await read_topic(kafka_bootstrap, topic_prefix + DEADLETTER_TOPIC, expect=1)

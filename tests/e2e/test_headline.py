@@ -88,7 +88,7 @@ async def test_a_signed_agreement_funds_projects_and_reaches_the_partner_signed(
     expected, pooled = split_by_gap(Decimal(usd), {"a": Decimal("600000.00"), "b": Decimal("400000.00")})
     assert pooled == 0 and (Decimal(pa["funded_usd"]), Decimal(pb["funded_usd"])) == (expected["a"], expected["b"])
 
-    await eventually(lambda: _true(len({r.headers["webhook-id"] for r in stack.receiver.at("/qc")}) == 2), timeout=60)
+    await eventually(lambda: len({r.headers["webhook-id"] for r in stack.receiver.at("/qc")}) == 2, timeout=60)
     events = {}
     for request in stack.receiver.at("/qc"):
         event = Webhook(sub["secret"]).verify(request.body, request.headers)
@@ -106,7 +106,3 @@ async def test_a_signed_agreement_funds_projects_and_reaches_the_partner_signed(
     assert [(e["agreement_id"], e["kind"], e["correlation_id"]) for e in ledger["items"]] == [
         (agreement["id"], "allocation", "e2e-headline-1")
     ]
-
-
-async def _true(value: bool) -> bool:
-    return value

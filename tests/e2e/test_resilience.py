@@ -101,7 +101,7 @@ async def _assert_converged(stack, projects, sub, expected: dict[str, Decimal], 
     def event_ids() -> set[str]:
         return {json.loads(r.body)["id"] for r in stack.receiver.at("/all")}
 
-    await eventually(lambda: _value(len(event_ids()) >= n), timeout=240, interval=1)
+    await eventually(lambda: len(event_ids()) >= n, timeout=240, interval=1)
     await asyncio.sleep(2)  # let late duplicates show up, if any
     by_webhook: dict[str, set[str]] = defaultdict(set)
     by_event: dict[str, set[str]] = defaultdict(set)
@@ -171,7 +171,3 @@ def _restart_postgres() -> None:
 async def _restart_after(process, seconds: float) -> None:
     await asyncio.sleep(seconds)
     await process.start()
-
-
-async def _value(value: bool) -> bool:
-    return value

@@ -52,7 +52,7 @@ async def test_worker_killed_mid_delivery_then_replaced_delivers_with_the_same_i
     finally:
         await producer.stop()
 
-    await eventually(lambda: _true(len(receiver.at("/slow")) == 1 and len(receiver.at("/fast")) >= 1), timeout=60)
+    await eventually(lambda: len(receiver.at("/slow")) == 1 and len(receiver.at("/fast")) >= 1, timeout=60)
     worker.kill()
     await processes("notifications", "worker", env)  # a replacement takes over once the claim's lease ends
 
@@ -67,7 +67,3 @@ async def test_worker_killed_mid_delivery_then_replaced_delivers_with_the_same_i
     assert len(receiver.at("/slow")) == 2
     assert len({r.headers["webhook-id"] for r in receiver.at("/fast")}) == 1
     assert receiver.at("/never") == []
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -30,7 +30,7 @@ async def test_a_matching_event_arrives_signed_and_tampering_breaks_the_signatur
     event = funding_event()
     await publish(notifications, event)
 
-    await eventually(lambda: _async(len(receiver.at("/hook")) == 1))
+    await eventually(lambda: len(receiver.at("/hook")) == 1)
     got = receiver.at("/hook")[0]
     assert got.headers["content-type"].startswith("application/cloudevents+json")
     payload = Webhook(sub["secret"]).verify(got.body, got.headers)
@@ -72,8 +72,8 @@ async def test_filters_are_and_across_dimensions(notifications, receiver, admin)
     wanted = funding_event("SY", "health")
     for event in (funding_event("SY", "education"), funding_event("YE", "health"), wanted):
         await publish(notifications, event)
-    await eventually(lambda: _async(len(receiver.at("/sy-health")) >= 1))
-    await eventually(lambda: _async(notifications.runtime.consumer.outcomes["handled"] == 3))
+    await eventually(lambda: len(receiver.at("/sy-health")) >= 1)
+    await eventually(lambda: notifications.runtime.consumer.outcomes["handled"] == 3)
     assert [json.loads(r.body)["id"] for r in receiver.at("/sy-health")] == [wanted.id]
     assert len(await _deliveries(notifications, admin)) == 1
 
@@ -138,14 +138,14 @@ async def test_410_disables_the_subscription(notifications, receiver, admin) -> 
     )
     assert r.status_code == 409 and "PATCH" in r.json()["detail"]
     await publish(notifications, funding_event())
-    await eventually(lambda: _async(notifications.runtime.consumer.outcomes["handled"] == 2))
+    await eventually(lambda: notifications.runtime.consumer.outcomes["handled"] == 2)
     assert len(await _deliveries(notifications, admin)) == 1 and len(receiver.at("/gone")) == 1
 
     # Re-enabled by its owner, it gets the next events again.
     r = await notifications.client.patch(f"/v1/subscriptions/{sub['id']}", json={"status": "active"}, headers=admin)
     assert r.status_code == 200 and r.json()["status"] == "active" and r.json()["disabled_reason"] is None
     await publish(notifications, funding_event())
-    await eventually(lambda: _async(len(receiver.at("/gone")) == 2), timeout=10)
+    await eventually(lambda: len(receiver.at("/gone")) == 2, timeout=10)
 
 
 async def test_retry_after_is_honoured(notifications, receiver, admin) -> None:
@@ -167,7 +167,7 @@ async def test_rotation_signs_with_both_secrets_and_replay_resends_with_the_same
     sub = await subscribe(notifications, admin, partner["id"], receiver.url("/rot"), ["aid.project.*"])
     event = funding_event()
     await publish(notifications, event)
-    await eventually(lambda: _async(len(receiver.at("/rot")) == 1))
+    await eventually(lambda: len(receiver.at("/rot")) == 1)
 
     r = await notifications.client.post(f"/v1/subscriptions/{sub['id']}/rotate-secret", headers=admin)
     assert r.status_code == 200
@@ -177,17 +177,13 @@ async def test_rotation_signs_with_both_secrets_and_replay_resends_with_the_same
         f"/v1/subscriptions/{sub['id']}/replay", json={"since": "2000-01-01T00:00:00Z"}, headers=admin
     )
     assert r.status_code == 202 and r.json()["deliveries"] == 1
-    await eventually(lambda: _async(len(receiver.at("/rot")) == 2))
+    await eventually(lambda: len(receiver.at("/rot")) == 2)
     first, again = receiver.at("/rot")
     assert again.headers["webhook-id"] == first.headers["webhook-id"]
     assert len(again.headers["webhook-signature"].split(" ")) == 2
     for secret in (sub["secret"], new_secret):
         assert Webhook(secret).verify(again.body, again.headers)["id"] == event.id
     assert "secret" not in (await notifications.client.get(f"/v1/subscriptions/{sub['id']}", headers=admin)).json()
-
-
-async def _async(value):
-    return value
 
 
 async def test_a_slow_partner_does_not_hold_up_the_others(start_service, sqlite_url, receiver, admin) -> None:
@@ -204,9 +200,9 @@ async def test_a_slow_partner_does_not_hold_up_the_others(start_service, sqlite_
     await subscribe(svc, admin, partner["id"], receiver.url("/fast"), ["aid.project.*"], countries=["SY"])
     for _ in range(6):
         await publish(svc, funding_event("YE"))
-    await eventually(lambda: _async(len(receiver.at("/slow")) == 2), timeout=10)
+    await eventually(lambda: len(receiver.at("/slow")) == 2, timeout=10)
     for _ in range(3):
         await publish(svc, funding_event("SY"))
 
-    await eventually(lambda: _async(len(receiver.at("/fast")) == 3), timeout=2.5)
+    await eventually(lambda: len(receiver.at("/fast")) == 3, timeout=2.5)
     assert len(receiver.at("/slow")) == 2, "the slow partner never had more than its two requests open"

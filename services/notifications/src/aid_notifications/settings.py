@@ -17,7 +17,7 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_schedule(text: str) -> list[float]:
-    """ "0,5s,5m,2h" → [0, 5, 300, 7200] seconds."""
+    """ "0,5s,5m,2h" → [0, 5, 300, 7200]: delays in seconds (durations, never money)."""
     delays = []
     for part in text.split(","):
         m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", part)

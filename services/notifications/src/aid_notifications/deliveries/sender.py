@@ -22,7 +22,7 @@ class Outcome:
     status_code: int | None
     error: str | None
     duration_ms: int
-    retry_after: float | None = None
+    retry_after_seconds: float | None = None  # a duration, not money
 
     @property
     def delivered(self) -> bool:

@@ -111,21 +111,30 @@ class DeliveryWorker:
                 )
             ).scalars()
             taken: Counter[uuid.UUID] = Counter()
+            targets: dict[uuid.UUID, tuple[Subscription | None, list[str]]] = {}  # once per subscription and batch
             for d in rows:
                 if len(out) >= limit:
                     break
                 if self.in_flight[d.subscription_id] + taken[d.subscription_id] >= cap:
                     continue  # this partner has enough requests open; others go first
-                subscription = await session.get(Subscription, d.subscription_id)
-                if subscription is None or subscription.status != SubscriptionStatus.ACTIVE.value:
+                if d.subscription_id not in targets:
+                    subscription = await session.get(Subscription, d.subscription_id)
+                    active = subscription is not None and subscription.status == SubscriptionStatus.ACTIVE.value
+                    secrets = (
+                        await subscriptions.signing_secrets(
+                            session=session, subscription_id=d.subscription_id, box=self.box
+                        )
+                        if active
+                        else []
+                    )
+                    targets[d.subscription_id] = (subscription if active else None, secrets)
+                subscription, secrets = targets[d.subscription_id]
+                if subscription is None:
                     d.status, d.next_attempt_at = DeliveryStatus.DEAD.value, None
                     d.last_error = "the subscription is disabled"
                     continue
                 seen = await session.get(SeenEvent, d.event_id)
                 d.next_attempt_at = now + dt.timedelta(seconds=self.settings.delivery_lease_seconds)
-                secrets = await subscriptions.signing_secrets(
-                    session=session, subscription_id=d.subscription_id, box=self.box
-                )
                 taken[d.subscription_id] += 1
                 out.append(Claimed(d.id, d.webhook_id, d.subscription_id, subscription.url, seen.body, secrets))
         return out
@@ -154,7 +163,7 @@ class DeliveryWorker:
             if d is None or d.status not in WAITING:
                 return
             d.attempts += 1
-            number = len(await service.history(session=session, delivery_id=d.id)) + 1
+            number = await service.attempts_made(session=session, delivery_id=d.id) + 1
             session.add(
                 DeliveryAttempt(
                     id=uuid.uuid4(),
@@ -183,8 +192,8 @@ class DeliveryWorker:
             else:
                 result = "failed"
                 delay = self.delays[d.attempts]
-                if outcome.status_code in RETRY_AFTER_STATUSES and outcome.retry_after is not None:
-                    delay = min(outcome.retry_after, self.settings.webhook_max_retry_after_seconds)
+                if outcome.status_code in RETRY_AFTER_STATUSES and outcome.retry_after_seconds is not None:
+                    delay = min(outcome.retry_after_seconds, self.settings.webhook_max_retry_after_seconds)
                 d.status, d.next_attempt_at = DeliveryStatus.FAILED.value, now + dt.timedelta(seconds=delay)
         DELIVERY_OUTCOMES.labels(result).inc()
         self.outcomes[result] += 1

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.errors import Conflict, NotFound, Unprocessable
 from aid_projects.appeals.models import Appeal, AppealCreate, AppealRead, Pillar, PillarRead
-from aid_projects.funding.allocation import ZERO, coverage
+from aid_projects.funding.allocation import ZERO, coverage, usd
 from aid_projects.funding.models import AgreementFunds
 from aid_projects.projects.models import Project
 
@@ -77,10 +77,6 @@ async def _figures(session: AsyncSession, codes: list[str]) -> tuple[dict, dict]
     return funded, pooled
 
 
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"))
-
-
 async def read_many(*, session: AsyncSession, appeals: list[Appeal]) -> list[AppealRead]:
     funded, pooled = await _figures(session, [a.code for a in appeals])
     out = []
@@ -94,8 +90,8 @@ async def read_many(*, session: AsyncSession, appeals: list[Appeal]) -> list[App
                     title=p.title,
                     names=p.names,
                     requirements_usd=p.requirements_usd,
-                    funded_usd=_money(f + u),
-                    unallocated_usd=_money(u),
+                    funded_usd=usd(f + u),
+                    unallocated_usd=usd(u),
                     coverage=coverage(f + u, p.requirements_usd),
                 )
             )
@@ -110,8 +106,8 @@ async def read_many(*, session: AsyncSession, appeals: list[Appeal]) -> list[App
                 names=appeal.names,
                 year=appeal.year,
                 requirements_usd=requirements,
-                funded_usd=_money(total_funded + total_pooled),
-                unallocated_usd=_money(total_pooled),
+                funded_usd=usd(total_funded + total_pooled),
+                unallocated_usd=usd(total_pooled),
                 coverage=coverage(total_funded + total_pooled, requirements),
                 pillars=pillars,
                 created_at=appeal.created_at,

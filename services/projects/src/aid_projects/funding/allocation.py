@@ -114,6 +114,11 @@ def plan_draw(gap: Decimal, balances: Sequence[tuple[K, Decimal]]) -> dict[K, De
     return draws
 
 
+def usd(value: object) -> Decimal:
+    """A sum read back from the database (NUMERIC, integer cents on SQLite, or NULL) as USD to the cent."""
+    return Decimal(value or 0).quantize(CENT)
+
+
 def coverage(funded: Decimal, requirements: Decimal) -> Decimal:
     """funded / requirements to four places (0 when nothing is required)."""
     if requirements <= 0:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_common.pagination import keyset, page
 from aid_projects.appeals import service as appeals
 from aid_projects.appeals.models import Appeal
-from aid_projects.funding.allocation import ZERO, coverage
+from aid_projects.funding.allocation import ZERO, coverage, usd
 from aid_projects.funding.models import AgreementFunds, CoverageRow, LedgerEntry, PoolRead
 from aid_projects.projects.models import Project
 
@@ -61,8 +61,8 @@ async def coverage_by(*, session: AsyncSession, by: CoverageBy) -> list[Coverage
         return [
             CoverageRow(
                 key=key,
-                requirements_usd=_money(req),
-                funded_usd=_money(funded),
+                requirements_usd=usd(req),
+                funded_usd=usd(funded),
                 coverage=coverage(Decimal(funded), Decimal(req)),
             )
             for key, req, funded in rows.all()
@@ -81,7 +81,3 @@ def _row(key: str, requirements: Decimal, funded: Decimal) -> CoverageRow:
     return CoverageRow(
         key=key, requirements_usd=requirements, funded_usd=funded, coverage=coverage(funded, requirements)
     )
-
-
-def _money(value: object) -> Decimal:
-    return Decimal(value or 0).quantize(Decimal("0.01"))

@@ -18,7 +18,7 @@ from aid_common.db import lock_for_transaction, utcnow
 from aid_common.events import CloudEvent
 from aid_contracts.pledges import AgreementFacts, DisbursementReceived, Earmark
 from aid_contracts.projects import PoolUpdated, ProjectFullyFunded, ProjectFundingUpdated
-from aid_projects.funding.allocation import ZERO, coverage, plan_agreement, plan_draw, split_by_weight
+from aid_projects.funding.allocation import ZERO, coverage, plan_agreement, plan_draw, split_by_weight, usd
 from aid_projects.funding.models import AgreementFunds, EntryKind, LedgerEntry, Share
 from aid_projects.projects.models import Project, ProjectStatus
 
@@ -172,7 +172,7 @@ async def _move_pool(session: AsyncSession, agreement: AgreementFunds, delta: De
             earmark=agreement.earmark,
             agreement_id=agreement.agreement_id,
             delta_usd=delta,
-            balance_usd=Decimal(balance).quantize(Decimal("0.01")),
+            balance_usd=usd(balance),
         ),
     )
 

@@ -15,7 +15,7 @@ from aid_common.pagination import keyset, page
 from aid_contracts.projects import PartnerRole, ProjectCreated, ProjectUpdated
 from aid_projects.appeals import service as appeals
 from aid_projects.funding import service as funding
-from aid_projects.funding.allocation import coverage
+from aid_projects.funding.allocation import coverage, usd
 from aid_projects.funding.models import AgreementFunds
 from aid_projects.projects.models import Project, ProjectCreate, ProjectRead, ProjectUpdate
 
@@ -101,7 +101,7 @@ async def pledged_usd(*, session: AsyncSession, project_ids: list[uuid.UUID]) ->
         .where(AgreementFunds.status == "pledged", AgreementFunds.earmark_project_id.in_(project_ids))
         .group_by(AgreementFunds.earmark_project_id)
     )
-    return {pid: Decimal(total).quantize(Decimal("0.01")) for pid, total in rows.all()}
+    return {pid: usd(total) for pid, total in rows.all()}
 
 
 def read_model(project: Project, *, pledged: Decimal | None = None) -> ProjectRead:
