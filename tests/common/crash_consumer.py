@@ -1,5 +1,5 @@
 """Run as a process: consume one event, commit the handler's transaction, then die by SIGKILL before the
-offset commit. Used by test_consumer_kafka to prove the inbox makes the redelivery harmless."""
+offset commit. Used by test_consumer to prove the inbox makes the redelivery harmless."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from aid_common.consumer import EventConsumer, on
 from aid_common.db import create_engine, session_factory
 from aid_common.kafka import KafkaBus
-from tests.common.sample import TOPIC, events, record_effect
+from tests.common.sample import TOPIC, ThingHappened, events, record_effect
 
 
 async def main(db_url: str, bootstrap: str, prefix: str) -> None:
@@ -25,7 +25,7 @@ async def main(db_url: str, bootstrap: str, prefix: str) -> None:
         name="crashy",
         bus=KafkaBus(bootstrap, topic_prefix=prefix),
         topics=[TOPIC],
-        subscriptions=[on("test.thing.happened", record_effect)],
+        subscriptions=[on(ThingHappened, record_effect, events=events)],
         sessions=session_factory(engine),
         registry=events,
         after_handle=die,

@@ -11,7 +11,7 @@ from sqlalchemy import String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from aid_common.db import Amount, BigIntPK, new_metadata
+from aid_common.db import Amount, BigIntPK, UtcDateTime, new_metadata
 from aid_common.events import CloudEvent, EventRegistry
 
 TOPIC = "test.things.v1"
@@ -37,6 +37,19 @@ class Effect(SampleBase):
     thing_id: Mapped[str] = mapped_column(String(64))
     amount: Mapped[Decimal] = mapped_column(Amount(2))
     name: Mapped[str] = mapped_column(String(200))
+
+
+class Thing(SampleBase):
+    """A row written through a route, for the unit-of-work, idempotency and pagination tests."""
+
+    __tablename__ = "things"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=lambda: dt.datetime.now(dt.UTC))
+
+
+async def count_things(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(Thing))).scalar_one()
 
 
 async def record_effect(session: AsyncSession, payload: ThingHappened, event: CloudEvent) -> None:

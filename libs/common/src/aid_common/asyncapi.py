@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from aid_common.events import DEADLETTER_TOPIC, CloudEvent, EventRegistry
+from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, DEADLETTER_TOPIC, CloudEvent, EventRegistry
 
 
 def _schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def build_asyncapi(registry: EventRegistry, *, title: str = "Crisis-aid events",
             "name": et.type,
             "title": et.type,
             "summary": et.summary,
-            "contentType": "application/cloudevents+json",
+            "contentType": CLOUDEVENTS_CONTENT_TYPE,
             "bindings": {"kafka": {"key": {"type": "string", "description": f"payload field `{et.key_field}`"}}},
             "payload": {
                 "allOf": [
@@ -75,7 +75,7 @@ def build_asyncapi(registry: EventRegistry, *, title: str = "Crisis-aid events",
             "version": version,
             "description": "CloudEvents 1.0 (structured JSON) on Kafka. Amounts are decimal strings.",
         },
-        "defaultContentType": "application/cloudevents+json",
+        "defaultContentType": CLOUDEVENTS_CONTENT_TYPE,
         "servers": {"local": {"host": "127.0.0.1:9092", "protocol": "kafka"}},
         "channels": channels,
         "operations": operations,

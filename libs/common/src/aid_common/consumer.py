@@ -26,22 +26,37 @@ from aid_common.aio import quietly, sleep_or_stop
 from aid_common.bus import Bus, BusUnavailable, IncomingMessage, OutgoingMessage, Subscriber
 from aid_common.context import bound, clean_traceparent
 from aid_common.db import is_transient, transaction
-from aid_common.events import DEADLETTER_TOPIC, CloudEvent, EventRegistry, InvalidEventData, UnknownEventType
+from aid_common.events import (
+    DEADLETTER_TOPIC,
+    CloudEvent,
+    EventRegistry,
+    InvalidEventData,
+    UnknownEventType,
+    registry,
+)
 from aid_common.metrics import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEADLETTERED, HANDLER_LATENCY
 
 log = structlog.get_logger("aid.consumer")
 
-Handler = Callable[..., Awaitable[None]]  # async def handler(session, payload, event) -> None
+Handler = Callable[..., Awaitable[None]]  # async def handler(session, payload: <its payload model>, event) -> None
 
 
 @dataclass(frozen=True)
 class Subscription:
     event_type: str
+    topic: str
     handler: Handler
 
 
-def on(event_type: str, handler: Handler) -> Subscription:
-    return Subscription(event_type, handler)
+def on(event: type[BaseModel] | str, handler: Handler, *, events: EventRegistry = registry) -> Subscription:
+    """`on(AgreementSigned, allocate)`: run `allocate(session, payload, event)` for each event of that payload
+    type (or that event type name); the topic to subscribe to follows from the registry."""
+    et = events.get(event) if isinstance(event, str) else events.for_model(event)
+    return Subscription(et.type, et.topic, handler)
+
+
+def topics_of(subscriptions: Sequence[Subscription]) -> list[str]:
+    return sorted({s.topic for s in subscriptions})
 
 
 class _Poison(Exception):

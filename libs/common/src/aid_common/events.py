@@ -92,10 +92,16 @@ class EventRegistry:
             raise UnknownEventType(type_) from None
 
     def for_payload(self, payload: BaseModel) -> EventType:
+        return self.for_model(type(payload))
+
+    def for_model(self, model: type[BaseModel]) -> EventType:
         try:
-            return self._by_model[type(payload)]
+            return self._by_model[model]
         except KeyError:
-            raise UnknownEventType(type(payload).__name__) from None
+            raise UnknownEventType(model.__name__) from None
+
+    def on_topics(self, *topics: str) -> list[EventType]:
+        return [et for et in self.all() if et.topic in topics]
 
     def all(self) -> list[EventType]:
         return sorted(self._by_type.values(), key=lambda e: (e.topic, e.type))

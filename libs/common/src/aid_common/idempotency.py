@@ -5,22 +5,25 @@
 - first request still in progress → 409;
 - keys are scoped to the caller's identity and kept for `ttl` (24 h by default).
 
-The reservation commits first (so a concurrent twin sees it), the use case and the stored answer commit
-together, and a failed use case releases the key.
+The reservation commits first (so a concurrent twin sees it); the route's unit of work and the stored answer
+commit together; a unit of work that rolls back releases the key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
+import inspect
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,6 +31,7 @@ from aid_common.auth import Caller
 from aid_common.db import is_transient, transaction, upsert_insert, utcnow
 from aid_common.errors import Conflict, Unprocessable
 from aid_common.tables import IdempotencyRecord
+from aid_common.uow import Transaction
 
 IdempotencyKey = Annotated[
     str | None,
@@ -40,6 +44,8 @@ IdempotencyKey = Annotated[
 ]
 # A reservation this old without an answer belongs to a crashed request: a retry may take it over.
 ABANDONED_AFTER = dt.timedelta(seconds=60)
+KEPT_FOR = dt.timedelta(hours=24)
+T = TypeVar("T")
 
 
 def fingerprint(endpoint: str, body: Any) -> str:
@@ -47,49 +53,69 @@ def fingerprint(endpoint: str, body: Any) -> str:
     return hashlib.sha256(f"{endpoint}\n{canonical}".encode()).hexdigest()
 
 
-async def run_idempotent(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    caller: Caller,
-    key: str | None,
-    endpoint: str,
-    body: Any,
-    status_code: int,
-    use_case: Callable[[AsyncSession], Awaitable[Any]],
-    ttl: dt.timedelta = dt.timedelta(hours=24),
-) -> JSONResponse:
-    """Run `use_case(session)` once per (caller, key); commit it with its stored answer."""
-    if key is None:
-        async with transaction(sessions) as session:
-            result = jsonable_encoder(await use_case(session))
+def idempotent(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Make a write route safe to retry with an `Idempotency-Key` header (put it under `@router.post`).
+
+    The route keeps its own signature (a body model, a `UnitOfWork`, a `Caller`); this adds the header and
+    the request. A stored answer is replayed without calling the route; otherwise the key is reserved, the
+    route runs, and its answer is stored in the route's own unit of work, so the effect and the stored answer
+    commit together. If the unit of work rolls back, the reservation is released.
+    """
+    signature = inspect.signature(endpoint, eval_str=True)
+    extra = [
+        inspect.Parameter("idempotency_request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
+        inspect.Parameter("idempotency_key", inspect.Parameter.KEYWORD_ONLY, annotation=IdempotencyKey, default=None),
+    ]
+
+    @functools.wraps(endpoint)
+    async def route(*, idempotency_request: Request, idempotency_key: str | None = None, **kwargs: Any) -> Any:
+        if idempotency_key is None:
+            return await endpoint(**kwargs)
+        work = _one(kwargs, Transaction)
+        caller = _one(kwargs, Caller)
+        body = [v for v in kwargs.values() if isinstance(v, BaseModel)]
+        status_code = idempotency_request.scope["route"].status_code or 200
+        sessions = idempotency_request.app.state.runtime.sessions
+        endpoint_name = f"{idempotency_request.method} {idempotency_request.url.path}"
+        fp = fingerprint(endpoint_name, body)
+        replay = await _reserve(sessions, caller=caller.identity, key=idempotency_key, endpoint=endpoint_name, fp=fp)
+        if replay is not None:
+            return replay
+        work.after_rollback(functools.partial(_release_soon, sessions, caller=caller.identity, key=idempotency_key))
+        result = jsonable_encoder(await endpoint(**kwargs))
+        record = await work.session.get(IdempotencyRecord, (caller.identity, idempotency_key))
+        if record is not None:
+            record.status_code, record.response = status_code, result
         return JSONResponse(result, status_code=status_code)
 
-    fp = fingerprint(endpoint, body)
-    replay = await _reserve(sessions, caller=caller.identity, key=key, endpoint=endpoint, fp=fp, ttl=ttl)
-    if replay is not None:
-        return replay
-    try:
-        async with transaction(sessions) as session:
-            result = jsonable_encoder(await use_case(session))
-            record = await session.get(IdempotencyRecord, (caller.identity, key))
-            if record is not None:
-                record.status_code, record.response = status_code, result
-    except BaseException:
-        try:
-            await _release(sessions, caller=caller.identity, key=key)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            # The database is away (the likely reason the use case failed too): release the key as soon as it
-            # is back, so that the client's retry is not told "in progress" until the reservation goes stale.
-            task = asyncio.create_task(_release_when_back(sessions, caller=caller.identity, key=key))
-            _pending_releases.add(task)
-            task.add_done_callback(_pending_releases.discard)
-        raise
-    return JSONResponse(result, status_code=status_code)
+    route.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra]
+    )
+    return route
+
+
+def _one(values: dict[str, Any], kind: type[T]) -> T:
+    found = [v for v in values.values() if isinstance(v, kind)]
+    if len(found) != 1:
+        raise TypeError(f"an @idempotent route takes exactly one {kind.__name__} parameter")
+    return found[0]
 
 
 _pending_releases: set[asyncio.Task[None]] = set()
+
+
+async def _release_soon(sessions: async_sessionmaker[AsyncSession], *, caller: str, key: str) -> None:
+    """Release a reservation whose request failed; if the database is away (the likely reason the request failed
+    too), release it as soon as it is back, so that the client's retry is not told "in progress" until the
+    reservation goes stale."""
+    try:
+        await _release(sessions, caller=caller, key=key)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        task = asyncio.create_task(_release_when_back(sessions, caller=caller, key=key))
+        _pending_releases.add(task)
+        task.add_done_callback(_pending_releases.discard)
 
 
 async def _release(sessions: async_sessionmaker[AsyncSession], *, caller: str, key: str) -> None:
@@ -118,29 +144,14 @@ async def _release_when_back(sessions: async_sessionmaker[AsyncSession], *, call
             delay = min(delay * 2, 5.0)
 
 
-async def respond_idempotently(
-    request: Request,
-    *,
-    caller: Caller,
-    key: str | None,
-    body: Any,
-    status_code: int,
-    use_case: Callable[[AsyncSession], Awaitable[Any]],
-) -> JSONResponse:
-    """`run_idempotent` for a route: the app's sessions, and the method and path as the endpoint."""
-    return await run_idempotent(
-        request.app.state.runtime.sessions,
-        caller=caller,
-        key=key,
-        endpoint=f"{request.method} {request.url.path}",
-        body=body,
-        status_code=status_code,
-        use_case=use_case,
-    )
-
-
 async def _reserve(
-    sessions: async_sessionmaker[AsyncSession], *, caller: str, key: str, endpoint: str, fp: str, ttl: dt.timedelta
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    caller: str,
+    key: str,
+    endpoint: str,
+    fp: str,
+    ttl: dt.timedelta = KEPT_FOR,
 ) -> JSONResponse | None:
     """Reserve the key (None), or answer from what is stored for it."""
     now = utcnow()

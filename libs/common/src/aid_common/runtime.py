@@ -6,20 +6,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Literal
+from typing import Literal
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aid_common.auth import TokenVerifier
 from aid_common.bus import Bus, BusUnavailable
-from aid_common.consumer import EventConsumer, Subscription
+from aid_common.consumer import EventConsumer, Subscription, topics_of
 from aid_common.db import create_all, create_engine, ping, session_factory
 from aid_common.errors import install_problem_handlers, problem_response
-from aid_common.events import EventRegistry, registry
+from aid_common.events import DEADLETTER_TOPIC, EventRegistry, registry
 from aid_common.kafka import KafkaBus
 from aid_common.memory_bus import MemoryBus
 from aid_common.metrics import install_http_metrics
@@ -56,7 +56,6 @@ class ServiceRuntime:
         service: str,
         metadata: MetaData,
         consumes: Sequence[Subscription] = (),
-        consume_topics: Sequence[str] = (),
         topics: Sequence[str] = (),
         role: Role = "all",
         bus: Bus | None = None,
@@ -68,12 +67,12 @@ class ServiceRuntime:
         self.service = service
         self.metadata = metadata
         self.subscriptions = list(consumes)
-        self.consume_topics = list(consume_topics)
+        self.consume_topics = topics_of(self.subscriptions)
         self.role = role
         self.events = events
         self.engine: AsyncEngine = create_engine(settings.database_url)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
-        all_topics = sorted({*topics, *consume_topics, "aid.deadletter.v1"})
+        all_topics = sorted({*topics, *self.consume_topics, DEADLETTER_TOPIC})
         self.bus = bus or bus_from_settings(settings, topics=all_topics, client_id=f"crisisaid-{service}")
         self._owns_bus = bus is None
         self.create_tables = settings.mode is Mode.EMBEDDED if create_tables is None else create_tables
@@ -199,14 +198,3 @@ class ServiceRuntime:
             yield
         finally:
             await self.stop()
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session per request. The use case commits it itself before answering (so the answer never claims
-    what did not commit); anything left uncommitted is rolled back when the request ends."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(_session)]

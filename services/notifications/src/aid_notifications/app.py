@@ -25,20 +25,20 @@ def create_app(settings: NotificationsSettings | None = None, *, role: Role = "a
         service="notifications",
         metadata=Base.metadata,
         consumes=handlers.SUBSCRIPTIONS,
-        consume_topics=handlers.TOPICS,
         topics=[ALERTS_TOPIC],
         role=role,
         bus=bus,
     )
     key = settings.webhook_secrets_key
     box = SecretBox(key.get_secret_value() if key else None)
-    worker = DeliveryWorker(sessions=runtime.sessions, settings=settings, box=box)
-    runtime.add_background(worker.run)
+    # The background loops beside the outbox relay and the consumer: webhook delivery.
+    runtime.add_background(DeliveryWorker(sessions=runtime.sessions, settings=settings, box=box).run)
     app = FastAPI(title="Notifications", version="1", lifespan=runtime.lifespan, description=__doc__)
-    app.state.settings, app.state.secret_box, app.state.delivery_worker = settings, box, worker
+    app.state.settings, app.state.secret_box = settings, box
     runtime.install(app)
     if runtime.serves_api:
         app.include_router(partners.router)
         app.include_router(subscriptions.router)
         app.include_router(deliveries.router)
+        app.include_router(deliveries.subscription_router)
     return app

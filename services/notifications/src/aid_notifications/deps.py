@@ -1,4 +1,5 @@
-"""What the routes need from the service's settings, as Annotated dependencies."""
+"""What the notifications routes need — the caller's scope, the secret box, the allowed networks — as Annotated
+dependencies (one style for every route)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from aid_common.auth import Caller, require_scope
 from aid_notifications.subscriptions.secrets import SecretBox
 from aid_notifications.subscriptions.ssrf import IPNetwork
 
@@ -20,3 +22,7 @@ def _allow(request: Request) -> list[IPNetwork]:
 
 Box = Annotated[SecretBox, Depends(_box)]
 AllowedNetworks = Annotated[list[IPNetwork], Depends(_allow)]
+
+Reader = Annotated[Caller, require_scope("notifications:read")]
+Writer = Annotated[Caller, require_scope("notifications:write")]
+Admin = Annotated[Caller, require_scope("admin")]

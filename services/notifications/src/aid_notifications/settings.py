@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from aid_common.settings import Mode, Settings
-
-# Like Svix: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (the delay before each attempt).
-DEFAULT_SCHEDULE = "0,5s,5m,30m,2h,5h,10h,10h"
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_schedule(text: str) -> list[float]:
-    """ "0,5s,5m,2h" → [0, 5, 300, 7200]: delays in seconds (durations, never money)."""
-    delays = []
-    for part in text.split(","):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", part)
-        if not m:
-            raise ValueError(f"{part!r} is not a delay like 0, 5s, 5m, 2h or 1d")
-        delays.append(float(m.group(1)) * _UNITS[m.group(2)])
-    return delays
+from aid_notifications.deliveries.policy import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
 
 
 class NotificationsSettings(Settings):
@@ -33,7 +18,6 @@ class NotificationsSettings(Settings):
     webhook_allow_private: str = Field(default="", alias="AID_WEBHOOK_ALLOW_PRIVATE")
     webhook_retry_schedule: str = Field(default=DEFAULT_SCHEDULE, alias="AID_WEBHOOK_RETRY_SCHEDULE")
     webhook_timeout_seconds: float = Field(default=10.0, alias="AID_WEBHOOK_TIMEOUT_SECONDS", gt=0)
-    # The longest Retry-After honoured (a partner cannot park a delivery for a year).
     webhook_max_retry_after_seconds: float = Field(default=36000.0, alias="AID_WEBHOOK_MAX_RETRY_AFTER_SECONDS", ge=0)
     delivery_concurrency: int = Field(default=32, alias="AID_DELIVERY_CONCURRENCY", ge=1)
     # Requests in flight to one subscription at most, so one slow partner cannot take every slot.
@@ -85,8 +69,8 @@ class NotificationsSettings(Settings):
         return self
 
     @property
-    def retry_delays(self) -> list[float]:
-        return parse_schedule(self.webhook_retry_schedule)
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(parse_schedule(self.webhook_retry_schedule), self.webhook_max_retry_after_seconds)
 
     @property
     def allowed_private_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

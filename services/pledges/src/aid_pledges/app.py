@@ -23,7 +23,6 @@ def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", b
         service="pledges",
         metadata=Base.metadata,
         consumes=handlers.SUBSCRIPTIONS,
-        consume_topics=handlers.TOPICS,
         topics=[PLEDGES_TOPIC],
         role=role,
         bus=bus,

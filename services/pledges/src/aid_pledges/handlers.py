@@ -2,5 +2,4 @@
 
 from aid_common.consumer import Subscription
 
-TOPICS: list[str] = []
 SUBSCRIPTIONS: list[Subscription] = []

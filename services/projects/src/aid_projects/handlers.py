@@ -1,13 +1,20 @@
-"""Every event the projects service consumes. Each handler runs in one transaction with its inbox row."""
+"""Every event the projects service consumes, typed by payload. Each handler runs in one transaction with its
+inbox row; the topics to subscribe to follow from the event registry."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.consumer import Subscription, on
+from aid_common.consumer import on
 from aid_common.events import CloudEvent
-from aid_contracts import PLEDGES_TOPIC
-from aid_contracts.pledges import AgreementFacts, DisbursementReceived
+from aid_contracts.pledges import (
+    AgreementAmended,
+    AgreementCancelled,
+    AgreementFacts,
+    AgreementPledged,
+    AgreementSigned,
+    DisbursementReceived,
+)
 from aid_projects.funding import service as funding
 
 
@@ -20,11 +27,10 @@ async def disbursement_received(session: AsyncSession, payload: DisbursementRece
     await funding.apply_disbursement(session, payload=payload)
 
 
-TOPICS: list[str] = [PLEDGES_TOPIC]
-SUBSCRIPTIONS: list[Subscription] = [
-    on("aid.agreement.pledged", agreement_changed),
-    on("aid.agreement.signed", agreement_changed),
-    on("aid.agreement.amended", agreement_changed),
-    on("aid.agreement.cancelled", agreement_changed),
-    on("aid.disbursement.received", disbursement_received),
+SUBSCRIPTIONS = [
+    on(AgreementPledged, agreement_changed),
+    on(AgreementSigned, agreement_changed),
+    on(AgreementAmended, agreement_changed),
+    on(AgreementCancelled, agreement_changed),
+    on(DisbursementReceived, disbursement_received),
 ]

@@ -19,6 +19,9 @@ class DeliveryStatus(StrEnum):
     DEAD = "dead"  # no attempt left (or the subscription is gone); retry or replay to send again
 
 
+WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)  # due for an attempt
+
+
 class SeenEvent(Base):
     """Every event this service consumed, kept (AID_EVENT_RETENTION_DAYS, at least 7) for replays."""
 

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from aid_common.events import CLOUDEVENTS_CONTENT_TYPE
+from aid_notifications.deliveries.policy import RETRY_AFTER_STATUSES, is_success
 from aid_notifications.subscriptions.ssrf import BlockedDestination, IPNetwork, resolve_public
-
-RETRY_AFTER_STATUSES = {429, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Outcome:
 
     @property
     def delivered(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+        return is_success(self.status_code)
 
 
 def signature_headers(*, webhook_id: str, body: str, secrets: list[str], now: dt.datetime) -> dict[str, str]:
@@ -85,7 +85,7 @@ async def send(
     target, host_header, server_name = _pinned(url, ip)
     headers = {
         **signature_headers(webhook_id=webhook_id, body=body, secrets=secrets, now=dt.datetime.now(dt.UTC)),
-        "content-type": "application/cloudevents+json; charset=utf-8",
+        "content-type": f"{CLOUDEVENTS_CONTENT_TYPE}; charset=utf-8",
         "host": host_header,
         "user-agent": "crisisaid-webhooks/1",
     }
@@ -101,6 +101,6 @@ async def send(
     code = response.status_code
     retry_after = parse_retry_after(response.headers.get("retry-after")) if code in RETRY_AFTER_STATUSES else None
     error = None
-    if not 200 <= code < 300:
+    if not is_success(code):
         error = f"HTTP {code}" + (" (redirects are not followed)" if 300 <= code < 400 else "")
     return Outcome(code, error, took(), retry_after)

@@ -1,11 +1,15 @@
-"""Deliveries: created when an event matches a subscription, listed and retried through the API, replayed."""
+"""Deliveries, and every change of their state: queued when an event matches a subscription (or replayed),
+claimed by a worker (a lease), the outcome of an attempt recorded by the retry policy, retried by hand,
+forgotten after retention. The worker (`worker.py`) is only the loop around these functions."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
@@ -15,10 +19,14 @@ from aid_common.errors import Conflict, NotFound
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
 from aid_contracts.notifications import AlertCreated
-from aid_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus, SeenEvent
+from aid_notifications.deliveries.models import WAITING, Delivery, DeliveryAttempt, DeliveryStatus, SeenEvent
+from aid_notifications.deliveries.policy import RetryPolicy, Verdict
+from aid_notifications.deliveries.sender import Outcome
 from aid_notifications.partners.service import visible_partner
+from aid_notifications.subscriptions import service as subscriptions
 from aid_notifications.subscriptions.matching import dimensions, filter_matches, type_matches
 from aid_notifications.subscriptions.models import Subscription, SubscriptionStatus
+from aid_notifications.subscriptions.secrets import SecretBox
 
 
 def matches(subscription: Subscription, event_type: str, data: dict) -> bool:
@@ -91,8 +99,10 @@ async def _queue(
     return delivery
 
 
-async def replay(*, session: AsyncSession, subscription: Subscription, since: dt.datetime) -> int:
+async def replay(*, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, since: dt.datetime) -> int:
     """Queue again every kept event since `since` that the subscription matches (its current filter)."""
+    subscription = await subscriptions.get_visible(session=session, caller=caller, subscription_id=subscription_id)
+    subscriptions.check_active(subscription)
     seen = (
         await session.execute(
             select(SeenEvent).where(SeenEvent.received_at >= since).order_by(SeenEvent.received_at, SeenEvent.event_id)
@@ -160,8 +170,121 @@ async def list_(
 
 async def queue_figures(session: AsyncSession) -> tuple[int, float]:
     """How many deliveries wait (pending or failed), and the age in seconds of the oldest."""
-    waiting = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
     count, oldest = (
-        await session.execute(select(func.count(), func.min(Delivery.created_at)).where(Delivery.status.in_(waiting)))
+        await session.execute(select(func.count(), func.min(Delivery.created_at)).where(Delivery.status.in_(WAITING)))
     ).one()
     return int(count), (utcnow() - oldest).total_seconds() if oldest else 0.0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What a worker needs to make one attempt, read inside the claim so the request runs outside any
+    transaction."""
+
+    delivery_id: uuid.UUID
+    webhook_id: str
+    subscription_id: uuid.UUID
+    url: str
+    body: str
+    secrets: list[str]
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    limit: int,
+    in_flight: Counter[uuid.UUID],
+    per_subscription: int,
+    lease: dt.timedelta,
+    box: SecretBox,
+) -> list[Claimed]:
+    """Lease up to `limit` due deliveries (FOR UPDATE SKIP LOCKED: workers share the queue). A claimed row's
+    next attempt moves forward by `lease`, so a worker that dies mid-request leaves it to be claimed again —
+    at least once, with the same webhook-id. No subscription gets more than `per_subscription` requests in
+    flight (counting `in_flight`, this worker's open requests), so one slow partner cannot take every slot."""
+    now = utcnow()
+    out: list[Claimed] = []
+    rows = (
+        await session.execute(
+            select(Delivery)
+            .where(Delivery.status.in_(WAITING), Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit * 4)
+            .with_for_update(skip_locked=True)
+        )
+    ).scalars()
+    taken: Counter[uuid.UUID] = Counter()
+    targets: dict[uuid.UUID, tuple[Subscription | None, list[str]]] = {}  # once per subscription and batch
+    for d in rows:
+        if len(out) >= limit:
+            break
+        if in_flight[d.subscription_id] + taken[d.subscription_id] >= per_subscription:
+            continue  # this partner has enough requests open; others go first
+        if d.subscription_id not in targets:
+            subscription = await session.get(Subscription, d.subscription_id)
+            active = subscription is not None and subscription.status == SubscriptionStatus.ACTIVE.value
+            secrets = (
+                await subscriptions.signing_secrets(session=session, subscription_id=d.subscription_id, box=box)
+                if active
+                else []
+            )
+            targets[d.subscription_id] = (subscription if active else None, secrets)
+        subscription, secrets = targets[d.subscription_id]
+        if subscription is None:
+            d.status, d.next_attempt_at = DeliveryStatus.DEAD.value, None
+            d.last_error = "the subscription is disabled"
+            continue
+        seen = await session.get(SeenEvent, d.event_id)
+        d.next_attempt_at = now + lease
+        taken[d.subscription_id] += 1
+        out.append(Claimed(d.id, d.webhook_id, d.subscription_id, subscription.url, seen.body, secrets))
+    return out
+
+
+async def record_outcome(
+    session: AsyncSession, *, claimed: Claimed, outcome: Outcome, policy: RetryPolicy
+) -> Verdict | None:
+    """Write the attempt and move the delivery on as the retry policy says (None: it was no longer waiting)."""
+    now = utcnow()
+    d = await session.get(Delivery, claimed.delivery_id, with_for_update=True)
+    if d is None or d.status not in WAITING:
+        return None
+    d.attempts += 1
+    number = await attempts_made(session=session, delivery_id=d.id) + 1
+    session.add(
+        DeliveryAttempt(
+            id=uuid.uuid4(),
+            delivery_id=d.id,
+            number=number,
+            status_code=outcome.status_code,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+            created_at=now,
+        )
+    )
+    d.last_attempt_at, d.last_status_code, d.last_error = now, outcome.status_code, outcome.error
+    verdict, delay = policy.verdict(
+        attempts=d.attempts, status_code=outcome.status_code, retry_after_seconds=outcome.retry_after_seconds
+    )
+    if verdict is Verdict.DELIVERED:
+        d.status, d.delivered_at, d.next_attempt_at = DeliveryStatus.DELIVERED.value, now, None
+    elif verdict is Verdict.FAILED:
+        d.status, d.next_attempt_at = DeliveryStatus.FAILED.value, now + dt.timedelta(seconds=delay or 0)
+    else:
+        d.status, d.next_attempt_at = DeliveryStatus.DEAD.value, None
+        if verdict is Verdict.GONE:
+            await subscriptions.disable(
+                session=session, subscription_id=d.subscription_id, reason="the receiver answered 410 Gone"
+            )
+    return verdict
+
+
+async def forget_old_events(session: AsyncSession, *, retention: dt.timedelta) -> None:
+    """Events past retention go, with their finished deliveries; anything still waiting stays."""
+    cutoff = utcnow() - retention
+    old = select(SeenEvent.event_id).where(SeenEvent.received_at < cutoff)
+    waiting = select(Delivery.event_id).where(Delivery.status.in_(WAITING))
+    old_deliveries = select(Delivery.id).where(Delivery.event_id.in_(old), Delivery.status.not_in(WAITING))
+    await session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(old_deliveries)))
+    await session.execute(delete(Delivery).where(Delivery.event_id.in_(old), Delivery.status.not_in(WAITING)))
+    await session.execute(delete(SeenEvent).where(SeenEvent.received_at < cutoff, SeenEvent.event_id.not_in(waiting)))

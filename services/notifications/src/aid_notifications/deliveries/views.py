@@ -1,23 +1,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from fastapi import APIRouter
 
-from aid_common.auth import Caller, require_scope
 from aid_common.pagination import Cursor, Limit, Page
-from aid_common.runtime import SessionDep
+from aid_common.uow import ReadSession, UnitOfWork
 from aid_notifications.deliveries import service
 from aid_notifications.deliveries.models import AttemptRead, DeliveryDetail, DeliveryRead, DeliveryStatus
+from aid_notifications.deps import Reader, Writer
+from aid_notifications.subscriptions.models import ReplayAccepted, ReplayRequest
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
-Reader = Annotated[Caller, require_scope("notifications:read")]
+# A subscription's deliveries, as a whole (the subscription itself is `subscriptions.views`).
+subscription_router = APIRouter(prefix="/v1/subscriptions/{subscription_id}", tags=["subscriptions"])
 
 
-@router.get("", response_model=Page[DeliveryRead])
+@router.get("")
 async def list_deliveries(
-    session: SessionDep,
+    session: ReadSession,
     caller: Reader,
     subscription_id: uuid.UUID | None = None,
     status: DeliveryStatus | None = None,
@@ -35,8 +36,8 @@ async def list_deliveries(
     return Page(items=[DeliveryRead.model_validate(d) for d in items], next_cursor=next_cursor)
 
 
-@router.get("/{delivery_id}", response_model=DeliveryDetail)
-async def get_delivery(delivery_id: uuid.UUID, session: SessionDep, caller: Reader) -> DeliveryDetail:
+@router.get("/{delivery_id}")
+async def get_delivery(delivery_id: uuid.UUID, session: ReadSession, caller: Reader) -> DeliveryDetail:
     """A delivery with every attempt: status code or error, and how long it took."""
     delivery = await service.get_visible(session=session, caller=caller, delivery_id=delivery_id)
     attempts = await service.history(session=session, delivery_id=delivery_id)
@@ -45,12 +46,15 @@ async def get_delivery(delivery_id: uuid.UUID, session: SessionDep, caller: Read
     )
 
 
-@router.post("/{delivery_id}/retry", status_code=202, response_model=DeliveryRead)
-async def retry_delivery(
-    delivery_id: uuid.UUID, session: SessionDep, caller: Annotated[Caller, require_scope("notifications:write")]
-) -> DeliveryRead:
+@router.post("/{delivery_id}/retry", status_code=202)
+async def retry_delivery(delivery_id: uuid.UUID, uow: UnitOfWork, caller: Writer) -> DeliveryRead:
     """Send this delivery again now, with a fresh schedule (same webhook-id)."""
-    delivery = await service.retry(session=session, caller=caller, delivery_id=delivery_id)
-    read = DeliveryRead.model_validate(delivery)
-    await session.commit()
-    return read
+    return DeliveryRead.model_validate(await service.retry(session=uow.session, caller=caller, delivery_id=delivery_id))
+
+
+@subscription_router.post("/replay", status_code=202)
+async def replay(subscription_id: uuid.UUID, body: ReplayRequest, uow: UnitOfWork, caller: Writer) -> ReplayAccepted:
+    """Send again every matching event received since `since` (events are kept at least 7 days). Each keeps its
+    webhook-id, so a receiver that already has one can drop it."""
+    count = await service.replay(session=uow.session, caller=caller, subscription_id=subscription_id, since=body.since)
+    return ReplayAccepted(subscription_id=subscription_id, since=body.since, deliveries=count)

@@ -1,44 +1,34 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from aid_common.auth import Caller, require_scope
-from aid_common.idempotency import IdempotencyKey, respond_idempotently
+from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Limit, Page
-from aid_common.runtime import SessionDep
+from aid_common.uow import ReadSession, UnitOfWork
+from aid_notifications.deps import Admin, Reader
 from aid_notifications.partners import service
 from aid_notifications.partners.models import PartnerCreate, PartnerRead
 
 router = APIRouter(prefix="/v1/partners", tags=["partners"])
-Reader = Annotated[Caller, require_scope("notifications:read")]
 
 
-@router.post("", status_code=201, response_model=PartnerRead)
-async def create_partner(
-    body: PartnerCreate,
-    request: Request,
-    caller: Annotated[Caller, require_scope("admin")],
-    idempotency_key: IdempotencyKey = None,
-):
+@router.post("", status_code=201)
+@idempotent
+async def create_partner(body: PartnerCreate, uow: UnitOfWork, caller: Admin) -> PartnerRead:
     """Register a partner organisation (admins only); mint its token with `crisisaid token --partner-id`."""
-
-    async def use_case(session):
-        return PartnerRead.model_validate(await service.create(session=session, data=body))
-
-    return await respond_idempotently(
-        request, caller=caller, key=idempotency_key, body=body, status_code=201, use_case=use_case
-    )
+    return PartnerRead.model_validate(await service.create(session=uow.session, data=body))
 
 
-@router.get("", response_model=Page[PartnerRead])
-async def list_partners(session: SessionDep, caller: Reader, cursor: Cursor = None, limit: Limit = 50):
+@router.get("")
+async def list_partners(
+    session: ReadSession, caller: Reader, cursor: Cursor = None, limit: Limit = 50
+) -> Page[PartnerRead]:
     items, next_cursor = await service.list_(session=session, caller=caller, cursor=cursor, limit=limit)
     return Page(items=[PartnerRead.model_validate(p) for p in items], next_cursor=next_cursor)
 
 
-@router.get("/{partner_id}", response_model=PartnerRead)
-async def get_partner(partner_id: uuid.UUID, session: SessionDep, caller: Reader) -> PartnerRead:
+@router.get("/{partner_id}")
+async def get_partner(partner_id: uuid.UUID, session: ReadSession, caller: Reader) -> PartnerRead:
     return PartnerRead.model_validate(await service.get_visible(session=session, caller=caller, partner_id=partner_id))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
+from typing import Any, Self
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import JSON, ForeignKey, String, Text
@@ -112,8 +113,9 @@ class SubscriptionRead(BaseModel):
     updated_at: dt.datetime
 
     @classmethod
-    def of(cls, s: Subscription) -> SubscriptionRead:
+    def of(cls, s: Subscription, **extra: Any) -> Self:
         return cls(
+            **extra,
             id=s.id,
             partner_id=s.partner_id,
             url=s.url,
@@ -129,6 +131,10 @@ class SubscriptionRead(BaseModel):
 
 class SubscriptionCreated(SubscriptionRead):
     secret: str = Field(description="the signing secret (whsec_…); shown only now — store it")
+
+    @classmethod
+    def of(cls, s: Subscription, *, secret: str) -> Self:  # type: ignore[override]
+        return super().of(s, secret=secret)
 
 
 class ReplayRequest(BaseModel):

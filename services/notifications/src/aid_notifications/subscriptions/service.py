@@ -141,6 +141,14 @@ async def signing_secrets(*, session: AsyncSession, subscription_id: uuid.UUID, 
     return [box.open(s.sealed) for s in rows.scalars() if s.expires_at is None or s.expires_at > now]
 
 
+async def disable(*, session: AsyncSession, subscription_id: uuid.UUID, reason: str) -> None:
+    """Stop sending to a subscription (e.g. its receiver answered 410 Gone); PATCH status=active resumes it."""
+    subscription = await session.get(Subscription, subscription_id)
+    if subscription is not None:
+        subscription.status = SubscriptionStatus.DISABLED.value
+        subscription.disabled_reason = reason
+
+
 async def remove(*, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> None:
     """Stop sending: the subscription is disabled (its deliveries stay visible), not erased."""
     subscription = await get_visible(session=session, caller=caller, subscription_id=subscription_id)

@@ -3,12 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from aid_common.auth import Caller, require_scope
-from aid_common.idempotency import IdempotencyKey, respond_idempotently
+from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Limit, Page
-from aid_common.runtime import SessionDep
+from aid_common.uow import ReadSession, UnitOfWork
 from aid_contracts.types import CountryCode, Sector
 from aid_pledges.agreements import service
 from aid_pledges.agreements.models import (
@@ -21,36 +20,29 @@ from aid_pledges.agreements.models import (
     SignRequest,
     Status,
 )
+from aid_pledges.deps import Reader, Writer
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
-Writer = Annotated[Caller, require_scope("pledges:write")]
 
 
-@router.post("", status_code=201, response_model=AgreementRead)
-async def create_agreement(
-    body: AgreementCreate, request: Request, caller: Writer, idempotency_key: IdempotencyKey = None
-):
+@router.post("", status_code=201)
+@idempotent
+async def create_agreement(body: AgreementCreate, uow: UnitOfWork, caller: Writer) -> AgreementRead:
     """Record a pledged or signed agreement; converts to USD at the rate in force on the signing day (or today
     while pledged), rounding half to even to the cent."""
-
-    async def use_case(session):
-        return AgreementRead.model_validate(await service.create(session=session, data=body))
-
-    return await respond_idempotently(
-        request, caller=caller, key=idempotency_key, body=body, status_code=201, use_case=use_case
-    )
+    return AgreementRead.model_validate(await service.create(session=uow.session, data=body))
 
 
-@router.get("", response_model=Page[AgreementRead])
+@router.get("")
 async def list_agreements(
-    session: SessionDep,
+    session: ReadSession,
+    caller: Reader,
     donor_id: uuid.UUID | None = None,
     status: Status | None = None,
     country: Annotated[CountryCode | None, Query(description="earmarked country")] = None,
     sector: Sector | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-    caller: Caller = require_scope("pledges:read"),
 ) -> Page[AgreementRead]:
     items, next_cursor = await service.list_(
         session=session,
@@ -64,74 +56,40 @@ async def list_agreements(
     return Page(items=[AgreementRead.model_validate(a) for a in items], next_cursor=next_cursor)
 
 
-@router.get("/{agreement_id}", response_model=AgreementRead)
-async def get_agreement(agreement_id: uuid.UUID, session: SessionDep, caller: Caller = require_scope("pledges:read")):
+@router.get("/{agreement_id}")
+async def get_agreement(agreement_id: uuid.UUID, session: ReadSession, caller: Reader) -> AgreementRead:
     return AgreementRead.model_validate(await service.get_or_404(session=session, agreement_id=agreement_id))
 
 
-@router.post("/{agreement_id}/sign", response_model=AgreementRead)
-async def sign_agreement(
-    agreement_id: uuid.UUID, body: SignRequest, request: Request, caller: Writer, idempotency_key: IdempotencyKey = None
-):
-    async def use_case(session):
-        return AgreementRead.model_validate(
-            await service.sign(session=session, agreement_id=agreement_id, signed_on=body.signed_on)
-        )
-
-    return await respond_idempotently(
-        request, caller=caller, key=idempotency_key, body=body, status_code=200, use_case=use_case
-    )
+@router.post("/{agreement_id}/sign")
+@idempotent
+async def sign_agreement(agreement_id: uuid.UUID, body: SignRequest, uow: UnitOfWork, caller: Writer) -> AgreementRead:
+    agreement = await service.sign(session=uow.session, agreement_id=agreement_id, signed_on=body.signed_on)
+    return AgreementRead.model_validate(agreement)
 
 
-@router.post("/{agreement_id}/cancel", response_model=AgreementRead)
+@router.post("/{agreement_id}/cancel")
+@idempotent
 async def cancel_agreement(
-    agreement_id: uuid.UUID,
-    body: CancelRequest,
-    request: Request,
-    caller: Writer,
-    idempotency_key: IdempotencyKey = None,
-):
-    async def use_case(session):
-        return AgreementRead.model_validate(
-            await service.cancel(session=session, agreement_id=agreement_id, reason=body.reason)
-        )
-
-    return await respond_idempotently(
-        request, caller=caller, key=idempotency_key, body=body, status_code=200, use_case=use_case
-    )
+    agreement_id: uuid.UUID, body: CancelRequest, uow: UnitOfWork, caller: Writer
+) -> AgreementRead:
+    agreement = await service.cancel(session=uow.session, agreement_id=agreement_id, reason=body.reason)
+    return AgreementRead.model_validate(agreement)
 
 
-@router.post("/{agreement_id}/amend", response_model=AgreementRead)
+@router.post("/{agreement_id}/amend")
+@idempotent
 async def amend_agreement(
-    agreement_id: uuid.UUID,
-    body: AmendRequest,
-    request: Request,
-    caller: Writer,
-    idempotency_key: IdempotencyKey = None,
-):
+    agreement_id: uuid.UUID, body: AmendRequest, uow: UnitOfWork, caller: Writer
+) -> AgreementRead:
     """Change the amount; the `aid.agreement.amended` event carries the difference."""
-
-    async def use_case(session):
-        return AgreementRead.model_validate(await service.amend(session=session, agreement_id=agreement_id, data=body))
-
-    return await respond_idempotently(
-        request, caller=caller, key=idempotency_key, body=body, status_code=200, use_case=use_case
-    )
+    return AgreementRead.model_validate(await service.amend(session=uow.session, agreement_id=agreement_id, data=body))
 
 
-@router.post("/{agreement_id}/disbursements", status_code=201, response_model=DisbursementRead)
+@router.post("/{agreement_id}/disbursements", status_code=201)
+@idempotent
 async def record_disbursement(
-    agreement_id: uuid.UUID,
-    body: DisbursementCreate,
-    request: Request,
-    caller: Writer,
-    idempotency_key: IdempotencyKey = None,
-):
-    async def use_case(session):
-        return DisbursementRead.model_validate(
-            await service.disburse(session=session, agreement_id=agreement_id, data=body)
-        )
-
-    return await respond_idempotently(
-        request, caller=caller, key=idempotency_key, body=body, status_code=201, use_case=use_case
-    )
+    agreement_id: uuid.UUID, body: DisbursementCreate, uow: UnitOfWork, caller: Writer
+) -> DisbursementRead:
+    disbursement = await service.disburse(session=uow.session, agreement_id=agreement_id, data=body)
+    return DisbursementRead.model_validate(disbursement)

@@ -1,21 +1,16 @@
-"""Appeals and their pillars, with funding per pillar: what projects in the pillar hold, plus signed money
-earmarked to the pillar (or the appeal) that no project holds yet."""
+"""Appeals and their pillars: registration and lookup. Their funding figures are the funding folder's
+(`funding.reports`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.errors import Conflict, NotFound, Unprocessable
-from aid_projects.appeals.models import Appeal, AppealCreate, AppealRead, Pillar, PillarRead
-from aid_projects.funding.allocation import ZERO, coverage, usd
-from aid_projects.funding.models import AgreementFunds
-from aid_projects.projects.models import Project
+from aid_projects.appeals.models import Appeal, AppealCreate, Pillar
 
 
 async def create(*, session: AsyncSession, data: AppealCreate) -> Appeal:
@@ -56,72 +51,8 @@ async def check_pillar(*, session: AsyncSession, appeal: str, pillar: str | None
         )
 
 
-async def _figures(session: AsyncSession, codes: list[str]) -> tuple[dict, dict]:
-    """Project funding and unallocated pool balances per (appeal, pillar); pillar None = appeal-level only."""
-    funded: dict[tuple[str, str | None], Decimal] = defaultdict(lambda: ZERO)
-    pooled: dict[tuple[str, str | None], Decimal] = defaultdict(lambda: ZERO)
-    rows = await session.execute(
-        select(Project.appeal, Project.pillar, func.sum(Project.funded_usd))
-        .where(Project.appeal.in_(codes))
-        .group_by(Project.appeal, Project.pillar)
-    )
-    for appeal, pillar, total in rows.all():
-        funded[(appeal, pillar)] += Decimal(total)
-    rows = await session.execute(
-        select(AgreementFunds.earmark_appeal, AgreementFunds.earmark_pillar, func.sum(AgreementFunds.pool_usd))
-        .where(AgreementFunds.earmark_appeal.in_(codes), AgreementFunds.status == "signed")
-        .group_by(AgreementFunds.earmark_appeal, AgreementFunds.earmark_pillar)
-    )
-    for appeal, pillar, total in rows.all():
-        pooled[(appeal, pillar)] += Decimal(total)
-    return funded, pooled
-
-
-async def read_many(*, session: AsyncSession, appeals: list[Appeal]) -> list[AppealRead]:
-    funded, pooled = await _figures(session, [a.code for a in appeals])
-    out = []
-    for appeal in appeals:
-        pillars = []
-        for p in appeal.pillars:
-            f, u = funded[(appeal.code, p.code)], pooled[(appeal.code, p.code)]
-            pillars.append(
-                PillarRead(
-                    code=p.code,
-                    title=p.title,
-                    names=p.names,
-                    requirements_usd=p.requirements_usd,
-                    funded_usd=usd(f + u),
-                    unallocated_usd=usd(u),
-                    coverage=coverage(f + u, p.requirements_usd),
-                )
-            )
-        requirements = sum((p.requirements_usd for p in appeal.pillars), ZERO)
-        total_funded = sum((v for (a, _), v in funded.items() if a == appeal.code), ZERO)
-        total_pooled = sum((v for (a, _), v in pooled.items() if a == appeal.code), ZERO)
-        out.append(
-            AppealRead(
-                id=appeal.id,
-                code=appeal.code,
-                title=appeal.title,
-                names=appeal.names,
-                year=appeal.year,
-                requirements_usd=requirements,
-                funded_usd=usd(total_funded + total_pooled),
-                unallocated_usd=usd(total_pooled),
-                coverage=coverage(total_funded + total_pooled, requirements),
-                pillars=pillars,
-                created_at=appeal.created_at,
-            )
-        )
-    return out
-
-
-async def read(*, session: AsyncSession, appeal: Appeal) -> AppealRead:
-    return (await read_many(session=session, appeals=[appeal]))[0]
-
-
-async def list_(*, session: AsyncSession, year: int | None) -> list[AppealRead]:
+async def list_(*, session: AsyncSession, year: int | None) -> list[Appeal]:
     stmt = select(Appeal).order_by(Appeal.year.desc(), Appeal.code)
     if year is not None:
         stmt = stmt.where(Appeal.year == year)
-    return await read_many(session=session, appeals=list((await session.execute(stmt)).scalars()))
+    return list((await session.execute(stmt)).scalars())

@@ -2,44 +2,35 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 
-from aid_common.auth import Caller, require_scope
-from aid_common.idempotency import IdempotencyKey, respond_idempotently
-from aid_common.runtime import SessionDep
+from aid_common.idempotency import idempotent
+from aid_common.uow import ReadSession, UnitOfWork
 from aid_projects.appeals import service
 from aid_projects.appeals.models import AppealCreate, AppealRead
+from aid_projects.deps import Reader, Writer
+from aid_projects.funding import reports
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
-Reader = Annotated[Caller, require_scope("projects:read")]
 AppealCode = Annotated[str, Path(min_length=1, max_length=50)]
 
 
-@router.post("", status_code=201, response_model=AppealRead)
-async def create_appeal(
-    body: AppealCreate,
-    request: Request,
-    caller: Annotated[Caller, require_scope("projects:write")],
-    idempotency_key: IdempotencyKey = None,
-):
+@router.post("", status_code=201)
+@idempotent
+async def create_appeal(body: AppealCreate, uow: UnitOfWork, caller: Writer) -> AppealRead:
     """Register an appeal and its pillars with their requirements in USD."""
-
-    async def use_case(session):
-        appeal = await service.create(session=session, data=body)
-        return await service.read(session=session, appeal=appeal)
-
-    return await respond_idempotently(
-        request, caller=caller, key=idempotency_key, body=body, status_code=201, use_case=use_case
-    )
+    appeal = await service.create(session=uow.session, data=body)
+    return await reports.appeal_read(session=uow.session, appeal=appeal)
 
 
-@router.get("", response_model=list[AppealRead])
-async def list_appeals(session: SessionDep, caller: Reader, year: int | None = None) -> list[AppealRead]:
-    return await service.list_(session=session, year=year)
+@router.get("")
+async def list_appeals(session: ReadSession, caller: Reader, year: int | None = None) -> list[AppealRead]:
+    return await reports.appeals_read(session=session, appeals=await service.list_(session=session, year=year))
 
 
-@router.get("/{code}", response_model=AppealRead)
-async def get_appeal(code: AppealCode, session: SessionDep, caller: Reader) -> AppealRead:
+@router.get("/{code}")
+async def get_appeal(code: AppealCode, session: ReadSession, caller: Reader) -> AppealRead:
     """The appeal with per-pillar requirements, funding (projects' plus unallocated earmarked money) and
     coverage."""
-    return await service.read(session=session, appeal=await service.get_or_404(session=session, code=code))
+    appeal = await service.get_or_404(session=session, code=code)
+    return await reports.appeal_read(session=session, appeal=appeal)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Generic, TypeVar
 
+from aid_projects.money import CENT, ZERO
+
 K = TypeVar("K", bound=Hashable)
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 
 
 def _cents(amount: Decimal) -> int:
@@ -112,15 +112,3 @@ def plan_draw(gap: Decimal, balances: Sequence[tuple[K, Decimal]]) -> dict[K, De
             draws[key] = take
             left -= take
     return draws
-
-
-def usd(value: object) -> Decimal:
-    """A sum read back from the database (NUMERIC, integer cents on SQLite, or NULL) as USD to the cent."""
-    return Decimal(value or 0).quantize(CENT)
-
-
-def coverage(funded: Decimal, requirements: Decimal) -> Decimal:
-    """funded / requirements to four places (0 when nothing is required)."""
-    if requirements <= 0:
-        return Decimal("0.0000")
-    return (funded / requirements).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)

@@ -14,19 +14,17 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
-from aid_common.db import lock_for_transaction, utcnow
+from aid_common.db import utcnow
 from aid_common.events import CloudEvent
 from aid_contracts.pledges import AgreementFacts, DisbursementReceived, Earmark
 from aid_contracts.projects import PoolUpdated, ProjectFullyFunded, ProjectFundingUpdated
-from aid_projects.funding.allocation import ZERO, coverage, plan_agreement, plan_draw, split_by_weight, usd
+from aid_projects.funding.allocation import plan_agreement, plan_draw, split_by_weight
 from aid_projects.funding.models import AgreementFunds, EntryKind, LedgerEntry, Share
+from aid_projects.locks import lock_ledger
+from aid_projects.money import ZERO, coverage, usd
 from aid_projects.projects.models import Project, ProjectStatus
 
 EARMARK_FIELDS = ("country", "sector", "appeal", "pillar")
-
-
-async def lock_ledger(session: AsyncSession) -> None:
-    await lock_for_transaction(session, "aid-projects-ledger")
 
 
 def pool_key(earmark: Earmark) -> str:
@@ -203,7 +201,7 @@ async def apply_disbursement(session: AsyncSession, *, payload: DisbursementRece
     await _spread_received(session, agreement, agreement.received_usd)
 
 
-async def draw_from_pools(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
+async def fill_gap(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
     """A project that is active and has a gap takes unallocated balances whose earmark it matches: the
     tightest earmark first, then the oldest agreement."""
     await lock_ledger(session)

@@ -16,7 +16,16 @@ from aid_common.db import create_all, create_engine, session_factory
 from aid_common.events import DEADLETTER_TOPIC
 from aid_common.kafka import KafkaBus
 from aid_common.tables import InboxMessage
-from tests.common.sample import TOPIC, Effect, SampleBase, count_effects, events, record_effect, thing_event
+from tests.common.sample import (
+    TOPIC,
+    Effect,
+    SampleBase,
+    ThingHappened,
+    count_effects,
+    events,
+    record_effect,
+    thing_event,
+)
 from tests.conftest import REPO
 from tests.helpers import eventually, read_topic
 
@@ -45,7 +54,7 @@ def _consumer(bus, sessions, name="projects", handler=record_effect, **kw) -> Ev
         name=name,
         bus=bus,
         topics=[TOPIC],
-        subscriptions=[on("test.thing.happened", handler)],
+        subscriptions=[on(ThingHappened, handler, events=events)],
         sessions=sessions,
         registry=events,
         retry_base_seconds=0.01,

@@ -8,6 +8,7 @@ import uuid
 
 from aid_common.db import transaction, utcnow
 from aid_notifications.deliveries.models import Delivery, SeenEvent
+from aid_notifications.deliveries.worker import DeliveryWorker
 from tests.notifications.conftest import create_partner, subscribe
 
 
@@ -37,7 +38,9 @@ async def test_old_finished_events_are_forgotten_waiting_ones_kept(notifications
             )
         session.add(SeenEvent(event_id="recent", type="aid.project.created", body="{}", dimensions={}, received_at=now))
 
-    worker = notifications.app.state.delivery_worker
+    worker = DeliveryWorker(
+        sessions=sessions, settings=notifications.runtime.settings, box=notifications.app.state.secret_box
+    )
     await worker.forget_old_events()
     await worker.report_queue()
 

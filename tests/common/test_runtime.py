@@ -4,48 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import httpx
-import pytest
-from fastapi import FastAPI
-from pydantic import BaseModel, Field
-
-from aid_common.auth import Caller, TokenVerifier, mint_token, require_scope
-from aid_common.memory_bus import MemoryBus
-from aid_common.runtime import ServiceRuntime
-from aid_common.settings import Mode, Settings
-from tests.common.sample import SampleBase
+from aid_common.auth import mint_token
 from tests.helpers import PROBLEM, auth
-
-
-class Body(BaseModel):
-    name: str = Field(min_length=1)
-    count: int
-
-
-@pytest.fixture
-async def client(sqlite_url, keypair):
-    settings = Settings(AID_MODE=Mode.EMBEDDED, DATABASE_URL=sqlite_url, AID_MAX_BODY_BYTES=2048)
-    runtime = ServiceRuntime(
-        settings,
-        service="sample",
-        metadata=SampleBase.metadata,
-        bus=MemoryBus(),
-        role="api",
-        token_verifier=TokenVerifier(
-            __import__("cryptography.hazmat.primitives.serialization", fromlist=["x"]).load_pem_public_key(keypair[1])
-        ),
-    )
-    app = FastAPI(lifespan=runtime.lifespan)
-    runtime.install(app)
-
-    @app.post("/v1/things", status_code=201)
-    async def create(body: Body, caller: Caller = require_scope("things:write")) -> dict:
-        return {"name": body.name, "by": caller.subject}
-
-    await runtime.start()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        yield c
-    await runtime.stop()
 
 
 async def test_no_token_is_401_problem_json(client) -> None:
