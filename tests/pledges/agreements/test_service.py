@@ -23,7 +23,9 @@ async def test_signing_puts_exactly_one_signed_cloudevent_on_the_topic_keyed_by_
         await svc.client.post(
             "/v1/agreements",
             headers=writer,
-            json=agreement_body(donor["id"], status="pledged", signed_on=None, title="منحة لبنان 🇱🇧"),
+            json=agreement_body(
+                donor["id"], status="pledged", signed_on=None, pledged_on="2024-04-01", title="منحة لبنان 🇱🇧"
+            ),
         )
     ).json()
     r = await svc.client.post(

@@ -101,10 +101,13 @@ async def test_lifecycle_pledged_signed_amended_disbursed_cancelled(pledges, wri
         await c.post(
             "/v1/agreements",
             headers=writer,
-            json=agreement_body(kuwait["id"], status="pledged", signed_on=None, amount="500000"),
+            json={
+                **agreement_body(kuwait["id"], status="pledged", signed_on=None, amount="500000"),
+                "pledged_on": "2024-04-15",
+            },
         )
     ).json()
-    assert a["status"] == "pledged"
+    assert a["status"] == "pledged" and a["pledged_on"] == "2024-04-15"
     early = await c.post(
         f"/v1/agreements/{a['id']}/disbursements",
         headers=writer,

@@ -17,4 +17,4 @@ async def test_fx_rate_validation(pledges, writer, reader) -> None:
         r = await pledges.client.put(f"/v1/fx-rates/{currency}", json=body, headers=writer)
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, (currency, body, r.text)
     rates = (await pledges.client.get("/v1/fx-rates", params={"currency": "QAR"}, headers=reader)).json()
-    assert rates and rates[0]["usd_per_unit"] == "0.2747252747", "seeded from the data file"
+    assert rates["items"] and rates["items"][0]["usd_per_unit"] == "0.2747252747", "seeded from the data file"

@@ -51,13 +51,15 @@ async def test_1_2m_fills_both_gaps_pools_200k_and_a_third_project_draws_it(proj
     for p in (a, b):
         body = await project(projects, writer, p["id"])
         assert body["coverage"] == "1.0000" and body["overfunded"] is False
-    pools = (await projects.client.get("/v1/pools", headers=writer)).json()
+    pools = (await projects.client.get("/v1/pools", headers=writer)).json()["items"]
     assert pools == [
         {
             "pool_key": "country=SY;sector=health",
             "earmark": {"project_id": None, "country": "SY", "sector": "health", "appeal": None, "pillar": None},
             "balance_usd": "200000.00",
+            "received_usd": "0.00",
             "agreements": 1,
+            "waiting_because": "no active project matching country SY, sector health has a gap left",
         }
     ]
     await _settle(projects)
@@ -65,7 +67,7 @@ async def test_1_2m_fills_both_gaps_pools_200k_and_a_third_project_draws_it(proj
 
     c = await create_project(projects, writer, "SY-H-3", "150000.00", region="Aleppo")
     assert c["funded_usd"] == "150000.00"
-    assert (await projects.client.get("/v1/pools", headers=writer)).json()[0]["balance_usd"] == "50000.00"
+    assert (await projects.client.get("/v1/pools", headers=writer)).json()["items"][0]["balance_usd"] == "50000.00"
     ledger = (await projects.client.get(f"/v1/projects/{c['id']}/allocations", headers=writer)).json()["items"]
     assert [(e["agreement_id"], e["amount_usd"], e["kind"]) for e in ledger] == [
         (str(agreement.agreement_id), "150000.00", "allocation")
@@ -104,12 +106,12 @@ async def test_amendments_and_cancellation_write_reversals_and_keep_the_ledger_a
         projects, amended(agreement, "1000000.00")
     )  # +550 000: 300 000 + 150 000 fill the gaps, 100 000 pooled
     assert (await project(projects, writer, a["id"]))["funded_usd"] == "600000.00"
-    assert (await projects.client.get("/v1/pools", headers=writer)).json()[0]["balance_usd"] == "100000.00"
+    assert (await projects.client.get("/v1/pools", headers=writer)).json()["items"][0]["balance_usd"] == "100000.00"
 
     await deliver(projects, amended(agreement, "700000.00"))  # −300 000: the pool's 100 000 first, then 2:1
     assert (await project(projects, writer, a["id"]))["funded_usd"] == "466666.67"
     assert (await project(projects, writer, b["id"]))["funded_usd"] == "233333.33"
-    assert (await projects.client.get("/v1/pools", headers=writer)).json() == []
+    assert (await projects.client.get("/v1/pools", headers=writer)).json() == {"items": []}
 
     await deliver(projects, cancelled(agreement))
     for p in (a, b):
@@ -168,12 +170,22 @@ async def test_coverage_and_appeal_pillars(projects, writer) -> None:
 
     got = (await projects.client.get("/v1/appeals/IOM-GA-2024", headers=writer)).json()
     p1 = got["pillars"][0]
-    # the project's 260 000 gap is drawn from the pillar money; the rest waits in the pillar's pool
-    assert p1["funded_usd"] == "34340000.00" and p1["unallocated_usd"] == "33740000.00" and p1["coverage"] == "0.0101"
-    by_country = (await projects.client.get("/v1/coverage?by=country", headers=writer)).json()
+    # the project's 260 000 gap is drawn from the pillar money; the rest waits in the pillar's pool, shown as
+    # unallocated, never as funded
+    assert p1["funded_usd"] == "600000.00" and p1["unallocated_usd"] == "33740000.00" and p1["coverage"] == "0.0002"
+    assert p1["unmet_usd"] == "3399400000.00" and got["funded_usd"] == "600000.00"
+    by_country = (await projects.client.get("/v1/coverage?by=country", headers=writer)).json()["items"]
+    zero = {"unmet_usd": "0.00", "overfunded_usd": "0.00", "unallocated_usd": "0.00", "received_usd": "0.00"}
     assert by_country == [
-        {"key": "SY", "requirements_usd": "600000.00", "funded_usd": "600000.00", "coverage": "1.0000"},
-        {"key": "YE", "requirements_usd": "400000.00", "funded_usd": "0.00", "coverage": "0.0000"},
+        {"key": "SY", "requirements_usd": "600000.00", "funded_usd": "600000.00", "coverage": "1.0000", **zero},
+        {
+            "key": "YE",
+            "requirements_usd": "400000.00",
+            "funded_usd": "0.00",
+            "coverage": "0.0000",
+            **zero,
+            "unmet_usd": "400000.00",
+        },
     ]
-    by_pillar = (await projects.client.get("/v1/coverage?by=pillar", headers=writer)).json()
+    by_pillar = (await projects.client.get("/v1/coverage?by=pillar", headers=writer)).json()["items"]
     assert [row["key"] for row in by_pillar] == ["IOM-GA-2024/P1", "IOM-GA-2024/P2", "IOM-GA-2024/P3", "IOM-GA-2024/P4"]

@@ -26,6 +26,12 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
+class Items(BaseModel, Generic[T]):
+    """An aggregate that is never paged answers `{items}`: the same shape as a page, without a cursor."""
+
+    items: list[T]
+
+
 def encode_cursor(created_at: dt.datetime, id_: uuid.UUID) -> str:
     raw = json.dumps({"t": created_at.isoformat(), "i": str(id_)}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

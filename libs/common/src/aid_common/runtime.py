@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,6 +26,7 @@ from aid_common.metrics import install_http_metrics
 from aid_common.middleware import RequestContextMiddleware
 from aid_common.outbox import OutboxRelay
 from aid_common.settings import Mode, Settings
+from aid_common.strict_query import reject_unknown_query_parameters
 
 log = structlog.get_logger("aid.runtime")
 
@@ -128,6 +129,7 @@ class ServiceRuntime:
 
     def install(self, app: FastAPI) -> None:
         app.state.runtime = self
+        app.router.dependencies.append(Depends(reject_unknown_query_parameters))  # routes included after this
         app.state.token_verifier = self.token_verifier
         install_problem_handlers(app)
         install_http_metrics(app, self.service)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel
@@ -11,7 +10,7 @@ from pydantic import BaseModel
 from aid_common.events import registry
 from aid_contracts.pledges import Earmark
 from aid_contracts.topics import PROJECTS_TOPIC
-from aid_contracts.types import CountryCode, Money, Names, Sector
+from aid_contracts.types import CountryCode, Money, Names, Ratio, Sector
 
 SOURCE = "/projects"
 
@@ -71,7 +70,7 @@ class ProjectFundingUpdated(ProjectFacts):
     kind: Literal["allocation", "reversal"]
     delta_usd: Money
     funded_usd: Money
-    coverage: Decimal
+    coverage: Ratio
     overfunded: bool
     agreement_id: uuid.UUID
     cause_event_id: str
@@ -87,7 +86,7 @@ class ProjectFundingUpdated(ProjectFacts):
 )
 class ProjectFullyFunded(ProjectFacts):
     funded_usd: Money
-    coverage: Decimal
+    coverage: Ratio
     agreement_id: uuid.UUID
 
 
@@ -104,3 +103,40 @@ class PoolUpdated(BaseModel):
     agreement_id: uuid.UUID
     delta_usd: Money
     balance_usd: Money
+
+
+class PillarFacts(BaseModel):
+    code: str
+    title: str
+    names: Names = {}
+    requirements_usd: Money
+
+
+class AppealFacts(BaseModel):
+    code: str
+    title: str
+    names: Names = {}
+    year: int
+    pillars: list[PillarFacts]
+
+
+@registry.register(
+    "aid.appeal.created",
+    topic=PROJECTS_TOPIC,
+    source=SOURCE,
+    key_field="code",
+    summary="An appeal was launched with its pillars and what each needs.",
+)
+class AppealCreated(AppealFacts):
+    pass
+
+
+@registry.register(
+    "aid.appeal.updated",
+    topic=PROJECTS_TOPIC,
+    source=SOURCE,
+    key_field="code",
+    summary="An appeal's title, names or pillars changed; `changed` lists which.",
+)
+class AppealUpdated(AppealFacts):
+    changed: list[str]

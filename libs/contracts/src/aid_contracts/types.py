@@ -8,7 +8,7 @@ from typing import Annotated
 
 import iso4217
 import pycountry
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 
 def _country(value: str) -> str:
@@ -41,20 +41,38 @@ def _no_float(value: object) -> object:
     return value
 
 
+def in_currency(amount: Decimal, currency: str) -> Decimal:
+    """`amount` rendered with its currency's number of decimals (USD 2, KWD 3, JPY 0) — on every route, event
+    and message, whatever places the input or the column had."""
+    return amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)))
+
+
+DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
 CountryCode = Annotated[str, AfterValidator(_country), Field(examples=["SY"])]
 CurrencyCode = Annotated[str, AfterValidator(_currency), Field(examples=["KWD"])]
-# Money travels as a decimal string ("1250000.00"); finite, never a float.
+# Money travels as a decimal string ("1250000.00"); finite, never a float. The schema (OpenAPI, AsyncAPI) says
+# string with a decimal pattern, which is what every answer and event carries.
 Money = Annotated[
     Decimal,
     BeforeValidator(_no_float),
     Field(allow_inf_nan=False, max_digits=20, examples=["1250000.00"]),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["1250000.00"]}),
 ]
 Rate = Annotated[
     Decimal,
     BeforeValidator(_no_float),
     Field(gt=0, allow_inf_nan=False, max_digits=24, decimal_places=10, examples=["3.2500000000"]),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["3.2500000000"]}),
+]
+# A ratio such as coverage (funded / requirements) to four places: "0.5000".
+Ratio = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(allow_inf_nan=False, examples=["0.5000"]),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["0.5000"]}),
 ]
 
 

@@ -1,5 +1,27 @@
-"""Every event this service consumes. The pledges service is the source of agreements: it consumes none."""
+"""Every event the pledges service consumes, typed by payload: the projects service's appeals and projects,
+kept as a read model so that earmarks are checked against what exists (no call between services)."""
 
-from aid_common.consumer import Subscription
+from __future__ import annotations
 
-SUBSCRIPTIONS: list[Subscription] = []
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_common.consumer import on
+from aid_common.events import CloudEvent
+from aid_contracts.projects import AppealCreated, AppealFacts, AppealUpdated, ProjectCreated, ProjectUpdated
+from aid_pledges.earmarks import service as earmarks
+
+
+async def appeal_seen(session: AsyncSession, payload: AppealFacts, event: CloudEvent) -> None:
+    await earmarks.remember_appeal(session=session, appeal=payload)
+
+
+async def project_seen(session: AsyncSession, payload: ProjectCreated | ProjectUpdated, event: CloudEvent) -> None:
+    await earmarks.remember_project(session=session, project=payload)
+
+
+SUBSCRIPTIONS = [
+    on(AppealCreated, appeal_seen),
+    on(AppealUpdated, appeal_seen),
+    on(ProjectCreated, project_seen),
+    on(ProjectUpdated, project_seen),
+]

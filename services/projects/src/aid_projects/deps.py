@@ -2,9 +2,42 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
+from fastapi import Depends, Query
+
 from aid_common.auth import Caller, require_scope
+from aid_common.errors import Unprocessable
 
 Reader = Annotated[Caller, require_scope("projects:read")]
 Writer = Annotated[Caller, require_scope("projects:write")]
+
+
+def _as_of(
+    as_of: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="figures as recorded at a moment: a date (YYYY-MM-DD, the end of that day, UTC) or an ISO "
+            "8601 timestamp; omitted = now",
+            examples=["2024-06-30"],
+        ),
+    ] = None,
+) -> dt.datetime | None:
+    if as_of is None:
+        return None
+    try:
+        if len(as_of) == 10:
+            day = dt.date.fromisoformat(as_of)
+            return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+        moment = dt.datetime.fromisoformat(as_of)
+    except ValueError:
+        raise Unprocessable(
+            f"as_of {as_of!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp",
+            errors=[{"location": "query.as_of", "message": "not a date or timestamp"}],
+        ) from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+AsOf = Annotated[dt.datetime | None, Depends(_as_of)]

@@ -1,8 +1,13 @@
-"""USD amounts and coverage ratios: the rounding rules every figure of this service follows."""
+"""USD amounts, coverage ratios and the figures every row carries: the rules every figure of this service
+follows (computed in `funding.figures`)."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
+
+from pydantic import BaseModel, Field
+
+from aid_contracts.types import Money, Ratio
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -19,3 +24,15 @@ def coverage(funded: Decimal, requirements: Decimal) -> Decimal:
     if requirements <= 0:
         return Decimal("0.0000")
     return (funded / requirements).quantize(_RATIO, rounding=ROUND_HALF_EVEN)
+
+
+class Figures(BaseModel):
+    """One rule at every level (project, country, sector, pillar, appeal, all): see `funding.figures`."""
+
+    requirements_usd: Money
+    funded_usd: Money = Field(description="allocations to projects inside the row (never pools)")
+    unmet_usd: Money = Field(description="requirements not met, counting no project above its own requirements")
+    overfunded_usd: Money = Field(description="funding above a project's own requirements (project earmarks)")
+    unallocated_usd: Money = Field(description="pools whose earmark lies inside the row")
+    received_usd: Money = Field(description="money received: projects' plus pools' inside the row")
+    coverage: Ratio = Field(description="funded / requirements")

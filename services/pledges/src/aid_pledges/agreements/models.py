@@ -6,12 +6,12 @@ from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aid_common.db import Amount, UtcDateTime, utcnow
+from aid_common.db import Amount, BigIntPK, UtcDateTime, utcnow
 from aid_contracts.pledges import Earmark
-from aid_contracts.types import CurrencyCode, Money, Rate
+from aid_contracts.types import CurrencyCode, Money, Rate, in_currency
 from aid_pledges.db import Base
 
 
@@ -71,6 +71,39 @@ class Disbursement(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class HistoryAction(StrEnum):
+    CREATED = "created"
+    SIGNED = "signed"
+    AMENDED = "amended"
+    CANCELLED = "cancelled"
+    DISBURSEMENT = "disbursement"
+
+
+class AgreementHistory(Base):
+    """Append-only: what happened to an agreement, who did it (the token's subject) and under which correlation
+    id."""
+
+    __tablename__ = "agreement_history"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)  # the order things happened in
+    agreement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agreements.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    correlation_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class HistoryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: dt.datetime
+    action: HistoryAction
+    actor: str
+    correlation_id: str | None
+    details: dict = Field(description="what changed: e.g. old and new amounts for an amendment")
+
+
 class EarmarkIn(Earmark):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,6 +128,9 @@ class AgreementCreate(BaseModel):
     amount: Money = Field(gt=0)
     currency: CurrencyCode
     status: Status = Status.PLEDGED
+    pledged_on: dt.date | None = Field(
+        default=None, description="when it was announced (may be back-dated); today if omitted"
+    )
     signed_on: dt.date | None = Field(default=None, description="when status is signed; today if omitted")
     earmark: EarmarkIn = Field(default_factory=EarmarkIn)
 
@@ -120,7 +156,7 @@ class CancelRequest(BaseModel):
 class AmendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: Money = Field(gt=0, description="the new total, in the agreement's currency")
-    amended_on: dt.date | None = None
+    amended_on: dt.date | None = Field(default=None, description="today if omitted; not before it was pledged")
 
 
 class DisbursementCreate(BaseModel):
@@ -151,6 +187,11 @@ class AgreementRead(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
 
+    @model_validator(mode="after")
+    def _in_currency(self) -> AgreementRead:
+        self.amount = in_currency(self.amount, self.currency)
+        return self
+
 
 class DisbursementRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -163,3 +204,8 @@ class DisbursementRead(BaseModel):
     amount_usd: Money
     received_on: dt.date
     created_at: dt.datetime
+
+    @model_validator(mode="after")
+    def _in_currency(self) -> DisbursementRead:
+        self.amount = in_currency(self.amount, self.currency)
+        return self

@@ -7,11 +7,14 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
+from fastapi.encoders import jsonable_encoder
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
+from aid_common.auth import Caller
+from aid_common.context import current_correlation_id
 from aid_common.errors import Conflict, NotFound, Unprocessable
 from aid_common.pagination import keyset, page
 from aid_contracts.pledges import (
@@ -22,17 +25,20 @@ from aid_contracts.pledges import (
     DisbursementReceived,
     DonorRef,
 )
-from aid_contracts.types import currency_exponent
+from aid_contracts.types import currency_exponent, in_currency
 from aid_pledges.agreements.models import (
     Agreement,
     AgreementCreate,
+    AgreementHistory,
     AmendRequest,
     Disbursement,
     DisbursementCreate,
+    HistoryAction,
     Status,
 )
 from aid_pledges.donors import service as donors
 from aid_pledges.donors.models import Donor
+from aid_pledges.earmarks import service as earmarks
 from aid_pledges.fx import service as fx
 
 
@@ -50,6 +56,36 @@ def _check_places(amount: Decimal, currency: str, field: str = "amount") -> None
         )
 
 
+def _not_after(later: dt.date, earlier: dt.date, later_name: str, earlier_name: str) -> None:
+    if later < earlier:
+        raise Unprocessable(
+            f"{later_name} ({later}) is before {earlier_name} ({earlier}); {earlier_name} ≤ {later_name} ≤ today",
+            errors=[{"location": f"body.{later_name}", "message": f"before {earlier_name} {earlier}"}],
+        )
+
+
+def _not_in_future(day: dt.date, name: str) -> None:
+    if day > _today():
+        raise Unprocessable(
+            f"{name} ({day}) is in the future; today is {_today()} (UTC): record it when it has happened",
+            errors=[{"location": f"body.{name}", "message": "in the future"}],
+        )
+
+
+def _record(
+    session: AsyncSession, agreement: Agreement, action: HistoryAction, caller: Caller, **details: object
+) -> None:
+    session.add(
+        AgreementHistory(
+            agreement_id=agreement.id,
+            action=action.value,
+            actor=caller.subject,
+            correlation_id=current_correlation_id(),
+            details=jsonable_encoder(details, custom_encoder={Decimal: lambda d: format(d, "f")}),
+        )
+    )
+
+
 def _donor_ref(donor: Donor) -> DonorRef:
     return DonorRef(id=donor.id, name=donor.name, names=donor.names, kind=donor.kind, country=donor.country)
 
@@ -61,7 +97,7 @@ def _facts(agreement: Agreement, donor: Donor) -> dict:
         "reference": agreement.reference,
         "title": agreement.title,
         "status": agreement.status,
-        "amount": agreement.amount,
+        "amount": in_currency(agreement.amount, agreement.currency),
         "currency": agreement.currency,
         "fx_rate": agreement.fx_rate,
         "amount_usd": agreement.amount_usd,
@@ -69,11 +105,18 @@ def _facts(agreement: Agreement, donor: Donor) -> dict:
     }
 
 
-async def create(*, session: AsyncSession, data: AgreementCreate) -> Agreement:
+async def create(*, session: AsyncSession, data: AgreementCreate, caller: Caller) -> Agreement:
     _check_places(data.amount, data.currency)
     donor = await donors.get_or_422(session=session, donor_id=data.donor_id)
     today = _today()
     signed = data.status is Status.SIGNED
+    # Created already signed and no pledge date given: it was announced when it was signed.
+    pledged_on = data.pledged_on or ((data.signed_on or today) if signed else today)
+    _not_in_future(pledged_on, "pledged_on")
+    if signed:
+        _not_after(data.signed_on or today, pledged_on, "signed_on", "pledged_on")
+        _not_in_future(data.signed_on or today, "signed_on")
+    await earmarks.check(session=session, earmark=data.earmark)
     rate_day = (data.signed_on or today) if signed else today
     rate = await fx.rate_on(session=session, currency=data.currency, day=rate_day)
     clash = await session.execute(
@@ -98,11 +141,24 @@ async def create(*, session: AsyncSession, data: AgreementCreate) -> Agreement:
         earmark_sector=e.sector.value if e.sector else None,
         earmark_appeal=e.appeal,
         earmark_pillar=e.pillar,
-        pledged_on=today,
+        pledged_on=pledged_on,
         signed_on=(data.signed_on or today) if signed else None,
     )
     session.add(agreement)
     await _flush_unique(session, donor.id, data.reference)
+    _record(
+        session,
+        agreement,
+        HistoryAction.CREATED,
+        caller,
+        status=agreement.status,
+        amount=agreement.amount,
+        currency=agreement.currency,
+        amount_usd=agreement.amount_usd,
+        pledged_on=agreement.pledged_on,
+    )
+    if signed:
+        _record(session, agreement, HistoryAction.SIGNED, caller, signed_on=agreement.signed_on, fx_rate=rate)
     if signed:
         outbox.add(session, AgreementSigned(**_facts(agreement, donor), signed_on=agreement.signed_on))
     else:
@@ -127,20 +183,32 @@ async def get_or_404(*, session: AsyncSession, agreement_id: uuid.UUID, for_upda
     return agreement
 
 
-async def sign(*, session: AsyncSession, agreement_id: uuid.UUID, signed_on: dt.date) -> Agreement:
+async def sign(*, session: AsyncSession, agreement_id: uuid.UUID, signed_on: dt.date, caller: Caller) -> Agreement:
     agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
     if agreement.status != Status.PLEDGED:
         raise Conflict(f"agreement {agreement_id} is {agreement.status}; only a pledged agreement can be signed")
+    _not_after(signed_on, agreement.pledged_on, "signed_on", "pledged_on")
+    _not_in_future(signed_on, "signed_on")
+    await earmarks.check(session=session, earmark=agreement.earmark)
     rate = await fx.rate_on(session=session, currency=agreement.currency, day=signed_on)
     agreement.status, agreement.signed_on = Status.SIGNED.value, signed_on
     agreement.fx_rate, agreement.amount_usd = rate, fx.to_usd(agreement.amount, rate)
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
     outbox.add(session, AgreementSigned(**_facts(agreement, donor), signed_on=signed_on))
+    _record(
+        session,
+        agreement,
+        HistoryAction.SIGNED,
+        caller,
+        signed_on=signed_on,
+        fx_rate=rate,
+        amount_usd=agreement.amount_usd,
+    )
     await session.flush()
     return agreement
 
 
-async def cancel(*, session: AsyncSession, agreement_id: uuid.UUID, reason: str) -> Agreement:
+async def cancel(*, session: AsyncSession, agreement_id: uuid.UUID, reason: str, caller: Caller) -> Agreement:
     agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
     if agreement.status == Status.CANCELLED:
         raise Conflict(f"agreement {agreement_id} is already cancelled")
@@ -158,17 +226,22 @@ async def cancel(*, session: AsyncSession, agreement_id: uuid.UUID, reason: str)
             **_facts(agreement, donor), was_signed=was_signed, reason=reason, cancelled_on=agreement.cancelled_on
         ),
     )
+    _record(session, agreement, HistoryAction.CANCELLED, caller, reason=reason, was_signed=was_signed)
     await session.flush()
     return agreement
 
 
-async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRequest) -> Agreement:
+async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRequest, caller: Caller) -> Agreement:
     agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
     if agreement.status == Status.CANCELLED:
         raise Conflict(f"agreement {agreement_id} is cancelled and cannot be amended")
     _check_places(data.amount, agreement.currency)
+    if data.amended_on is not None:
+        _not_after(data.amended_on, agreement.pledged_on, "amended_on", "pledged_on")
+        _not_in_future(data.amended_on, "amended_on")
     if data.amount == agreement.amount:
-        raise Unprocessable(f"the agreement's amount is already {agreement.amount} {agreement.currency}")
+        shown = in_currency(agreement.amount, agreement.currency)
+        raise Unprocessable(f"the agreement's amount is already {shown} {agreement.currency}")
     new_usd = fx.to_usd(data.amount, agreement.fx_rate)  # the agreement keeps the rate it was converted at
     if new_usd < agreement.disbursed_usd:
         raise Unprocessable(
@@ -181,23 +254,39 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
         session,
         AgreementAmended(
             **_facts(agreement, donor),
-            previous_amount=previous,
+            previous_amount=in_currency(previous, agreement.currency),
             previous_amount_usd=previous_usd,
-            delta=data.amount - previous,
+            delta=in_currency(data.amount - previous, agreement.currency),
             delta_usd=new_usd - previous_usd,
             amended_on=data.amended_on or _today(),
         ),
+    )
+    _record(
+        session,
+        agreement,
+        HistoryAction.AMENDED,
+        caller,
+        old_amount=in_currency(previous, agreement.currency),
+        new_amount=in_currency(data.amount, agreement.currency),
+        old_amount_usd=previous_usd,
+        new_amount_usd=new_usd,
+        amended_on=data.amended_on or _today(),
     )
     await session.flush()
     return agreement
 
 
-async def disburse(*, session: AsyncSession, agreement_id: uuid.UUID, data: DisbursementCreate) -> Disbursement:
+async def disburse(
+    *, session: AsyncSession, agreement_id: uuid.UUID, data: DisbursementCreate, caller: Caller
+) -> Disbursement:
     agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
     if agreement.status != Status.SIGNED:
         raise Unprocessable(
             f"agreement {agreement_id} is {agreement.status}; money is received only against a signed agreement"
         )
+    assert agreement.signed_on is not None
+    _not_after(data.received_on, agreement.signed_on, "received_on", "signed_on")
+    _not_in_future(data.received_on, "received_on")
     _check_places(data.amount, data.currency)
     rate = await fx.rate_on(session=session, currency=data.currency, day=data.received_on)
     amount_usd = fx.to_usd(data.amount, rate)
@@ -226,7 +315,7 @@ async def disburse(*, session: AsyncSession, agreement_id: uuid.UUID, data: Disb
             agreement_id=agreement.id,
             donor=_donor_ref(donor),
             reference=agreement.reference,
-            amount=data.amount,
+            amount=in_currency(data.amount, data.currency),
             currency=data.currency,
             fx_rate=rate,
             amount_usd=amount_usd,
@@ -236,8 +325,36 @@ async def disburse(*, session: AsyncSession, agreement_id: uuid.UUID, data: Disb
             received_on=data.received_on,
         ),
     )
+    _record(
+        session,
+        agreement,
+        HistoryAction.DISBURSEMENT,
+        caller,
+        disbursement_id=disbursement.id,
+        amount=in_currency(data.amount, data.currency),
+        currency=data.currency,
+        amount_usd=amount_usd,
+        received_on=data.received_on,
+    )
     await session.flush()
     return disbursement
+
+
+async def disbursements(
+    *, session: AsyncSession, agreement_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[list[Disbursement], str | None]:
+    await get_or_404(session=session, agreement_id=agreement_id)
+    stmt = select(Disbursement).where(Disbursement.agreement_id == agreement_id)
+    rows = (await session.execute(keyset(stmt, Disbursement, cursor=cursor, limit=limit))).scalars().all()
+    return page(rows, limit=limit)
+
+
+async def history(*, session: AsyncSession, agreement_id: uuid.UUID) -> list[AgreementHistory]:
+    await get_or_404(session=session, agreement_id=agreement_id)
+    rows = await session.execute(
+        select(AgreementHistory).where(AgreementHistory.agreement_id == agreement_id).order_by(AgreementHistory.id)
+    )
+    return list(rows.scalars())
 
 
 async def list_(

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from aid_common.idempotency import idempotent
-from aid_common.pagination import Cursor, Limit, Page
+from aid_common.pagination import Cursor, Items, Limit, Page
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_contracts.types import CountryCode, Sector
 from aid_pledges.agreements import service
@@ -17,6 +17,7 @@ from aid_pledges.agreements.models import (
     CancelRequest,
     DisbursementCreate,
     DisbursementRead,
+    HistoryRead,
     SignRequest,
     Status,
 )
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 async def create_agreement(body: AgreementCreate, uow: UnitOfWork, caller: Writer) -> AgreementRead:
     """Record a pledged or signed agreement; converts to USD at the rate in force on the signing day (or today
     while pledged), rounding half to even to the cent."""
-    return AgreementRead.model_validate(await service.create(session=uow.session, data=body))
+    return AgreementRead.model_validate(await service.create(session=uow.session, data=body, caller=caller))
 
 
 @router.get("")
@@ -64,7 +65,9 @@ async def get_agreement(agreement_id: uuid.UUID, session: ReadSession, caller: R
 @router.post("/{agreement_id}/sign")
 @idempotent
 async def sign_agreement(agreement_id: uuid.UUID, body: SignRequest, uow: UnitOfWork, caller: Writer) -> AgreementRead:
-    agreement = await service.sign(session=uow.session, agreement_id=agreement_id, signed_on=body.signed_on)
+    agreement = await service.sign(
+        session=uow.session, agreement_id=agreement_id, signed_on=body.signed_on, caller=caller
+    )
     return AgreementRead.model_validate(agreement)
 
 
@@ -73,7 +76,7 @@ async def sign_agreement(agreement_id: uuid.UUID, body: SignRequest, uow: UnitOf
 async def cancel_agreement(
     agreement_id: uuid.UUID, body: CancelRequest, uow: UnitOfWork, caller: Writer
 ) -> AgreementRead:
-    agreement = await service.cancel(session=uow.session, agreement_id=agreement_id, reason=body.reason)
+    agreement = await service.cancel(session=uow.session, agreement_id=agreement_id, reason=body.reason, caller=caller)
     return AgreementRead.model_validate(agreement)
 
 
@@ -83,7 +86,9 @@ async def amend_agreement(
     agreement_id: uuid.UUID, body: AmendRequest, uow: UnitOfWork, caller: Writer
 ) -> AgreementRead:
     """Change the amount; the `aid.agreement.amended` event carries the difference."""
-    return AgreementRead.model_validate(await service.amend(session=uow.session, agreement_id=agreement_id, data=body))
+    return AgreementRead.model_validate(
+        await service.amend(session=uow.session, agreement_id=agreement_id, data=body, caller=caller)
+    )
 
 
 @router.post("/{agreement_id}/disbursements", status_code=201)
@@ -91,5 +96,24 @@ async def amend_agreement(
 async def record_disbursement(
     agreement_id: uuid.UUID, body: DisbursementCreate, uow: UnitOfWork, caller: Writer
 ) -> DisbursementRead:
-    disbursement = await service.disburse(session=uow.session, agreement_id=agreement_id, data=body)
+    disbursement = await service.disburse(session=uow.session, agreement_id=agreement_id, data=body, caller=caller)
     return DisbursementRead.model_validate(disbursement)
+
+
+@router.get("/{agreement_id}/disbursements")
+async def list_disbursements(
+    agreement_id: uuid.UUID, session: ReadSession, caller: Reader, cursor: Cursor = None, limit: Limit = 50
+) -> Page[DisbursementRead]:
+    """Money received against the agreement, oldest first."""
+    items, next_cursor = await service.disbursements(
+        session=session, agreement_id=agreement_id, cursor=cursor, limit=limit
+    )
+    return Page(items=[DisbursementRead.model_validate(d) for d in items], next_cursor=next_cursor)
+
+
+@router.get("/{agreement_id}/history")
+async def agreement_history(agreement_id: uuid.UUID, session: ReadSession, caller: Reader) -> Items[HistoryRead]:
+    """What happened to the agreement — created, signed, amended (old and new amounts), cancelled, each
+    disbursement — with who (the token's subject), when, and the correlation id."""
+    entries = await service.history(session=session, agreement_id=agreement_id)
+    return Items(items=[HistoryRead.model_validate(e) for e in entries])

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from aid_common.pagination import Items
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_contracts.types import CurrencyCode
 from aid_pledges.deps import Reader, Writer
@@ -26,5 +27,5 @@ async def put_rate(currency: Currency, body: FxRatePut, uow: UnitOfWork, caller:
 @router.get("")
 async def list_rates(
     session: ReadSession, caller: Reader, currency: Annotated[CurrencyCode | None, Query()] = None
-) -> list[FxRateRead]:
-    return [FxRateRead.model_validate(r) for r in await service.list_(session=session, currency=currency)]
+) -> Items[FxRateRead]:
+    return Items(items=[FxRateRead.model_validate(r) for r in await service.list_(session=session, currency=currency)])

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from aid_common.db import Amount, UtcDateTime, utcnow
 from aid_contracts.types import Money, Names
 from aid_projects.db import Base
+from aid_projects.money import Figures
 
 Code = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 
@@ -70,25 +71,17 @@ class AppealCreate(BaseModel):
         return pillars
 
 
-class PillarRead(BaseModel):
+class PillarRead(Figures):
     code: str
     title: str
     names: dict[str, str]
-    requirements_usd: Money
-    funded_usd: Money
-    unallocated_usd: Money = Field(description="signed funding earmarked to the pillar, not yet on a project")
-    coverage: Decimal
 
 
-class AppealRead(BaseModel):
+class AppealRead(Figures):
     id: uuid.UUID
     code: str
     title: str
     names: dict[str, str]
     year: int
-    requirements_usd: Money
-    funded_usd: Money
-    unallocated_usd: Money
-    coverage: Decimal
     pillars: list[PillarRead]
     created_at: dt.datetime

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_common import outbox
 from aid_common.errors import Conflict, NotFound, Unprocessable
+from aid_contracts.projects import AppealCreated, PillarFacts
 from aid_projects.appeals.models import Appeal, AppealCreate, Pillar
 
 
@@ -26,7 +28,22 @@ async def create(*, session: AsyncSession, data: AppealCreate) -> Appeal:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"an appeal with code {data.code!r} already exists") from exc
+    outbox.add(session, AppealCreated(**facts(appeal)))
     return appeal
+
+
+def facts(appeal: Appeal) -> dict:
+    """What every appeal event carries: the pledges service checks earmarks against it."""
+    return {
+        "code": appeal.code,
+        "title": appeal.title,
+        "names": appeal.names,
+        "year": appeal.year,
+        "pillars": [
+            PillarFacts(code=p.code, title=p.title, names=p.names, requirements_usd=p.requirements_usd)
+            for p in appeal.pillars
+        ],
+    }
 
 
 async def get_or_404(*, session: AsyncSession, code: str) -> Appeal:
@@ -36,18 +53,18 @@ async def get_or_404(*, session: AsyncSession, code: str) -> Appeal:
     return appeal
 
 
-async def check_pillar(*, session: AsyncSession, appeal: str, pillar: str | None) -> None:
+async def check_pillar(*, session: AsyncSession, appeal: str, pillar: str | None, where: str = "body") -> None:
     """A project may name only an appeal and pillar that exist (422 names what does)."""
     found = (await session.execute(select(Appeal).where(Appeal.code == appeal))).scalar_one_or_none()
     if found is None:
         raise Unprocessable(
-            f"no appeal with code {appeal!r}", errors=[{"location": "body.appeal", "message": "unknown appeal"}]
+            f"no appeal with code {appeal!r}", errors=[{"location": f"{where}.appeal", "message": "unknown appeal"}]
         )
     codes = [p.code for p in found.pillars]
     if pillar is not None and pillar not in codes:
         raise Unprocessable(
             f"appeal {appeal!r} has no pillar {pillar!r}; its pillars are {', '.join(codes)}",
-            errors=[{"location": "body.pillar", "message": "unknown pillar"}],
+            errors=[{"location": f"{where}.pillar", "message": "unknown pillar"}],
         )
 
 

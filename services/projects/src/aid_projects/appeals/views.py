@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from aid_common.idempotency import idempotent
+from aid_common.pagination import Items
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_projects.appeals import service
 from aid_projects.appeals.models import AppealCreate, AppealRead
-from aid_projects.deps import Reader, Writer
+from aid_projects.deps import AsOf, Reader, Writer
 from aid_projects.funding import reports
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
@@ -24,13 +25,19 @@ async def create_appeal(body: AppealCreate, uow: UnitOfWork, caller: Writer) -> 
 
 
 @router.get("")
-async def list_appeals(session: ReadSession, caller: Reader, year: int | None = None) -> list[AppealRead]:
-    return await reports.appeals_read(session=session, appeals=await service.list_(session=session, year=year))
+async def list_appeals(
+    session: ReadSession,
+    caller: Reader,
+    year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+    as_of: AsOf = None,
+) -> Items[AppealRead]:
+    appeals = await service.list_(session=session, year=year)
+    return Items(items=await reports.appeals_read(session=session, appeals=appeals, as_of=as_of))
 
 
 @router.get("/{code}")
-async def get_appeal(code: AppealCode, session: ReadSession, caller: Reader) -> AppealRead:
-    """The appeal with per-pillar requirements, funding (projects' plus unallocated earmarked money) and
-    coverage."""
+async def get_appeal(code: AppealCode, session: ReadSession, caller: Reader, as_of: AsOf = None) -> AppealRead:
+    """The appeal and each pillar against what it states it needs: funded (projects inside only), unmet,
+    over-funded, unallocated (pools earmarked to it), received, coverage — now or `as_of` a moment."""
     appeal = await service.get_or_404(session=session, code=code)
-    return await reports.appeal_read(session=session, appeal=appeal)
+    return await reports.appeal_read(session=session, appeal=appeal, as_of=as_of)

@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,6 +16,7 @@ from aid_common.db import Amount, UtcDateTime, utcnow
 from aid_contracts.pledges import Earmark
 from aid_contracts.types import Money
 from aid_projects.db import Base
+from aid_projects.money import Figures
 
 
 class EntryKind(StrEnum):
@@ -41,6 +42,8 @@ class AgreementFunds(Base):
     earmark_pillar: Mapped[str | None] = mapped_column(String(50), nullable=True)
     pool_key: Mapped[str] = mapped_column(String(200), index=True)
     pool_usd: Mapped[Decimal] = mapped_column(Amount(2), default=Decimal("0.00"))
+    # Of the money received on this agreement, the part not attributed to a project (it waits in the pool).
+    pool_received_usd: Mapped[Decimal] = mapped_column(Amount(2), default=Decimal("0.00"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -82,6 +85,30 @@ class LedgerEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
+class PoolEntry(Base):
+    """Append-only: every change of an agreement's pool balance, so a pool can be read as of any moment."""
+
+    __tablename__ = "pool_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    agreement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agreement_funds.agreement_id"), index=True)
+    amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class ReceivedEntry(Base):
+    """Append-only: every change of the money received attributed to a project (or, project_id NULL, waiting
+    in the agreement's pool)."""
+
+    __tablename__ = "received_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    agreement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agreement_funds.agreement_id"), index=True)
+    project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id"), nullable=True, index=True)
+    amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
 class LedgerEntryRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -98,12 +125,32 @@ class LedgerEntryRead(BaseModel):
 class PoolRead(BaseModel):
     pool_key: str
     earmark: Earmark
-    balance_usd: Money
+    balance_usd: Money = Field(description="signed money on this earmark that no project holds yet")
+    received_usd: Money = Field(description="of the money received, the part waiting in this pool")
     agreements: int
+    waiting_because: str = Field(description="why no project has taken it yet")
 
 
-class CoverageRow(BaseModel):
+class CoverageRow(Figures):
     key: str
-    requirements_usd: Money
-    funded_usd: Money
-    coverage: Decimal
+
+
+class AllocationPreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_usd: Money = Field(gt=0, decimal_places=2)
+    earmark: Earmark = Field(default_factory=Earmark)
+
+
+class PreviewLine(BaseModel):
+    project_id: uuid.UUID
+    code: str
+    amount_usd: Money
+    gap_before_usd: Money
+    gap_after_usd: Money
+    fully_funded: bool = Field(description="this allocation would make the project fully funded")
+
+
+class AllocationPreview(BaseModel):
+    projects: list[PreviewLine]
+    pool_usd: Money = Field(description="what no matching project could take: it would wait in the pool")

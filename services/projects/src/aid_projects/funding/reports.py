@@ -1,28 +1,27 @@
-"""Read-only views of the funding: projects and appeals with their figures, a project's ledger, the pools,
-coverage by country, sector, pillar, appeal. The only place these figures are computed."""
+"""Read-only views of the funding: projects and appeals with their figures (now or as of a moment), a
+project's ledger, the pools and why they wait, coverage rows. The figures themselves come from `figures`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from decimal import Decimal
-from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_common.errors import NotFound
 from aid_common.pagination import keyset, page
 from aid_projects.appeals.models import Appeal, AppealRead, PillarRead
+from aid_projects.funding import figures
+from aid_projects.funding.figures import CoverageBy
 from aid_projects.funding.models import AgreementFunds, CoverageRow, LedgerEntry, PoolRead
-from aid_projects.money import ZERO, coverage, usd
+from aid_projects.funding.service import earmark_values
+from aid_projects.money import ZERO, usd
 from aid_projects.projects.models import Project, ProjectRead
 
-
-class CoverageBy(StrEnum):
-    COUNTRY = "country"
-    SECTOR = "sector"
-    PILLAR = "pillar"
-    APPEAL = "appeal"
+__all__ = ["CoverageBy"]
 
 
 async def ledger(
@@ -33,54 +32,56 @@ async def ledger(
     return page(rows, limit=limit)
 
 
+def _why(earmark_fields: dict[str, str]) -> str:
+    if "project_id" in earmark_fields:
+        return "earmarked to a project that is not there to take it"
+    place = ", ".join(f"{k} {v}" for k, v in earmark_fields.items()) or "anything"
+    return f"no active project matching {place} has a gap left"
+
+
 async def pools(*, session: AsyncSession) -> list[PoolRead]:
-    """Unallocated balances by earmark: signed money that no matching active project could take yet."""
+    """Signed money not yet on any project (and the money received on it), by earmark."""
     rows = (
         await session.execute(
-            select(AgreementFunds).where(AgreementFunds.pool_usd > 0).order_by(AgreementFunds.pool_key)
+            select(AgreementFunds)
+            .where((AgreementFunds.pool_usd != 0) | (AgreementFunds.pool_received_usd != 0))
+            .order_by(AgreementFunds.pool_key, AgreementFunds.created_at)
         )
     ).scalars()
     balances: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    received: dict[str, Decimal] = defaultdict(lambda: ZERO)
     counts: dict[str, int] = defaultdict(int)
     earmarks = {}
     for a in rows:
         balances[a.pool_key] += a.pool_usd
+        received[a.pool_key] += a.pool_received_usd
         counts[a.pool_key] += 1
         earmarks[a.pool_key] = a.earmark
-    return [PoolRead(pool_key=k, earmark=earmarks[k], balance_usd=balances[k], agreements=counts[k]) for k in balances]
-
-
-async def coverage_by(*, session: AsyncSession, by: CoverageBy) -> list[CoverageRow]:
-    if by in (CoverageBy.COUNTRY, CoverageBy.SECTOR):
-        column = getattr(Project, by.value)
-        rows = await session.execute(
-            select(column, func.sum(Project.requirements_usd), func.sum(Project.funded_usd))
-            .group_by(column)
-            .order_by(column)
+    return [
+        PoolRead(
+            pool_key=k,
+            earmark=earmarks[k],
+            balance_usd=balances[k],
+            received_usd=received[k],
+            agreements=counts[k],
+            waiting_because=_why(
+                {"project_id": str(earmarks[k].project_id)} if earmarks[k].project_id else earmark_values(earmarks[k])
+            ),
         )
-        return [
-            CoverageRow(
-                key=key,
-                requirements_usd=usd(req),
-                funded_usd=usd(funded),
-                coverage=coverage(Decimal(funded), Decimal(req)),
-            )
-            for key, req, funded in rows.all()
-        ]
-    all_appeals = list((await session.execute(select(Appeal).order_by(Appeal.code))).scalars())
-    out = []
-    for appeal in await appeals_read(session=session, appeals=all_appeals):
-        if by is CoverageBy.APPEAL:
-            out.append(_row(appeal.code, appeal.requirements_usd, appeal.funded_usd))
-        else:
-            out.extend(_row(f"{appeal.code}/{p.code}", p.requirements_usd, p.funded_usd) for p in appeal.pillars)
-    return out
+        for k in balances
+    ]
 
 
-def _row(key: str, requirements: Decimal, funded: Decimal) -> CoverageRow:
-    return CoverageRow(
-        key=key, requirements_usd=requirements, funded_usd=funded, coverage=coverage(funded, requirements)
-    )
+async def _appeal_pillars(session: AsyncSession, as_of: dt.datetime | None) -> dict[str, list[str]]:
+    stmt = select(Appeal)
+    if as_of is not None:
+        stmt = stmt.where(Appeal.created_at <= as_of)
+    return {a.code: [p.code for p in a.pillars] for a in (await session.execute(stmt)).scalars()}
+
+
+async def coverage_by(*, session: AsyncSession, by: CoverageBy, as_of: dt.datetime | None = None) -> list[CoverageRow]:
+    snapshot = await figures.load(session, as_of=as_of)
+    return figures.coverage_rows(snapshot, by, await _appeal_pillars(session, as_of))
 
 
 async def pledged_usd(*, session: AsyncSession, project_ids: list[uuid.UUID]) -> dict[uuid.UUID, Decimal]:
@@ -95,68 +96,50 @@ async def pledged_usd(*, session: AsyncSession, project_ids: list[uuid.UUID]) ->
     return {pid: usd(total) for pid, total in rows.all()}
 
 
-def _project_read(project: Project, *, pledged: Decimal | None = None) -> ProjectRead:
-    return ProjectRead.model_validate(
-        {
-            **{c: getattr(project, c) for c in ProjectRead.model_fields if hasattr(project, c)},
-            "pledged_usd": pledged or ZERO,
-            "coverage": coverage(project.funded_usd, project.requirements_usd),
-            "overfunded": project.overfunded,
-        }
-    )
+async def projects_read(
+    *, session: AsyncSession, projects: list[Project], as_of: dt.datetime | None = None
+) -> list[ProjectRead]:
+    """Projects with their figures; as of a moment, those that existed then, with what they needed, their status
+    and their figures at that moment."""
+    ids = [p.id for p in projects]
+    snapshot = await figures.load(session, as_of=as_of, project_ids=ids)
+    pledged = await pledged_usd(session=session, project_ids=ids)
+    out = []
+    for p in projects:
+        if p.id not in snapshot.projects:
+            continue  # it did not exist yet
+        f = figures.project_figures(snapshot, p.id)
+        then = snapshot.projects[p.id]
+        fields = {c: getattr(p, c) for c in ProjectRead.model_fields if hasattr(p, c)}
+        fields.update(f.model_dump(), status=then.status)
+        out.append(
+            ProjectRead.model_validate(
+                {**fields, "pledged_usd": pledged.get(p.id, ZERO), "overfunded": then.funded > then.requirements}
+            )
+        )
+    return out
 
 
-async def projects_read(*, session: AsyncSession, projects: list[Project]) -> list[ProjectRead]:
-    pledged = await pledged_usd(session=session, project_ids=[p.id for p in projects])
-    return [_project_read(p, pledged=pledged.get(p.id)) for p in projects]
+async def project_read(*, session: AsyncSession, project: Project, as_of: dt.datetime | None = None) -> ProjectRead:
+    found = await projects_read(session=session, projects=[project], as_of=as_of)
+    if not found:
+        raise NotFound(f"project {project.id} did not exist yet at {as_of.isoformat() if as_of else 'that moment'}")
+    return found[0]
 
 
-async def project_read(*, session: AsyncSession, project: Project) -> ProjectRead:
-    return (await projects_read(session=session, projects=[project]))[0]
-
-
-async def _appeal_figures(session: AsyncSession, codes: list[str]) -> tuple[dict, dict]:
-    """Project funding and unallocated pool balances per (appeal, pillar); pillar None = appeal-level only."""
-    funded: dict[tuple[str, str | None], Decimal] = defaultdict(lambda: ZERO)
-    pooled: dict[tuple[str, str | None], Decimal] = defaultdict(lambda: ZERO)
-    rows = await session.execute(
-        select(Project.appeal, Project.pillar, func.sum(Project.funded_usd))
-        .where(Project.appeal.in_(codes))
-        .group_by(Project.appeal, Project.pillar)
-    )
-    for appeal, pillar, total in rows.all():
-        funded[(appeal, pillar)] += Decimal(total)
-    rows = await session.execute(
-        select(AgreementFunds.earmark_appeal, AgreementFunds.earmark_pillar, func.sum(AgreementFunds.pool_usd))
-        .where(AgreementFunds.earmark_appeal.in_(codes), AgreementFunds.status == "signed")
-        .group_by(AgreementFunds.earmark_appeal, AgreementFunds.earmark_pillar)
-    )
-    for appeal, pillar, total in rows.all():
-        pooled[(appeal, pillar)] += Decimal(total)
-    return funded, pooled
-
-
-async def appeals_read(*, session: AsyncSession, appeals: list[Appeal]) -> list[AppealRead]:
-    funded, pooled = await _appeal_figures(session, [a.code for a in appeals])
+async def appeals_read(
+    *, session: AsyncSession, appeals: list[Appeal], as_of: dt.datetime | None = None
+) -> list[AppealRead]:
+    snapshot = await figures.load(session, as_of=as_of)
     out = []
     for appeal in appeals:
-        pillars = []
-        for p in appeal.pillars:
-            f, u = funded[(appeal.code, p.code)], pooled[(appeal.code, p.code)]
-            pillars.append(
-                PillarRead(
-                    code=p.code,
-                    title=p.title,
-                    names=p.names,
-                    requirements_usd=p.requirements_usd,
-                    funded_usd=usd(f + u),
-                    unallocated_usd=usd(u),
-                    coverage=coverage(f + u, p.requirements_usd),
-                )
-            )
-        requirements = sum((p.requirements_usd for p in appeal.pillars), ZERO)
-        total_funded = sum((v for (a, _), v in funded.items() if a == appeal.code), ZERO)
-        total_pooled = sum((v for (a, _), v in pooled.items() if a == appeal.code), ZERO)
+        if as_of is not None and appeal.created_at > as_of:
+            continue
+        whole, by_pillar = figures.appeal_rows(snapshot, appeal.code, [p.code for p in appeal.pillars])
+        pillars = [
+            PillarRead(code=p.code, title=p.title, names=p.names, **by_pillar[p.code].model_dump())
+            for p in appeal.pillars
+        ]
         out.append(
             AppealRead(
                 id=appeal.id,
@@ -164,16 +147,16 @@ async def appeals_read(*, session: AsyncSession, appeals: list[Appeal]) -> list[
                 title=appeal.title,
                 names=appeal.names,
                 year=appeal.year,
-                requirements_usd=requirements,
-                funded_usd=usd(total_funded + total_pooled),
-                unallocated_usd=usd(total_pooled),
-                coverage=coverage(total_funded + total_pooled, requirements),
                 pillars=pillars,
                 created_at=appeal.created_at,
+                **whole.model_dump(),
             )
         )
     return out
 
 
-async def appeal_read(*, session: AsyncSession, appeal: Appeal) -> AppealRead:
-    return (await appeals_read(session=session, appeals=[appeal]))[0]
+async def appeal_read(*, session: AsyncSession, appeal: Appeal, as_of: dt.datetime | None = None) -> AppealRead:
+    found = await appeals_read(session=session, appeals=[appeal], as_of=as_of)
+    if not found:
+        raise NotFound(f"appeal {appeal.code} did not exist yet at {as_of.isoformat() if as_of else 'that moment'}")
+    return found[0]

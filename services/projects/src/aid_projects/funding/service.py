@@ -1,13 +1,22 @@
-"""Funding rules on the database: allocate, reverse and draw, writing ledger entries and events.
+"""Funding rules on the database: allocate, reverse, return excess and fill gaps, writing ledger entries and
+events.
 
 Every function here runs inside the caller's transaction after `lock_ledger`: allocations read gaps and pool
-balances and write them back, so two writers at once (two consumer replicas, an API call creating a project)
+balances and write them back, so two writers at once (two consumer replicas, an API call changing a project)
 take turns instead of both spending the same gap or the same pool balance.
+
+The rules: money for a project goes to it; looser money is split across the matching active projects by
+their gaps, the rest waits in its pool. Whenever a gap opens (a project is created, activated or needs more;
+an agreement it held is cancelled or amended down) `fill_gap` draws matching pools at once — the tightest
+earmark first, then the oldest agreement. Money allocated by gap follows the gap: when a project needs less
+than such money gave it, the excess goes back to its pools, which other matching projects then draw. Money
+earmarked to the project itself stays (the donor chose it) and shows as over-funding.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
@@ -15,11 +24,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.db import utcnow
+from aid_common.errors import Unprocessable
 from aid_common.events import CloudEvent
 from aid_contracts.pledges import AgreementFacts, DisbursementReceived, Earmark
 from aid_contracts.projects import PoolUpdated, ProjectFullyFunded, ProjectFundingUpdated
-from aid_projects.funding.allocation import plan_agreement, plan_draw, split_by_weight
-from aid_projects.funding.models import AgreementFunds, EntryKind, LedgerEntry, Share
+from aid_projects.appeals import service as appeals
+from aid_projects.funding.allocation import Plan, plan_agreement, plan_draw, split_by_weight
+from aid_projects.funding.models import (
+    AgreementFunds,
+    AllocationPreview,
+    EntryKind,
+    LedgerEntry,
+    PoolEntry,
+    PreviewLine,
+    ReceivedEntry,
+    Share,
+)
 from aid_projects.locks import lock_ledger
 from aid_projects.money import ZERO, coverage, usd
 from aid_projects.projects.models import Project, ProjectStatus
@@ -35,15 +55,42 @@ def pool_key(earmark: Earmark) -> str:
     return ";".join(parts) or "unearmarked"
 
 
-def _earmark_values(earmark: Earmark) -> dict[str, str]:
+def earmark_values(earmark: Earmark) -> dict[str, str]:
     return {f: str(getattr(earmark, f)) for f in EARMARK_FIELDS if getattr(earmark, f)}
 
 
-async def _matching_active_projects(session: AsyncSession, earmark: Earmark) -> list[Project]:
+async def matching_active_projects(session: AsyncSession, earmark: Earmark) -> list[Project]:
     stmt = select(Project).where(Project.status == ProjectStatus.ACTIVE.value)
-    for name, value in _earmark_values(earmark).items():
+    for name, value in earmark_values(earmark).items():
         stmt = stmt.where(getattr(Project, name) == value)
     return list((await session.execute(stmt.order_by(Project.created_at, Project.id))).scalars())
+
+
+@dataclass
+class Proposal:
+    """What giving `target` USD on an earmark would do, and the projects it touches (kept referenced: the
+    session's identity map holds unchanged rows only weakly)."""
+
+    plan: Plan[uuid.UUID]
+    projects: dict[uuid.UUID, Project]
+
+
+async def propose(
+    session: AsyncSession, *, earmark: Earmark, target: Decimal, held: dict[uuid.UUID, Decimal], pool: Decimal
+) -> Proposal:
+    """The one planner for real allocations and for previews: bring an agreement holding `held` per project
+    and `pool` to `target` USD. Reads, never writes."""
+    projects: dict[uuid.UUID, Project] = {}
+    named = gaps = None
+    if target > sum(held.values(), ZERO) + pool:
+        if earmark.project_id:
+            project = await session.get(Project, earmark.project_id)
+            if project is not None:
+                named, projects[project.id] = project.id, project
+        else:
+            projects = {p.id: p for p in await matching_active_projects(session, earmark)}
+            gaps = {pid: p.gap_usd for pid, p in projects.items()}
+    return Proposal(plan_agreement(target=target, shares=held, pool=pool, named=named, gaps=gaps), projects)
 
 
 async def _upsert_agreement(session: AsyncSession, facts: AgreementFacts) -> tuple[AgreementFunds, bool]:
@@ -56,6 +103,7 @@ async def _upsert_agreement(session: AsyncSession, facts: AgreementFacts) -> tup
             agreement_id=facts.agreement_id,
             pool_key=pool_key(e),
             pool_usd=ZERO,
+            pool_received_usd=ZERO,
             received_usd=ZERO,
             earmark_project_id=e.project_id,
             earmark_country=e.country,
@@ -77,34 +125,32 @@ async def _shares(session: AsyncSession, agreement_id: uuid.UUID) -> dict[uuid.U
 async def apply_agreement(session: AsyncSession, *, facts: AgreementFacts, event: CloudEvent) -> None:
     """Bring the agreement's allocations to what its status says: all of its USD amount when signed, nothing
     when pledged or cancelled. Works from state, not from deltas, so an amendment or cancellation arriving
-    for an agreement this service has not seen signed still ends right."""
+    for an agreement this service has not seen signed still ends right. Gaps it frees are filled at once."""
     await lock_ledger(session)
     agreement, created = await _upsert_agreement(session, facts)
     target = facts.amount_usd if facts.status == "signed" else ZERO
     shares = {} if created else await _shares(session, agreement.agreement_id)
-    held = {pid: s.allocated_usd for pid, s in shares.items()}
-    named = gaps = None
-    # Held here for the whole function: the session's identity map keeps unchanged rows only weakly.
-    projects: dict[uuid.UUID, Project] = {}
-    held_before = sum(held.values(), ZERO) + agreement.pool_usd
-    if target > held_before:
-        if facts.earmark.project_id:
-            project = await session.get(Project, facts.earmark.project_id)
-            if project is not None:
-                named, projects[project.id] = project.id, project
-        else:
-            projects = {p.id: p for p in await _matching_active_projects(session, facts.earmark)}
-            gaps = {pid: p.gap_usd for pid, p in projects.items()}
-    plan = plan_agreement(target=target, shares=held, pool=agreement.pool_usd, named=named, gaps=gaps)
-    for project_id, amount in plan.projects.items():
-        project = projects.get(project_id) or await session.get(Project, project_id)
+    proposal = await propose(
+        session,
+        earmark=facts.earmark,
+        target=target,
+        held={pid: s.allocated_usd for pid, s in shares.items()},
+        pool=agreement.pool_usd,
+    )
+    freed: list[Project] = []
+    for project_id, amount in proposal.plan.projects.items():
+        project = proposal.projects.get(project_id) or await session.get(Project, project_id)
         assert project is not None
         share = shares.get(project_id) or _new_share(session, agreement.agreement_id, project_id)
         record_entry(session, project=project, share=share, amount=amount, cause=event)
-    if plan.pool:
-        await _move_pool(session, agreement, plan.pool)
+        if amount < 0:
+            freed.append(project)
+    if proposal.plan.pool:
+        await _move_pool(session, agreement, proposal.plan.pool)
     if agreement.received_usd > 0:  # money already received follows the new shares
-        await _spread_received(session, agreement, agreement.received_usd)
+        await _spread_received(session, agreement)
+    for project in freed:
+        await fill_gap(session, project=project, cause=event)
 
 
 def _new_share(session: AsyncSession, agreement_id: uuid.UUID, project_id: uuid.UUID) -> Share:
@@ -159,6 +205,7 @@ def record_entry(session: AsyncSession, *, project: Project, share: Share, amoun
 
 async def _move_pool(session: AsyncSession, agreement: AgreementFunds, delta: Decimal) -> None:
     agreement.pool_usd += delta
+    session.add(PoolEntry(id=uuid.uuid4(), agreement_id=agreement.agreement_id, amount_usd=delta))
     await session.flush()
     balance = await session.scalar(
         select(func.coalesce(func.sum(AgreementFunds.pool_usd), 0)).where(AgreementFunds.pool_key == agreement.pool_key)
@@ -175,21 +222,31 @@ async def _move_pool(session: AsyncSession, agreement: AgreementFunds, delta: De
     )
 
 
-async def _spread_received(session: AsyncSession, agreement: AgreementFunds, total: Decimal) -> None:
-    """Attribute the money received on an agreement to its projects in proportion to what each holds of it
-    (the pool's part stays unattributed until a project draws it)."""
+async def _spread_received(session: AsyncSession, agreement: AgreementFunds) -> None:
+    """Attribute the money received on an agreement to its projects in proportion to what each holds of it;
+    the pool's part waits in the pool (and is shown there) until a project draws it."""
     shares = await _shares(session, agreement.agreement_id)
     weights: dict[uuid.UUID | None, Decimal] = {pid: s.allocated_usd for pid, s in shares.items()}
     weights[None] = agreement.pool_usd
-    total = min(total, sum((w for w in weights.values() if w > 0), ZERO))
+    total = min(agreement.received_usd, sum((w for w in weights.values() if w > 0), ZERO))
     parts = split_by_weight(total, weights) if total > 0 else {}
     for project_id, share in shares.items():
         new = parts.get(project_id, ZERO)
         if new != share.received_usd:
             project = await session.get(Project, project_id)
             assert project is not None
-            project.received_usd += new - share.received_usd
+            delta = new - share.received_usd
+            project.received_usd += delta
             share.received_usd = new
+            session.add(_received(agreement, project_id, delta))
+    pooled = agreement.received_usd - sum((s.received_usd for s in shares.values()), ZERO)
+    if pooled != agreement.pool_received_usd:
+        session.add(_received(agreement, None, pooled - agreement.pool_received_usd))
+        agreement.pool_received_usd = pooled
+
+
+def _received(agreement: AgreementFunds, project_id: uuid.UUID | None, delta: Decimal) -> ReceivedEntry:
+    return ReceivedEntry(id=uuid.uuid4(), agreement_id=agreement.agreement_id, project_id=project_id, amount_usd=delta)
 
 
 async def apply_disbursement(session: AsyncSession, *, payload: DisbursementReceived) -> None:
@@ -198,12 +255,51 @@ async def apply_disbursement(session: AsyncSession, *, payload: DisbursementRece
     if agreement is None:
         return  # never seen signed: there is nothing to attribute the money to
     agreement.received_usd = max(agreement.received_usd, payload.disbursed_usd_total)
-    await _spread_received(session, agreement, agreement.received_usd)
+    await _spread_received(session, agreement)
+
+
+async def project_changed(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
+    """After a project is created or changed: money allocated by gap beyond what it now needs goes back to its
+    pools (and on to other matching projects), and a gap it has is filled from matching pools."""
+    await lock_ledger(session)
+    await _return_excess(session, project=project, cause=cause)
+    await fill_gap(session, project=project, cause=cause)
+
+
+async def _return_excess(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
+    excess = project.funded_usd - project.requirements_usd
+    if excess <= 0:
+        return
+    rows = await session.execute(
+        select(Share, AgreementFunds)
+        .join(AgreementFunds, AgreementFunds.agreement_id == Share.agreement_id)
+        .where(Share.project_id == project.id, Share.allocated_usd > 0, AgreementFunds.earmark_project_id.is_(None))
+        .order_by(AgreementFunds.created_at.desc())
+    )
+    loose = {a.agreement_id: (share, a) for share, a in rows.all()}
+    weights = {aid: share.allocated_usd for aid, (share, _) in loose.items()}
+    take = min(excess, sum(weights.values(), ZERO))
+    if take <= 0:
+        return  # all it holds beyond its needs was earmarked to it: over-funded, by the donor's choice
+    back = split_by_weight(take, weights)
+    for agreement_id, amount in back.items():
+        share, agreement = loose[agreement_id]
+        record_entry(session, project=project, share=share, amount=-amount, cause=cause)
+        await _move_pool(session, agreement, amount)
+        if agreement.received_usd > 0:
+            await _spread_received(session, agreement)
+    takers: dict[uuid.UUID, Project] = {}
+    for agreement_id in back:
+        for p in await matching_active_projects(session, loose[agreement_id][1].earmark):
+            if p.id != project.id and p.gap_usd > 0:
+                takers.setdefault(p.id, p)
+    for p in sorted(takers.values(), key=lambda p: (p.created_at, p.id)):
+        await fill_gap(session, project=p, cause=cause)
 
 
 async def fill_gap(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
-    """A project that is active and has a gap takes unallocated balances whose earmark it matches: the
-    tightest earmark first, then the oldest agreement."""
+    """The only way pools are drawn: a project that is active and has a gap takes unallocated balances whose
+    earmark it matches — the tightest earmark first, then the oldest agreement."""
     await lock_ledger(session)
     if project.status != ProjectStatus.ACTIVE.value or project.gap_usd <= 0:
         return
@@ -216,7 +312,7 @@ async def fill_gap(session: AsyncSession, *, project: Project, cause: CloudEvent
         column = getattr(AgreementFunds, f"earmark_{name}")
         stmt = stmt.where(or_(column.is_(None), column == getattr(project, name)))
     candidates = list((await session.execute(stmt.order_by(AgreementFunds.created_at))).scalars())
-    candidates.sort(key=lambda a: -len(_earmark_values(a.earmark)))  # stable: oldest first within a level
+    candidates.sort(key=lambda a: -len(earmark_values(a.earmark)))  # stable: oldest first within a level
     by_id = {a.agreement_id: a for a in candidates}
     draws = plan_draw(project.gap_usd, [(a.agreement_id, a.pool_usd) for a in candidates])
     for agreement_id, amount in draws.items():
@@ -225,4 +321,36 @@ async def fill_gap(session: AsyncSession, *, project: Project, cause: CloudEvent
         record_entry(session, project=project, share=share, amount=amount, cause=cause)
         await _move_pool(session, agreement, -amount)
         if agreement.received_usd > 0:
-            await _spread_received(session, agreement, agreement.received_usd)
+            await _spread_received(session, agreement)
+
+
+async def preview(*, session: AsyncSession, amount_usd: Decimal, earmark: Earmark) -> AllocationPreview:
+    """What signing `amount_usd` on `earmark` would allocate now: `propose`, the planner the real allocation
+    uses, on a new agreement that holds nothing. Writes nothing."""
+    await _check_earmark(session, earmark)
+    proposal = await propose(session, earmark=earmark, target=amount_usd, held={}, pool=ZERO)
+    lines = []
+    for project_id, amount in proposal.plan.projects.items():
+        p = proposal.projects[project_id]
+        lines.append(
+            PreviewLine(
+                project_id=p.id,
+                code=p.code,
+                amount_usd=amount,
+                gap_before_usd=p.gap_usd,
+                gap_after_usd=max(p.gap_usd - amount, ZERO),
+                fully_funded=p.funded_usd < p.requirements_usd <= p.funded_usd + amount,
+            )
+        )
+    return AllocationPreview(projects=lines, pool_usd=proposal.plan.pool)
+
+
+async def _check_earmark(session: AsyncSession, earmark: Earmark) -> None:
+    if earmark.project_id is not None:
+        if await session.get(Project, earmark.project_id) is None:
+            raise Unprocessable(
+                f"no project with id {earmark.project_id}",
+                errors=[{"location": "body.earmark.project_id", "message": "unknown project"}],
+            )
+    elif earmark.appeal is not None:
+        await appeals.check_pillar(session=session, appeal=earmark.appeal, pillar=earmark.pillar, where="body.earmark")

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import Amount, UtcDateTime, utcnow
@@ -15,6 +15,7 @@ from aid_contracts.projects import PartnerRole
 from aid_contracts.types import CountryCode, Money, Names, Sector
 from aid_projects.appeals.models import Code
 from aid_projects.db import Base
+from aid_projects.money import Figures
 
 
 class ProjectStatus(StrEnum):
@@ -68,6 +69,19 @@ class Project(Base):
         }
 
 
+class ProjectRevision(Base):
+    """Append-only: what a project needed and its status from `created_at` on, so figures can be read as of any
+    moment without snapshots."""
+
+    __tablename__ = "project_revisions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"), index=True)
+    requirements_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
 class PartnerIn(PartnerRole):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,7 +123,7 @@ class ProjectUpdate(BaseModel):
     partners: list[PartnerIn] | None = Field(default=None, max_length=50)
 
 
-class ProjectRead(BaseModel):
+class ProjectRead(Figures):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -123,11 +137,7 @@ class ProjectRead(BaseModel):
     pillar: str | None
     status: ProjectStatus
     partners: list[PartnerRole]
-    requirements_usd: Money
-    funded_usd: Money
-    received_usd: Money
     pledged_usd: Money = Field(description="announced agreements naming this project, not yet signed: not funding")
-    coverage: Decimal
     overfunded: bool
     fully_funded_at: dt.datetime | None
     created_at: dt.datetime

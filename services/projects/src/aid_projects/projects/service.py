@@ -16,7 +16,7 @@ from aid_contracts.projects import PartnerRole, ProjectCreated, ProjectUpdated
 from aid_projects.appeals import service as appeals
 from aid_projects.locks import lock_ledger
 from aid_projects.money import ZERO
-from aid_projects.projects.models import Project, ProjectCreate, ProjectUpdate
+from aid_projects.projects.models import Project, ProjectCreate, ProjectRevision, ProjectUpdate
 
 
 async def create(*, session: AsyncSession, data: ProjectCreate) -> tuple[Project, CloudEvent]:
@@ -43,6 +43,7 @@ async def create(*, session: AsyncSession, data: ProjectCreate) -> tuple[Project
         partners=[p.model_dump(mode="json") for p in data.partners],
     )
     session.add(project)
+    _revise(session, project)
     try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent request took the code between the check and the insert
@@ -54,6 +55,15 @@ async def create(*, session: AsyncSession, data: ProjectCreate) -> tuple[Project
         ),
     )
     return project, created
+
+
+def _revise(session: AsyncSession, project: Project) -> None:
+    """Record what the project needs and its status from now on (read back by `as_of` figures)."""
+    session.add(
+        ProjectRevision(
+            id=uuid.uuid4(), project_id=project.id, requirements_usd=project.requirements_usd, status=project.status
+        )
+    )
 
 
 async def get_or_404(*, session: AsyncSession, project_id: uuid.UUID) -> Project:
@@ -87,6 +97,8 @@ async def update(*, session: AsyncSession, project_id: uuid.UUID, data: ProjectU
             changed=sorted(changes),
         ),
     )
+    if "requirements_usd" in changes or "status" in changes:
+        _revise(session, project)
     await session.flush()
     return project, updated
 

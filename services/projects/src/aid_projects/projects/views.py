@@ -8,7 +8,7 @@ from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Limit, Page
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_contracts.types import CountryCode, Sector
-from aid_projects.deps import Reader, Writer
+from aid_projects.deps import AsOf, Reader, Writer
 from aid_projects.funding import reports
 from aid_projects.funding import service as funding
 from aid_projects.funding.models import LedgerEntryRead
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"])
 async def create_project(body: ProjectCreate, uow: UnitOfWork, caller: Writer) -> ProjectRead:
     """Register a field project. An active project at once draws unallocated money whose earmark it matches."""
     project, created = await service.create(session=uow.session, data=body)
-    await funding.fill_gap(uow.session, project=project, cause=created)
+    await funding.project_changed(uow.session, project=project, cause=created)
     return await reports.project_read(session=uow.session, project=project)
 
 
@@ -35,9 +35,11 @@ async def list_projects(
     sector: Sector | None = None,
     appeal: str | None = None,
     status: ProjectStatus | None = None,
+    as_of: AsOf = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[ProjectRead]:
+    """Projects with their figures (now, or `as_of` a moment: only projects that existed then)."""
     items, next_cursor = await service.list_(
         session=session,
         country=country,
@@ -47,22 +49,26 @@ async def list_projects(
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=await reports.projects_read(session=session, projects=items), next_cursor=next_cursor)
+    return Page(
+        items=await reports.projects_read(session=session, projects=items, as_of=as_of), next_cursor=next_cursor
+    )
 
 
 @router.get("/{project_id}")
-async def get_project(project_id: uuid.UUID, session: ReadSession, caller: Reader) -> ProjectRead:
+async def get_project(project_id: uuid.UUID, session: ReadSession, caller: Reader, as_of: AsOf = None) -> ProjectRead:
+    """The project with its figures — `as_of` a moment: what it needed, its status and its funding then."""
     project = await service.get_or_404(session=session, project_id=project_id)
-    return await reports.project_read(session=session, project=project)
+    return await reports.project_read(session=session, project=project, as_of=as_of)
 
 
 @router.patch("/{project_id}")
 @idempotent
 async def update_project(project_id: uuid.UUID, body: ProjectUpdate, uow: UnitOfWork, caller: Writer) -> ProjectRead:
     """Change requirements, status, names or partners. Activating a project, or raising what it needs, lets it
-    draw from matching pools; closing it stops new allocations (what it holds stays)."""
+    draw from matching pools; needing less than the money allocated to it by gap gives the excess back to its
+    pools (money earmarked to the project stays, shown as over-funding); closing it stops new allocations."""
     project, updated = await service.update(session=uow.session, project_id=project_id, data=body)
-    await funding.fill_gap(uow.session, project=project, cause=updated)
+    await funding.project_changed(uow.session, project=project, cause=updated)
     return await reports.project_read(session=uow.session, project=project)
 
 
