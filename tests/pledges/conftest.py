@@ -1,7 +1,15 @@
 from __future__ import annotations
 
+import itertools
+import uuid
+from decimal import Decimal
+
 import pytest
 
+from aid_common.bus import IncomingMessage
+from aid_common.events import registry
+from aid_contracts import PROJECTS_TOPIC
+from aid_contracts.projects import AppealCreated, PillarFacts, ProjectCreated, ProjectUpdated
 from aid_pledges.app import create_app
 from aid_pledges.settings import PledgesSettings
 from tests.helpers import auth
@@ -45,3 +53,38 @@ def agreement_body(donor_id: str, **over) -> dict:
     }
     body.update(over)
     return body
+
+
+_offsets = itertools.count()
+
+
+async def tell(svc, payload) -> str:
+    """Hand one projects-service event to the pledges service's consumer, as Kafka would."""
+    event = registry.envelope(payload)[1]
+    message = IncomingMessage(
+        topic=PROJECTS_TOPIC, partition=0, offset=next(_offsets), key=event.subject, value=event.to_json()
+    )
+    return await svc.runtime.consumer.process(message)
+
+
+def appeal_created(code: str = "IOM-GA-2024", pillars: tuple[str, ...] = ("P1", "P2")) -> AppealCreated:
+    return AppealCreated(
+        code=code,
+        title="IOM Global Appeal 2024",
+        year=2024,
+        pillars=[PillarFacts(code=p, title=f"Pillar {p}", requirements_usd=Decimal("1000000.00")) for p in pillars],
+    )
+
+
+def project_event(status: str = "active", project_id: uuid.UUID | None = None, kind=ProjectCreated):
+    extra = {"changed": ["status"]} if kind is ProjectUpdated else {}
+    return kind(
+        project_id=project_id or uuid.uuid4(),
+        code="SY-H-1",
+        title="Health care",
+        country="SY",
+        sector="health",
+        requirements_usd=Decimal("600000.00"),
+        status=status,
+        **extra,
+    )

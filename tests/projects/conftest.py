@@ -10,7 +10,14 @@ import pytest
 from aid_common.bus import IncomingMessage
 from aid_common.events import CloudEvent, registry
 from aid_contracts import PLEDGES_TOPIC
-from aid_contracts.pledges import AgreementAmended, AgreementCancelled, AgreementSigned, DisbursementReceived, DonorRef
+from aid_contracts.pledges import (
+    AgreementAmended,
+    AgreementCancelled,
+    AgreementFacts,
+    AgreementSigned,
+    DisbursementReceived,
+    DonorRef,
+)
 from aid_projects.app import create_app
 from aid_projects.settings import ProjectsSettings
 from tests.helpers import auth
@@ -80,8 +87,11 @@ def signed(amount: str, **kw) -> AgreementSigned:
     return AgreementSigned(**facts(amount, **kw), signed_on=dt.date(2024, 5, 1))
 
 
-def amended(agreement: AgreementSigned, new_amount: str) -> AgreementAmended:
-    base = agreement.model_dump() | {"amount": Decimal(new_amount), "amount_usd": Decimal(new_amount)}
+def amended(agreement: AgreementFacts, new_amount: str) -> AgreementAmended:
+    base = agreement.model_dump(include=set(AgreementFacts.model_fields)) | {
+        "amount": Decimal(new_amount),
+        "amount_usd": Decimal(new_amount),
+    }
     delta = Decimal(new_amount) - agreement.amount_usd
     return AgreementAmended(
         **{k: v for k, v in base.items() if k != "signed_on"},
@@ -93,8 +103,8 @@ def amended(agreement: AgreementSigned, new_amount: str) -> AgreementAmended:
     )
 
 
-def cancelled(agreement: AgreementSigned) -> AgreementCancelled:
-    base = agreement.model_dump() | {"status": "cancelled"}
+def cancelled(agreement: AgreementFacts) -> AgreementCancelled:
+    base = agreement.model_dump(include=set(AgreementFacts.model_fields)) | {"status": "cancelled"}
     return AgreementCancelled(
         **{k: v for k, v in base.items() if k != "signed_on"},
         was_signed=True,

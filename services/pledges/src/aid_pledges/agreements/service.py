@@ -112,10 +112,10 @@ async def create(*, session: AsyncSession, data: AgreementCreate, caller: Caller
     signed = data.status is Status.SIGNED
     # Created already signed and no pledge date given: it was announced when it was signed.
     pledged_on = data.pledged_on or ((data.signed_on or today) if signed else today)
-    _not_in_future(pledged_on, "pledged_on")
     if signed:
-        _not_after(data.signed_on or today, pledged_on, "signed_on", "pledged_on")
         _not_in_future(data.signed_on or today, "signed_on")
+        _not_after(data.signed_on or today, pledged_on, "signed_on", "pledged_on")
+    _not_in_future(pledged_on, "pledged_on")
     await earmarks.check(session=session, earmark=data.earmark)
     rate_day = (data.signed_on or today) if signed else today
     rate = await fx.rate_on(session=session, currency=data.currency, day=rate_day)
