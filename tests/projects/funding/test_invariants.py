@@ -277,7 +277,11 @@ async def _run(history: list[tuple], key_files, token) -> None:
 
 
 # AID_INVARIANT_EXAMPLES raises the count for a longer local run.
-@settings(max_examples=int(os.environ.get("AID_INVARIANT_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("AID_INVARIANT_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(history=st.lists(st.one_of(project_op, ops), min_size=1, max_size=14))
 def test_figures_hold_after_every_step_of_any_history(history, key_files, token) -> None:
     asyncio.run(_run(history, key_files, token))
