@@ -36,8 +36,9 @@ class Stack:
         return r.json()
 
     async def post_until_accepted(self, service: ServiceProcess, path: str, body: dict, key: str) -> dict:
-        """What a careful client does: on 503 (database away), 409 (same key still in progress) or a dropped
-        connection, send the same request again with the same Idempotency-Key."""
+        """What a careful client does: on 503 (database away), 409 (same key still in progress), a dropped
+        connection, or a 422 on an earmark to a project created a moment ago (the pledges service learns of it from
+        the projects service's events), send the same request again with the same Idempotency-Key."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 120
         while True:
@@ -45,7 +46,10 @@ class Stack:
                 r = await self.http.post(service.url + path, json=body, headers={**self.admin, "Idempotency-Key": key})
                 if r.status_code in (200, 201):
                     return r.json()
-                assert r.status_code in (409, 503), f"{path}: {r.status_code} {r.text}"
+                earmark_not_seen_yet = r.status_code == 422 and any(
+                    e["location"].startswith("body.earmark") for e in r.json().get("errors") or []
+                )
+                assert r.status_code in (409, 503) or earmark_not_seen_yet, f"{path}: {r.status_code} {r.text}"
             except httpx.TransportError:
                 pass
             assert loop.time() < deadline, f"{path} not accepted within 120 s"
