@@ -20,6 +20,8 @@ ROUTES = [
     ("POST", f"/v1/agreements/{ID}/cancel", "pledges:write"),
     ("POST", f"/v1/agreements/{ID}/amend", "pledges:write"),
     ("POST", f"/v1/agreements/{ID}/disbursements", "pledges:write"),
+    ("GET", f"/v1/agreements/{ID}/disbursements", "pledges:read"),
+    ("GET", f"/v1/agreements/{ID}/history", "pledges:read"),
 ]
 
 

@@ -10,6 +10,8 @@ ROUTES = [
     ("POST", "/v1/appeals", "projects:write"),
     ("GET", "/v1/appeals", "projects:read"),
     ("GET", "/v1/appeals/IOM-GA-2024", "projects:read"),
+    ("PATCH", "/v1/appeals/IOM-GA-2024", "projects:write"),
+    ("POST", "/v1/allocation-preview", "projects:read"),
     ("POST", "/v1/projects", "projects:write"),
     ("GET", "/v1/projects", "projects:read"),
     ("GET", "/v1/projects/00000000-0000-0000-0000-000000000001", "projects:read"),

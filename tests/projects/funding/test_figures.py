@@ -193,3 +193,16 @@ def test_amounts_in_events_are_decimal_strings() -> None:
     assert funding["funded_usd"]["type"] == "string" and re.match(funding["funded_usd"]["pattern"], "-1250000.50")
     assert funding["coverage"]["type"] == "string"
     assert '"number"' not in document, "no amount is typed number-or-string"
+
+
+async def test_appeals_announce_themselves_for_the_earmark_checks(projects, writer) -> None:
+    assert (await projects.client.post("/v1/appeals", json=APPEAL, headers=writer)).status_code == 201
+    r = await projects.client.patch(
+        "/v1/appeals/IOM-GA-2024", json={"names": {"ar": "نداء المنظمة الدولية للهجرة 2024"}}, headers=writer
+    )
+    assert r.status_code == 200 and r.json()["names"]["ar"] == "نداء المنظمة الدولية للهجرة 2024"
+    await projects.relay()
+    sent = [json.loads(m.value) for m in projects.bus.messages("aid.projects.v1")]
+    appeal_events = [(e["type"], e["data"]["code"]) for e in sent if e["type"].startswith("aid.appeal.")]
+    assert appeal_events == [("aid.appeal.created", "IOM-GA-2024"), ("aid.appeal.updated", "IOM-GA-2024")]
+    assert [p["code"] for p in sent[-1]["data"]["pillars"]] == ["P1", "P2"]

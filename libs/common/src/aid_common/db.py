@@ -29,6 +29,13 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class AmountOutOfRange(ValueError):
+    """A value the column cannot hold: the caller's input, not a fault of the server (422, naming the limit)."""
+
+
+_SQLITE_INTEGER_MAX = 2**63 - 1
+
+
 class Amount(TypeDecorator[Decimal]):
     """An exact decimal. NUMERIC on PostgreSQL; on SQLite (which would go through float) an integer count of
     the smallest unit, so sums and comparisons in SQL stay exact there too."""
@@ -49,10 +56,22 @@ class Amount(TypeDecorator[Decimal]):
             return dialect.type_descriptor(BigInteger())
         return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
 
+    def limit(self, dialect: Dialect) -> Decimal:
+        """The largest magnitude this column holds: NUMERIC(precision, scale), and on SQLite also what an integer
+        count of the smallest unit can hold. One limit, derived from the column's type."""
+        numeric = Decimal(10) ** (self.precision - self.scale) - Decimal(1).scaleb(-self.scale)
+        if dialect.name == "sqlite":
+            return min(
+                numeric, Decimal(_SQLITE_INTEGER_MAX).scaleb(-self.scale).quantize(Decimal(1).scaleb(-self.scale))
+            )
+        return numeric
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
         value = Decimal(value)
+        if not value.is_finite() or abs(value) > self.limit(dialect):
+            raise AmountOutOfRange(f"{value} is beyond what is stored (at most {self.limit(dialect)} in magnitude)")
         if dialect.name == "sqlite":
             scaled = value.scaleb(self.scale)
             if scaled != scaled.to_integral_value():

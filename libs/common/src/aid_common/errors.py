@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aid_common.db import is_transient
+from aid_common.db import AmountOutOfRange, is_transient
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://crisisaid.org/problems/"
@@ -125,6 +125,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        out_of_range = _out_of_range(exc)
+        if out_of_range is not None:
+            return problem_response(
+                status=422,
+                type_=Unprocessable.type_,
+                title=Unprocessable.title,
+                detail=f"a number in the request, or computed from it, is too large: {out_of_range}; nothing was "
+                "changed",
+                instance=request.url.path,
+            )
         if is_transient(exc):  # the database is restarting or unreachable: nothing was written, come back
             log.warning("request.database_unavailable", path=request.url.path, error=str(exc)[:300])
             return problem_response(
@@ -144,3 +154,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail="The server failed to handle this request; it has been logged.",
             instance=request.url.path,
         )
+
+
+def _out_of_range(exc: BaseException) -> str | None:
+    """An amount beyond what its column holds (our check, or the database's numeric_value_out_of_range)."""
+    from sqlalchemy.exc import DBAPIError, StatementError
+
+    orig = getattr(exc, "orig", None) if isinstance(exc, StatementError) else exc
+    if isinstance(orig, AmountOutOfRange):
+        return str(orig)
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == "22003":
+        return "numeric value out of range"
+    return None

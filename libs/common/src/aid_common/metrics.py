@@ -34,6 +34,11 @@ CONSUMER_LAG = Gauge(
 )
 
 
+# Labels come from a closed set, never from what a client sends: an unknown method or path is one series, not one
+# per request (a client sending random methods must not grow /metrics without bound).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def install_http_metrics(app: FastAPI, service: str) -> None:
     @app.middleware("http")
     async def _timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -46,7 +51,8 @@ def install_http_metrics(app: FastAPI, service: str) -> None:
         finally:
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
-            HTTP_LATENCY.labels(service, request.method, path, str(status)).observe(time.perf_counter() - start)
+            method = request.method if request.method in KNOWN_METHODS else "other"
+            HTTP_LATENCY.labels(service, method, path, str(status)).observe(time.perf_counter() - start)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

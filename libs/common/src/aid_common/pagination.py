@@ -41,8 +41,11 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        return dt.datetime.fromisoformat(data["t"]), uuid.UUID(data["i"])
-    except (ValueError, KeyError, TypeError) as exc:
+        moment = dt.datetime.fromisoformat(data["t"])
+        if moment.tzinfo is None:
+            raise ValueError("naive time")
+        return moment.astimezone(dt.UTC), uuid.UUID(data["i"])
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise Unprocessable("the cursor is not one this API returned; start again without it") from exc
 
 

@@ -25,8 +25,8 @@ from aid_common.memory_bus import MemoryBus
 from aid_common.metrics import install_http_metrics
 from aid_common.middleware import RequestContextMiddleware
 from aid_common.outbox import OutboxRelay
+from aid_common.request_guards import reject_nul_characters, reject_unknown_query_parameters
 from aid_common.settings import Mode, Settings
-from aid_common.strict_query import reject_unknown_query_parameters
 
 log = structlog.get_logger("aid.runtime")
 
@@ -129,7 +129,8 @@ class ServiceRuntime:
 
     def install(self, app: FastAPI) -> None:
         app.state.runtime = self
-        app.router.dependencies.append(Depends(reject_unknown_query_parameters))  # routes included after this
+        # every route included after this passes these checks first
+        app.router.dependencies.extend([Depends(reject_unknown_query_parameters), Depends(reject_nul_characters)])
         app.state.token_verifier = self.token_verifier
         install_problem_handlers(app)
         install_http_metrics(app, self.service)

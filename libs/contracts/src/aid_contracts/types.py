@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import unicodedata
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -47,6 +49,19 @@ def in_currency(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)))
 
 
+def to_utc(value: dt.datetime) -> dt.datetime:
+    """An aware moment in UTC; a naive one, or one that cannot be expressed in UTC (year 1 with an offset), is
+    refused with a clear message instead of failing later."""
+    if value.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2024-05-01T00:00:00Z")
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is out of range") from None
+
+
+# An aware moment, stored and compared in UTC.
+Moment = Annotated[dt.datetime, AfterValidator(to_utc)]
 DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
 CountryCode = Annotated[str, AfterValidator(_country), Field(examples=["SY"])]
 CurrencyCode = Annotated[str, AfterValidator(_currency), Field(examples=["KWD"])]
@@ -98,12 +113,37 @@ class Sector(StrEnum):
     MULTI_SECTOR = "multi-sector"
 
 
+# Characters that reorder what a reader sees (bidi embeddings, overrides, isolates: "\u202egnp.exe" shows as
+# "exe.png") and characters that show nothing. Arabic text needs neither; the marks U+200E/U+200F stay allowed.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+
+
+def clean_text(value: str) -> str:
+    """Text a person will read: no control characters (NUL included), no bidi overrides, not blank or made only
+    of invisible characters. Kept exactly as given otherwise (Arabic, emoji)."""
+    for ch in value:
+        if ch in _BIDI_CONTROLS:
+            raise ValueError(f"contains the bidi control U+{ord(ch):04X}, which hides what the text says")
+        if unicodedata.category(ch) == "Cc" and ch not in "\n\t":
+            raise ValueError(f"contains the control character U+{ord(ch):04X}")
+    if not "".join(ch for ch in value if ch not in _INVISIBLE).strip():
+        raise ValueError("is blank (only spaces or invisible characters)")
+    return value
+
+
+# Names, titles, references, reasons: see clean_text.
+CleanText = Annotated[str, AfterValidator(clean_text)]
+
+
 def _names(value: dict[str, str]) -> dict[str, str]:
     for lang, name in value.items():
         if pycountry.languages.get(alpha_2=lang.split("-")[0].lower()) is None:
             raise ValueError(f"{lang!r} is not an ISO 639-1 language code (e.g. ar, fr)")
-        if not name.strip():
-            raise ValueError(f"the {lang} name is empty")
+        try:
+            clean_text(name)
+        except ValueError as exc:
+            raise ValueError(f"the {lang} name {exc}") from None
     return value
 
 

@@ -9,19 +9,19 @@ from fastapi import Depends, Request
 
 from aid_common.auth import Caller, require_scope
 from aid_notifications.subscriptions.secrets import SecretBox
-from aid_notifications.subscriptions.ssrf import IPNetwork
+from aid_notifications.subscriptions.ssrf import Destinations
 
 
 def _box(request: Request) -> SecretBox:
     return request.app.state.secret_box
 
 
-def _allow(request: Request) -> list[IPNetwork]:
-    return request.app.state.settings.allowed_private_networks
+def _destinations(request: Request) -> Destinations:
+    return request.app.state.settings.webhook_destinations
 
 
 Box = Annotated[SecretBox, Depends(_box)]
-AllowedNetworks = Annotated[list[IPNetwork], Depends(_allow)]
+AllowedDestinations = Annotated[Destinations, Depends(_destinations)]
 
 Reader = Annotated[Caller, require_scope("notifications:read")]
 Writer = Annotated[Caller, require_scope("notifications:write")]

@@ -10,12 +10,19 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from aid_common.settings import Mode, Settings
 from aid_notifications.deliveries.policy import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
+from aid_notifications.subscriptions.ssrf import Destinations
+
+
+def _items(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class NotificationsSettings(Settings):
     port: int = Field(default=8003, alias="PORT")
     # CIDRs webhooks may reach although they are not public addresses (e.g. 10.0.0.0/8 for an in-cluster receiver).
     webhook_allow_private: str = Field(default="", alias="AID_WEBHOOK_ALLOW_PRIVATE")
+    # Ports webhooks may use on public addresses (the NetworkPolicy opens the same ones); allowlisted ranges: any.
+    webhook_ports: str = Field(default="80,443", alias="AID_WEBHOOK_PORTS", pattern=r"^\s*\d{1,5}(\s*,\s*\d{1,5})*\s*$")
     webhook_retry_schedule: str = Field(default=DEFAULT_SCHEDULE, alias="AID_WEBHOOK_RETRY_SCHEDULE")
     webhook_timeout_seconds: float = Field(default=10.0, alias="AID_WEBHOOK_TIMEOUT_SECONDS", gt=0)
     webhook_max_retry_after_seconds: float = Field(default=36000.0, alias="AID_WEBHOOK_MAX_RETRY_AFTER_SECONDS", ge=0)
@@ -73,7 +80,12 @@ class NotificationsSettings(Settings):
         return RetryPolicy(parse_schedule(self.webhook_retry_schedule), self.webhook_max_retry_after_seconds)
 
     @property
-    def allowed_private_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return [
-            ipaddress.ip_network(c.strip(), strict=False) for c in self.webhook_allow_private.split(",") if c.strip()
-        ]
+    def webhook_destinations(self) -> Destinations:
+        return Destinations(
+            allow=tuple(
+                ipaddress.ip_network(c.strip(), strict=False)
+                for c in self.webhook_allow_private.split(",")
+                if c.strip()
+            ),
+            ports=frozenset(int(p) for p in _items(self.webhook_ports)),
+        )

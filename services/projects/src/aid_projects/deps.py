@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 
 from aid_common.auth import Caller, require_scope
 from aid_common.errors import Unprocessable
+from aid_contracts.types import to_utc
 
 Reader = Annotated[Caller, require_scope("projects:read")]
 Writer = Annotated[Caller, require_scope("projects:write")]
@@ -32,12 +33,12 @@ def _as_of(
             day = dt.date.fromisoformat(as_of)
             return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
         moment = dt.datetime.fromisoformat(as_of)
-    except ValueError:
+        return to_utc(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC))  # a naive time is read as UTC
+    except ValueError as exc:
         raise Unprocessable(
-            f"as_of {as_of!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp",
+            f"as_of {as_of!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp in range ({exc})",
             errors=[{"location": "query.as_of", "message": "not a date or timestamp"}],
         ) from None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 AsOf = Annotated[dt.datetime | None, Depends(_as_of)]

@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from aid_common.events import CLOUDEVENTS_CONTENT_TYPE
 from aid_notifications.deliveries.policy import RETRY_AFTER_STATUSES, is_success
-from aid_notifications.subscriptions.ssrf import BlockedDestination, IPNetwork, resolve_public
+from aid_notifications.subscriptions.ssrf import BlockedDestination, Destinations, resolve_public
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ async def send(
     webhook_id: str,
     body: str,
     secrets: list[str],
-    allow: list[IPNetwork],
+    allow: Destinations,
 ) -> Outcome:
     start = time.perf_counter()
 

@@ -44,7 +44,7 @@ class DeliveryWorker:
         self.settings = settings
         self.box = box
         self.policy = settings.retry_policy
-        self.allow = settings.allowed_private_networks
+        self.allow = settings.webhook_destinations
         self.in_flight: Counter[uuid.UUID] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
 

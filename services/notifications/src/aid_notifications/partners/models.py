@@ -8,7 +8,7 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import UtcDateTime, utcnow
-from aid_contracts.types import Names
+from aid_contracts.types import CleanText, Names
 from aid_notifications.db import Base
 
 
@@ -24,7 +24,7 @@ class Partner(Base):
 class PartnerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=300, examples=["Qatar Red Crescent Society"])
+    name: CleanText = Field(min_length=1, max_length=300, examples=["Qatar Red Crescent Society"])
     names: Names = Field(default_factory=dict, examples=[{"ar": "الهلال الأحمر القطري"}])
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import UtcDateTime, utcnow
 from aid_common.events import registry
-from aid_contracts.types import CountryCode, Sector
+from aid_contracts.types import CleanText, CountryCode, Moment, Sector
 from aid_notifications.db import Base
 
 
@@ -77,7 +77,7 @@ class SubscriptionCreate(BaseModel):
     url: AnyHttpUrl = Field(examples=["https://partner.example.org/hooks/crisisaid"])
     event_types: list[str] = Field(min_length=1, max_length=50, examples=[["aid.project.funding_updated"]])
     filter: Filter = Field(default_factory=Filter)
-    description: str | None = Field(default=None, max_length=500)
+    description: CleanText | None = Field(default=None, max_length=500)
 
     @field_validator("event_types")
     @classmethod
@@ -91,7 +91,7 @@ class SubscriptionUpdate(BaseModel):
     url: AnyHttpUrl | None = None
     event_types: list[str] | None = Field(default=None, min_length=1, max_length=50)
     filter: Filter | None = None
-    description: str | None = Field(default=None, max_length=500)
+    description: CleanText | None = Field(default=None, max_length=500)
     status: SubscriptionStatus | None = Field(default=None, description="re-enable a disabled subscription")
 
     @field_validator("event_types")
@@ -140,14 +140,7 @@ class SubscriptionCreated(SubscriptionRead):
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: dt.datetime = Field(description="replay every matching event received since then (kept ≥ 7 days)")
-
-    @field_validator("since")
-    @classmethod
-    def _aware(cls, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None:
-            raise ValueError("give a time zone, e.g. 2024-05-01T00:00:00Z")
-        return value
+    since: Moment = Field(description="replay every matching event received since then (kept ≥ 7 days)")
 
 
 class ReplayAccepted(BaseModel):

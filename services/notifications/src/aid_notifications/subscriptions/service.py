@@ -22,12 +22,12 @@ from aid_notifications.subscriptions.models import (
     SubscriptionUpdate,
 )
 from aid_notifications.subscriptions.secrets import SecretBox, new_secret
-from aid_notifications.subscriptions.ssrf import BlockedDestination, IPNetwork, check_url
+from aid_notifications.subscriptions.ssrf import BlockedDestination, Destinations, check_url
 
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 
 
-def _check_url(url: str, allow: list[IPNetwork]) -> None:
+def _check_url(url: str, allow: Destinations) -> None:
     try:
         check_url(url, allow)
     except BlockedDestination as exc:
@@ -35,7 +35,7 @@ def _check_url(url: str, allow: list[IPNetwork]) -> None:
 
 
 async def create(
-    *, session: AsyncSession, caller: Caller, data: SubscriptionCreate, box: SecretBox, allow: list[IPNetwork]
+    *, session: AsyncSession, caller: Caller, data: SubscriptionCreate, box: SecretBox, allow: Destinations
 ) -> tuple[Subscription, str]:
     await partners.check_may_act_for(session=session, caller=caller, partner_id=data.partner_id)
     _check_url(str(data.url), allow)
@@ -77,7 +77,7 @@ def check_active(subscription: Subscription) -> None:
 
 
 async def update(
-    *, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, data: SubscriptionUpdate, allow: list
+    *, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, data: SubscriptionUpdate, allow: Destinations
 ) -> Subscription:
     subscription = await get_visible(session=session, caller=caller, subscription_id=subscription_id)
     changes = data.model_dump(exclude_unset=True)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Limit, Page
 from aid_common.uow import ReadSession, UnitOfWork
-from aid_notifications.deps import AllowedNetworks, Box, Reader, Writer
+from aid_notifications.deps import AllowedDestinations, Box, Reader, Writer
 from aid_notifications.subscriptions import service
 from aid_notifications.subscriptions.models import (
     SubscriptionCreate,
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 @router.post("", status_code=201)
 @idempotent
 async def create_subscription(
-    body: SubscriptionCreate, uow: UnitOfWork, caller: Writer, box: Box, allow: AllowedNetworks
+    body: SubscriptionCreate, uow: UnitOfWork, caller: Writer, box: Box, allow: AllowedDestinations
 ) -> SubscriptionCreated:
     """Subscribe a URL to event types (exact, or a prefix ending in `*`) with an optional filter. The answer
     carries the signing secret — the only time it is shown."""
@@ -50,7 +50,7 @@ async def get_subscription(subscription_id: uuid.UUID, session: ReadSession, cal
 
 @router.patch("/{subscription_id}")
 async def update_subscription(
-    subscription_id: uuid.UUID, body: SubscriptionUpdate, uow: UnitOfWork, caller: Writer, allow: AllowedNetworks
+    subscription_id: uuid.UUID, body: SubscriptionUpdate, uow: UnitOfWork, caller: Writer, allow: AllowedDestinations
 ) -> SubscriptionRead:
     """Change the URL, types or filter, or re-enable a subscription that was disabled (e.g. after a 410)."""
     subscription = await service.update(

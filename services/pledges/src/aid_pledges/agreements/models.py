@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import Amount, BigIntPK, UtcDateTime, utcnow
 from aid_contracts.pledges import Earmark
-from aid_contracts.types import CurrencyCode, Money, Rate, in_currency
+from aid_contracts.types import CleanText, CurrencyCode, Money, Rate, in_currency
 from aid_pledges.db import Base
 
 
@@ -123,8 +123,8 @@ class AgreementCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     donor_id: uuid.UUID
-    reference: str = Field(min_length=1, max_length=100, examples=["KW-IOM-2024-001"])
-    title: str = Field(min_length=1, max_length=500)
+    reference: CleanText = Field(min_length=1, max_length=100, examples=["KW-IOM-2024-001"])
+    title: CleanText = Field(min_length=1, max_length=500)
     amount: Money = Field(gt=0)
     currency: CurrencyCode
     status: Status = Status.PLEDGED
@@ -150,7 +150,7 @@ class SignRequest(BaseModel):
 
 class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: CleanText = Field(min_length=1, max_length=2000)
 
 
 class AmendRequest(BaseModel):

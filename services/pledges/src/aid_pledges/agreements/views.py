@@ -30,7 +30,10 @@ router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 @idempotent
 async def create_agreement(body: AgreementCreate, uow: UnitOfWork, caller: Writer) -> AgreementRead:
     """Record a pledged or signed agreement; converts to USD at the rate in force on the signing day (or today
-    while pledged), rounding half to even to the cent."""
+    while pledged), rounding half to even to the cent. The earmark is checked against the appeals, pillars and
+    projects this service knows **as of the last event it has seen** from the projects service: an unknown
+    appeal, pillar or project, or a closed project, is 422 (a project created a moment ago is known within about
+    a second). Dates: pledged_on ≤ signed_on ≤ today."""
     return AgreementRead.model_validate(await service.create(session=uow.session, data=body, caller=caller))
 
 

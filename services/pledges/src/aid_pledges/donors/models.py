@@ -9,7 +9,7 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import UtcDateTime, utcnow
-from aid_contracts.types import CountryCode, Names
+from aid_contracts.types import CleanText, CountryCode, Names
 from aid_pledges.db import Base
 
 
@@ -36,7 +36,7 @@ class Donor(Base):
 class DonorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=300, examples=["State of Kuwait"])
+    name: CleanText = Field(min_length=1, max_length=300, examples=["State of Kuwait"])
     kind: DonorKind
     country: CountryCode
     names: Names = Field(default_factory=dict, examples=[{"ar": "دولة الكويت"}])

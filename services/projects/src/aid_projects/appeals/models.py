@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aid_common.db import Amount, UtcDateTime, utcnow
-from aid_contracts.types import Money, Names
+from aid_contracts.types import CleanText, Money, Names
 from aid_projects.db import Base
 from aid_projects.money import Figures
 
@@ -48,7 +48,7 @@ class PillarCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Code
-    title: str = Field(min_length=1, max_length=500)
+    title: CleanText = Field(min_length=1, max_length=500)
     names: Names = Field(default_factory=dict)
     requirements_usd: Money = Field(gt=0, decimal_places=2)
 
@@ -57,7 +57,7 @@ class AppealCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Code
-    title: str = Field(min_length=1, max_length=500, examples=["IOM Global Appeal 2024"])
+    title: CleanText = Field(min_length=1, max_length=500, examples=["IOM Global Appeal 2024"])
     names: Names = Field(default_factory=dict)
     year: int = Field(ge=1990, le=2100)
     pillars: list[PillarCreate] = Field(min_length=1, max_length=50)
@@ -69,6 +69,16 @@ class AppealCreate(BaseModel):
         if len(set(codes)) != len(codes):
             raise ValueError("pillar codes must be unique within an appeal")
         return pillars
+
+
+class AppealUpdate(BaseModel):
+    """What may change once an appeal is launched: its title and names (its pillars' requirements are what the
+    figures of every past moment are measured against, so they stay)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: CleanText | None = Field(default=None, min_length=1, max_length=500)
+    names: Names | None = None
 
 
 class PillarRead(Figures):

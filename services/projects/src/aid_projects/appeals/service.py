@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.errors import Conflict, NotFound, Unprocessable
-from aid_contracts.projects import AppealCreated, PillarFacts
-from aid_projects.appeals.models import Appeal, AppealCreate, Pillar
+from aid_contracts.projects import AppealCreated, AppealUpdated, PillarFacts
+from aid_projects.appeals.models import Appeal, AppealCreate, AppealUpdate, Pillar
 
 
 async def create(*, session: AsyncSession, data: AppealCreate) -> Appeal:
@@ -29,6 +29,18 @@ async def create(*, session: AsyncSession, data: AppealCreate) -> Appeal:
     except IntegrityError as exc:
         raise Conflict(f"an appeal with code {data.code!r} already exists") from exc
     outbox.add(session, AppealCreated(**facts(appeal)))
+    return appeal
+
+
+async def update(*, session: AsyncSession, code: str, data: AppealUpdate) -> Appeal:
+    appeal = await get_or_404(session=session, code=code)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise Unprocessable("nothing to change: give title or names")
+    for field, value in changes.items():
+        setattr(appeal, field, value)
+    await session.flush()
+    outbox.add(session, AppealUpdated(**facts(appeal), changed=sorted(changes)))
     return appeal
 
 

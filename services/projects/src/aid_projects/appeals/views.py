@@ -8,7 +8,7 @@ from aid_common.idempotency import idempotent
 from aid_common.pagination import Items
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_projects.appeals import service
-from aid_projects.appeals.models import AppealCreate, AppealRead
+from aid_projects.appeals.models import AppealCreate, AppealRead, AppealUpdate
 from aid_projects.deps import AsOf, Reader, Writer
 from aid_projects.funding import reports
 
@@ -41,3 +41,11 @@ async def get_appeal(code: AppealCode, session: ReadSession, caller: Reader, as_
     over-funded, unallocated (pools earmarked to it), received, coverage — now or `as_of` a moment."""
     appeal = await service.get_or_404(session=session, code=code)
     return await reports.appeal_read(session=session, appeal=appeal, as_of=as_of)
+
+
+@router.patch("/{code}")
+@idempotent
+async def update_appeal(code: AppealCode, body: AppealUpdate, uow: UnitOfWork, caller: Writer) -> AppealRead:
+    """Change the appeal's title or names (announced as `aid.appeal.updated`)."""
+    appeal = await service.update(session=uow.session, code=code, data=body)
+    return await reports.appeal_read(session=uow.session, appeal=appeal)

@@ -131,8 +131,12 @@ class PoolRead(BaseModel):
     waiting_because: str = Field(description="why no project has taken it yet")
 
 
-class CoverageRow(Figures):
-    key: str
+class _Keyed(BaseModel):
+    key: str = Field(description="the country, the sector, APPEAL/PILLAR, the appeal, or `all`")
+
+
+class CoverageRow(Figures, _Keyed):  # the key first, then the figures
+    pass
 
 
 class AllocationPreviewRequest(BaseModel):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import Amount, UtcDateTime, utcnow
 from aid_contracts.projects import PartnerRole
-from aid_contracts.types import CountryCode, Money, Names, Sector
+from aid_contracts.types import CleanText, CountryCode, Money, Names, Sector
 from aid_projects.appeals.models import Code
 from aid_projects.db import Base
 from aid_projects.money import Figures
@@ -85,7 +85,7 @@ class ProjectRevision(Base):
 class PartnerIn(PartnerRole):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=300, examples=["Kuwait Red Crescent Society"])
+    name: CleanText = Field(min_length=1, max_length=300, examples=["Kuwait Red Crescent Society"])
     names: Names = Field(default_factory=dict, examples=[{"ar": "جمعية الهلال الأحمر الكويتي"}])
 
 
@@ -93,7 +93,7 @@ class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Code
-    title: str = Field(min_length=1, max_length=500)
+    title: CleanText = Field(min_length=1, max_length=500)
     names: Names = Field(default_factory=dict)
     country: CountryCode
     region: str | None = Field(default=None, min_length=1, max_length=200, examples=["north-west Syria"])
@@ -116,7 +116,7 @@ class ProjectUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1, max_length=500)
+    title: CleanText | None = Field(default=None, min_length=1, max_length=500)
     names: Names | None = None
     requirements_usd: Money | None = Field(default=None, gt=0, decimal_places=2)
     status: ProjectStatus | None = None

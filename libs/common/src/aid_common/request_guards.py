@@ -1,5 +1,10 @@
-"""Unknown query parameters are a 422 naming them: `/v1/projects?pillar=P1` must not silently list everything.
-Installed once for every route by `ServiceRuntime.install`; what a route takes is read from its own signature."""
+"""Checks every request passes before its route runs, installed once for every route by `ServiceRuntime.install`:
+
+- an unknown query parameter is a 422 naming it (`/v1/projects?pillar=P1` must not silently list everything);
+  what a route takes is read from its own signature;
+- a NUL character anywhere — body, query, path — is a 422: PostgreSQL cannot store it in text, and no name or
+  reference needs it.
+"""
 
 from __future__ import annotations
 
@@ -38,4 +43,21 @@ async def reject_unknown_query_parameters(request: Request) -> None:
         raise Unprocessable(
             f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; this route takes: {takes}",
             errors=[{"location": f"query.{name}", "message": "unknown query parameter"} for name in unknown],
+        )
+
+
+async def reject_nul_characters(request: Request) -> None:
+    where = None
+    if "\x00" in request.url.path:
+        where = "path"
+    elif any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+        where = "query"
+    elif request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()  # already read (and cached) for the route's own parsing
+        if b"\x00" in body or b"\\u0000" in body.lower():
+            where = "body"
+    if where is not None:
+        raise Unprocessable(
+            f"the request's {where} holds a NUL character (U+0000), which no field accepts",
+            errors=[{"location": where, "message": "NUL character"}],
         )
