@@ -106,3 +106,12 @@ async def test_listing_filters_and_bad_queries(notifications, admin) -> None:
 
 async def _handled(svc) -> bool:
     return svc.runtime.consumer.outcomes["handled"] >= 1
+
+
+async def test_a_replay_since_a_moment_out_of_range_is_422(notifications, admin, receiver) -> None:
+    partner = await create_partner(notifications, admin)
+    sub = await subscribe(notifications, admin, partner["id"], receiver.url(), ["aid.project.*"])
+    r = await notifications.client.post(
+        f"/v1/subscriptions/{sub['id']}/replay", json={"since": "0001-01-01T00:00:00+01:00"}, headers=admin
+    )
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM

@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aid_common.db import AmountOutOfRange, is_transient
@@ -123,8 +124,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        """Errors of a statement, handled here (not by the catch-all below, which also re-raises to the server)."""
         out_of_range = _out_of_range(exc)
         if out_of_range is not None:
             return problem_response(
@@ -135,6 +136,13 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "changed",
                 instance=request.url.path,
             )
+        return await _unexpected(request, exc)
+
+    app.add_exception_handler(StatementError, _database)
+    app.add_exception_handler(AmountOutOfRange, _database)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if is_transient(exc):  # the database is restarting or unreachable: nothing was written, come back
             log.warning("request.database_unavailable", path=request.url.path, error=str(exc)[:300])
             return problem_response(
@@ -158,7 +166,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 def _out_of_range(exc: BaseException) -> str | None:
     """An amount beyond what its column holds (our check, or the database's numeric_value_out_of_range)."""
-    from sqlalchemy.exc import DBAPIError, StatementError
+    from sqlalchemy.exc import DBAPIError
 
     orig = getattr(exc, "orig", None) if isinstance(exc, StatementError) else exc
     if isinstance(orig, AmountOutOfRange):

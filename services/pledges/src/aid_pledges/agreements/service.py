@@ -56,6 +56,19 @@ def _check_places(amount: Decimal, currency: str, field: str = "amount") -> None
         )
 
 
+def _usd(amount: Decimal, currency: str, rate: Decimal) -> Decimal:
+    """The USD value of an amount; one that rounds to nothing is refused (a signed agreement of USD 0.00 funds no
+    one and usually means a wrong rate)."""
+    value = fx.to_usd(amount, rate)
+    if value <= 0:
+        raise Unprocessable(
+            f"{in_currency(amount, currency)} {currency} at {rate} USD per unit is USD {value}: nothing to count; "
+            "check the amount and the rate",
+            errors=[{"location": "body.amount", "message": "worth less than a cent in USD"}],
+        )
+    return value
+
+
 def _not_after(later: dt.date, earlier: dt.date, later_name: str, earlier_name: str) -> None:
     if later < earlier:
         raise Unprocessable(
@@ -134,7 +147,7 @@ async def create(*, session: AsyncSession, data: AgreementCreate, caller: Caller
         amount=data.amount,
         currency=data.currency,
         fx_rate=rate,
-        amount_usd=fx.to_usd(data.amount, rate),
+        amount_usd=_usd(data.amount, data.currency, rate),
         disbursed_usd=Decimal("0.00"),
         earmark_project_id=e.project_id,
         earmark_country=e.country,
@@ -192,7 +205,7 @@ async def sign(*, session: AsyncSession, agreement_id: uuid.UUID, signed_on: dt.
     await earmarks.check(session=session, earmark=agreement.earmark)
     rate = await fx.rate_on(session=session, currency=agreement.currency, day=signed_on)
     agreement.status, agreement.signed_on = Status.SIGNED.value, signed_on
-    agreement.fx_rate, agreement.amount_usd = rate, fx.to_usd(agreement.amount, rate)
+    agreement.fx_rate, agreement.amount_usd = rate, _usd(agreement.amount, agreement.currency, rate)
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
     outbox.add(session, AgreementSigned(**_facts(agreement, donor), signed_on=signed_on))
     _record(
@@ -242,7 +255,8 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
     if data.amount == agreement.amount:
         shown = in_currency(agreement.amount, agreement.currency)
         raise Unprocessable(f"the agreement's amount is already {shown} {agreement.currency}")
-    new_usd = fx.to_usd(data.amount, agreement.fx_rate)  # the agreement keeps the rate it was converted at
+    # the agreement keeps the rate it was converted at
+    new_usd = _usd(data.amount, agreement.currency, agreement.fx_rate)
     if new_usd < agreement.disbursed_usd:
         raise Unprocessable(
             f"the new amount ({new_usd} USD) is below what was already received ({agreement.disbursed_usd} USD)"
@@ -289,7 +303,7 @@ async def disburse(
     _not_in_future(data.received_on, "received_on")
     _check_places(data.amount, data.currency)
     rate = await fx.rate_on(session=session, currency=data.currency, day=data.received_on)
-    amount_usd = fx.to_usd(data.amount, rate)
+    amount_usd = _usd(data.amount, data.currency, rate)
     if agreement.disbursed_usd + amount_usd > agreement.amount_usd:
         left = agreement.amount_usd - agreement.disbursed_usd
         raise Unprocessable(
