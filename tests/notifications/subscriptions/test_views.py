@@ -115,3 +115,36 @@ async def test_a_replay_since_a_moment_out_of_range_is_422(notifications, admin,
         f"/v1/subscriptions/{sub['id']}/replay", json={"since": "0001-01-01T00:00:00+01:00"}, headers=admin
     )
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+
+
+async def test_a_signing_secret_is_never_stored_in_clear_by_an_idempotency_key(notifications, admin, receiver) -> None:
+    from sqlalchemy import select
+
+    from aid_common.tables import IdempotencyRecord
+
+    partner = await create_partner(notifications, admin)
+    body = {"partner_id": partner["id"], "url": receiver.url(), "event_types": ["aid.project.*"]}
+    headers = {**admin, "Idempotency-Key": "sub-1"}
+    first = await notifications.client.post("/v1/subscriptions", json=body, headers=headers)
+    again = await notifications.client.post("/v1/subscriptions", json=body, headers=headers)
+    secret = first.json()["secret"]
+    assert secret.startswith("whsec_") and again.json()["secret"] == secret, "the retry still gets its secret"
+    async with notifications.runtime.sessions() as session:
+        stored = [r.response for r in (await session.execute(select(IdempotencyRecord))).scalars()]
+    assert stored and secret not in str(stored) and secret[6:] not in str(stored)
+
+
+async def test_a_partner_may_hold_only_so_many_subscriptions(start_service, sqlite_url, admin, receiver) -> None:
+    from aid_notifications.app import create_app
+    from aid_notifications.settings import NotificationsSettings
+    from tests.notifications.conftest import FAST
+
+    env = {**FAST, "AID_MAX_SUBSCRIPTIONS_PER_PARTNER": "2"}
+    svc = await start_service(create_app, NotificationsSettings, sqlite_url, role="api", **env)
+    partner = await create_partner(svc, admin)
+    for _ in range(2):
+        await subscribe(svc, admin, partner["id"], receiver.url(), ["aid.project.*"])
+    body = {"partner_id": partner["id"], "url": receiver.url(), "event_types": ["aid.project.*"]}
+    r = await svc.client.post("/v1/subscriptions", json=body, headers=admin)
+    assert r.status_code == 429 and r.headers["content-type"] == PROBLEM and r.headers["retry-after"]
+    assert "AID_MAX_SUBSCRIPTIONS_PER_PARTNER" in r.json()["detail"]

@@ -159,6 +159,36 @@ def keygen(directory: Path) -> None:
     typer.echo(f"wrote {secrets_key} (the notifications service's AID_WEBHOOK_SECRETS_KEY_FILE; keep it secret)")
 
 
+@app.command("reseal-secrets")
+def reseal_secrets() -> None:
+    """Seal every webhook signing secret again under the newest AID_WEBHOOK_SECRETS_KEY (the first of a
+    comma-separated list): after adding a new key in front, before dropping the old one."""
+    import asyncio
+
+    from aid_common.db import create_engine, session_factory, transaction
+    from aid_notifications.settings import NotificationsSettings
+    from aid_notifications.subscriptions import service
+    from aid_notifications.subscriptions.secrets import SecretBox
+
+    settings = NotificationsSettings()
+    key = settings.webhook_secrets_key
+    box = SecretBox(key.get_secret_value() if key else None)
+
+    async def run() -> tuple[int, list[uuid.UUID]]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                return await service.reseal_all(session=session, box=box)
+        finally:
+            await engine.dispose()
+
+    resealed, unreadable = asyncio.run(run())
+    typer.echo(f"resealed {resealed} signing secret(s) under the newest key")
+    if unreadable:
+        ids = ", ".join(sorted({str(i) for i in unreadable}))
+        _fail(f"{len(unreadable)} secret(s) open with none of the configured keys (subscriptions {ids})")
+
+
 @app.command()
 def receive(
     port: Annotated[int, typer.Option(help="port to listen on")] = 9000,

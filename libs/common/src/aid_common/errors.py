@@ -54,6 +54,16 @@ class Forbidden(ProblemError):
     status, type_, title = 403, "forbidden", "Forbidden"
 
 
+class TooManyRequests(ProblemError):
+    """A limit was reached; `retry_after` seconds tell the client when to come back."""
+
+    status, type_, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int = 60, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(ProblemError):
     status, type_, title = 413, "payload-too-large", "Payload too large"
 
@@ -87,6 +97,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem_response(
             status=exc.status,
             type_=exc.type_,

@@ -18,7 +18,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
@@ -53,14 +53,27 @@ def fingerprint(endpoint: str, body: Any) -> str:
     return hashlib.sha256(f"{endpoint}\n{canonical}".encode()).hexdigest()
 
 
-def idempotent(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+class Sealer(Protocol):
+    """Encrypts what must not be stored in clear (a subscription's signing secret in a stored answer)."""
+
+    def seal(self, secret: str) -> str: ...
+
+    def open(self, sealed: str) -> str: ...
+
+
+def idempotent(endpoint: Callable[..., Awaitable[Any]] | None = None, *, sealed: tuple[str, ...] = ()) -> Any:
     """Make a write route safe to retry with an `Idempotency-Key` header (put it under `@router.post`).
+
+    `sealed` names answer fields that are secrets: the stored copy holds them encrypted with the app's sealer
+    (`app.state.idempotency_sealer`), and a replay decrypts them — they are never at rest in clear.
 
     The route keeps its own signature (a body model, a `UnitOfWork`, a `Caller`); this adds the header and
     the request. A stored answer is replayed without calling the route; otherwise the key is reserved, the
     route runs, and its answer is stored in the route's own unit of work, so the effect and the stored answer
     commit together. If the unit of work rolls back, the reservation is released.
     """
+    if endpoint is None:
+        return functools.partial(idempotent, sealed=sealed)
     signature = inspect.signature(endpoint, eval_str=True)
     extra = [
         inspect.Parameter("idempotency_request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
@@ -78,20 +91,41 @@ def idempotent(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
         sessions = idempotency_request.app.state.runtime.sessions
         endpoint_name = f"{idempotency_request.method} {idempotency_request.url.path}"
         fp = fingerprint(endpoint_name, body)
-        replay = await _reserve(sessions, caller=caller.identity, key=idempotency_key, endpoint=endpoint_name, fp=fp)
-        if replay is not None:
-            return replay
+        sealer: Sealer | None = getattr(idempotency_request.app.state, "idempotency_sealer", None)
+        stored = await _reserve(sessions, caller=caller.identity, key=idempotency_key, endpoint=endpoint_name, fp=fp)
+        if stored is not None:
+            code, answer = stored
+            return JSONResponse(
+                _open(answer, sealed, sealer), status_code=code, headers={"Idempotent-Replayed": "true"}
+            )
         work.after_rollback(functools.partial(_release_soon, sessions, caller=caller.identity, key=idempotency_key))
         result = jsonable_encoder(await endpoint(**kwargs))
         record = await work.session.get(IdempotencyRecord, (caller.identity, idempotency_key))
         if record is not None:
-            record.status_code, record.response = status_code, result
+            record.status_code, record.response = status_code, _seal(result, sealed, sealer)
         return JSONResponse(result, status_code=status_code)
 
     route.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[*signature.parameters.values(), *extra]
     )
     return route
+
+
+def _seal(answer: Any, fields: tuple[str, ...], sealer: Sealer | None) -> Any:
+    if not fields or not isinstance(answer, dict):
+        return answer
+    if sealer is None:
+        raise RuntimeError("an @idempotent route with sealed fields needs app.state.idempotency_sealer")
+    return {k: ({"sealed": sealer.seal(v)} if k in fields and isinstance(v, str) else v) for k, v in answer.items()}
+
+
+def _open(answer: Any, fields: tuple[str, ...], sealer: Sealer | None) -> Any:
+    if not fields or not isinstance(answer, dict) or sealer is None:
+        return answer
+    return {
+        k: (sealer.open(v["sealed"]) if k in fields and isinstance(v, dict) and "sealed" in v else v)
+        for k, v in answer.items()
+    }
 
 
 def _one(values: dict[str, Any], kind: type[T]) -> T:
@@ -152,8 +186,8 @@ async def _reserve(
     endpoint: str,
     fp: str,
     ttl: dt.timedelta = KEPT_FOR,
-) -> JSONResponse | None:
-    """Reserve the key (None), or answer from what is stored for it."""
+) -> tuple[int, Any] | None:
+    """Reserve the key (None), or the stored status and answer for it."""
     now = utcnow()
     async with transaction(sessions) as session:
         inserted = (
@@ -185,4 +219,4 @@ async def _reserve(
             )
         if record.status_code is None:
             raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly")
-        return JSONResponse(record.response, status_code=record.status_code, headers={"Idempotent-Replayed": "true"})
+        return record.status_code, record.response

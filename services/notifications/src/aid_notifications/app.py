@@ -34,7 +34,7 @@ def create_app(settings: NotificationsSettings | None = None, *, role: Role = "a
     # The background loops beside the outbox relay and the consumer: webhook delivery.
     runtime.add_background(DeliveryWorker(sessions=runtime.sessions, settings=settings, box=box).run)
     app = FastAPI(title="Notifications", version="1", lifespan=runtime.lifespan, description=__doc__)
-    app.state.settings, app.state.secret_box = settings, box
+    app.state.settings, app.state.secret_box, app.state.idempotency_sealer = settings, box, box
     runtime.install(app)
     if runtime.serves_api:
         app.include_router(partners.router)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aid_common.auth import Caller, require_scope
+from aid_notifications.settings import NotificationsSettings
 from aid_notifications.subscriptions.secrets import SecretBox
 from aid_notifications.subscriptions.ssrf import Destinations
 
@@ -26,3 +27,10 @@ AllowedDestinations = Annotated[Destinations, Depends(_destinations)]
 Reader = Annotated[Caller, require_scope("notifications:read")]
 Writer = Annotated[Caller, require_scope("notifications:write")]
 Admin = Annotated[Caller, require_scope("admin")]
+
+
+def _settings(request: Request) -> NotificationsSettings:
+    return request.app.state.settings
+
+
+ServiceSettings = Annotated[NotificationsSettings, Depends(_settings)]

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from aid_common.settings import Mode, Settings
 from aid_notifications.deliveries.policy import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
+from aid_notifications.subscriptions.secrets import keys_of
 from aid_notifications.subscriptions.ssrf import Destinations
 
 
@@ -29,6 +30,11 @@ class NotificationsSettings(Settings):
     delivery_concurrency: int = Field(default=32, alias="AID_DELIVERY_CONCURRENCY", ge=1)
     # Requests in flight to one subscription at most, so one slow partner cannot take every slot.
     delivery_per_subscription: int = Field(default=4, alias="AID_DELIVERY_PER_SUBSCRIPTION", ge=1)
+    # Requests in flight to one partner at most (over all its subscriptions): a partner whose endpoints hang holds
+    # at most this share of AID_DELIVERY_CONCURRENCY.
+    delivery_per_partner: int = Field(default=8, alias="AID_DELIVERY_PER_PARTNER", ge=1)
+    # Subscriptions one partner may have (active or disabled, not deleted); more is 429.
+    max_subscriptions_per_partner: int = Field(default=25, alias="AID_MAX_SUBSCRIPTIONS_PER_PARTNER", ge=1)
     delivery_poll_seconds: float = Field(default=0.5, alias="AID_DELIVERY_POLL_SECONDS", gt=0)
     # A worker that dies mid-delivery leaves a claim; after this long another worker sends it again (same id).
     delivery_lease_seconds: float = Field(default=60.0, alias="AID_DELIVERY_LEASE_SECONDS", gt=0)
@@ -67,12 +73,14 @@ class NotificationsSettings(Settings):
                 "(a Fernet key: crisisaid keygen DIR writes DIR/webhook-secrets.key)"
             )
         if self.webhook_secrets_key is not None:
-            try:
-                Fernet(self.webhook_secrets_key.get_secret_value().encode())
-            except ValueError as exc:
-                raise ValueError(
-                    "AID_WEBHOOK_SECRETS_KEY is not a Fernet key (32 url-safe base64-encoded bytes)"
-                ) from exc
+            for key in keys_of(self.webhook_secrets_key.get_secret_value()):
+                try:
+                    Fernet(key.encode())
+                except ValueError as exc:
+                    raise ValueError(
+                        "AID_WEBHOOK_SECRETS_KEY is not a Fernet key, or a comma-separated list of them, newest "
+                        "first (32 url-safe base64-encoded bytes each)"
+                    ) from exc
         return self
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import ipaddress
@@ -71,6 +72,7 @@ async def send(
     body: str,
     secrets: list[str],
     allow: Destinations,
+    deadline_seconds: float = 10.0,
 ) -> Outcome:
     start = time.perf_counter()
 
@@ -91,11 +93,16 @@ async def send(
     }
     extensions = {"sni_hostname": server_name} if parts.scheme == "https" else {}
     try:
-        request = client.build_request("POST", target, content=body.encode(), headers=headers, extensions=extensions)
-        response = await client.send(request, stream=True, follow_redirects=False)
-        await response.aclose()  # the answer's body is not needed: never read a partner's megabytes
-    except httpx.TimeoutException:
-        return Outcome(None, "timed out", took())
+        # One deadline for the whole attempt (connect, send, headers): a receiver that trickles a byte at a time
+        # cannot hold a delivery slot past it, whatever the per-read timeout.
+        async with asyncio.timeout(deadline_seconds):
+            request = client.build_request(
+                "POST", target, content=body.encode(), headers=headers, extensions=extensions
+            )
+            response = await client.send(request, stream=True, follow_redirects=False)
+            await response.aclose()  # the answer's body is not needed: never read a partner's megabytes
+    except (httpx.TimeoutException, TimeoutError):
+        return Outcome(None, f"timed out (the attempt's deadline is {deadline_seconds:g} s)", took())
     except httpx.HTTPError as exc:
         return Outcome(None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__, took())
     code = response.status_code

@@ -26,7 +26,7 @@ from aid_notifications.partners.service import visible_partner
 from aid_notifications.subscriptions import service as subscriptions
 from aid_notifications.subscriptions.matching import dimensions, filter_matches, type_matches
 from aid_notifications.subscriptions.models import Subscription, SubscriptionStatus
-from aid_notifications.subscriptions.secrets import SecretBox
+from aid_notifications.subscriptions.secrets import SecretBox, UnreadableSecret
 
 
 def matches(subscription: Subscription, event_type: str, data: dict) -> bool:
@@ -184,6 +184,7 @@ class Claimed:
     delivery_id: uuid.UUID
     webhook_id: str
     subscription_id: uuid.UUID
+    partner_id: uuid.UUID
     url: str
     body: str
     secrets: list[str]
@@ -195,13 +196,15 @@ async def claim(
     limit: int,
     in_flight: Counter[uuid.UUID],
     per_subscription: int,
+    per_partner: int,
     lease: dt.timedelta,
     box: SecretBox,
 ) -> list[Claimed]:
     """Lease up to `limit` due deliveries (FOR UPDATE SKIP LOCKED: workers share the queue). A claimed row's
     next attempt moves forward by `lease`, so a worker that dies mid-request leaves it to be claimed again —
     at least once, with the same webhook-id. No subscription gets more than `per_subscription` requests in
-    flight (counting `in_flight`, this worker's open requests), so one slow partner cannot take every slot."""
+    flight, nor any partner more than `per_partner` (counting `in_flight`, this worker's open requests by
+    subscription and by partner id), so one slow partner cannot take every slot."""
     now = utcnow()
     out: list[Claimed] = []
     rows = (
@@ -214,31 +217,47 @@ async def claim(
         )
     ).scalars()
     taken: Counter[uuid.UUID] = Counter()
-    targets: dict[uuid.UUID, tuple[Subscription | None, list[str]]] = {}  # once per subscription and batch
+    targets: dict[uuid.UUID, tuple[Subscription | None, list[str], str]] = {}  # once per subscription and batch
     for d in rows:
         if len(out) >= limit:
             break
         if in_flight[d.subscription_id] + taken[d.subscription_id] >= per_subscription:
-            continue  # this partner has enough requests open; others go first
+            continue  # this subscription has enough requests open; others go first
+        if in_flight[d.partner_id] + taken[d.partner_id] >= per_partner:
+            continue  # so has this partner, over all its subscriptions
         if d.subscription_id not in targets:
-            subscription = await session.get(Subscription, d.subscription_id)
-            active = subscription is not None and subscription.status == SubscriptionStatus.ACTIVE.value
-            secrets = (
-                await subscriptions.signing_secrets(session=session, subscription_id=d.subscription_id, box=box)
-                if active
-                else []
-            )
-            targets[d.subscription_id] = (subscription if active else None, secrets)
-        subscription, secrets = targets[d.subscription_id]
-        if subscription is None:
-            d.status, d.next_attempt_at = DeliveryStatus.DEAD.value, None
-            d.last_error = "the subscription is disabled"
-            continue
+            targets[d.subscription_id] = await _target(session, d.subscription_id, box)
+        subscription, secrets, why_not = targets[d.subscription_id]
         seen = await session.get(SeenEvent, d.event_id)
+        if subscription is None or seen is None:
+            # This delivery cannot be prepared: it fails alone, saying why; every other one goes on.
+            d.status, d.next_attempt_at = DeliveryStatus.DEAD.value, None
+            d.last_error = why_not or "the event is no longer kept (past retention)"
+            continue
         d.next_attempt_at = now + lease
         taken[d.subscription_id] += 1
-        out.append(Claimed(d.id, d.webhook_id, d.subscription_id, subscription.url, seen.body, secrets))
+        taken[d.partner_id] += 1
+        out.append(Claimed(d.id, d.webhook_id, d.subscription_id, d.partner_id, subscription.url, seen.body, secrets))
     return out
+
+
+async def _target(
+    session: AsyncSession, subscription_id: uuid.UUID, box: SecretBox
+) -> tuple[Subscription | None, list[str], str]:
+    """The subscription and its signing secrets, or None and why nothing can be sent to it."""
+    subscription = await session.get(Subscription, subscription_id)
+    if subscription is None or subscription.status != SubscriptionStatus.ACTIVE.value:
+        return None, [], "the subscription is disabled"
+    try:
+        return (
+            subscription,
+            await subscriptions.signing_secrets(session=session, subscription_id=subscription_id, box=box),
+            "",
+        )
+    except UnreadableSecret as exc:
+        reason = f"its signing secret cannot be read: {exc}; restore the key, or rotate the secret, then re-enable"
+        await subscriptions.flag_unusable(session=session, subscription=subscription, reason=reason)
+        return None, [], f"not sent: the subscription's signing secret cannot be read ({exc})"
 
 
 async def record_outcome(

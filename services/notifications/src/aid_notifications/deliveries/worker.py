@@ -70,6 +70,7 @@ class DeliveryWorker:
                     log.warning("deliveries.claim_failed", error=str(exc)[:300])
                 for c in claimed:
                     self.in_flight[c.subscription_id] += 1
+                    self.in_flight[c.partner_id] += 1
                     task = asyncio.create_task(self._deliver(client, c))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
@@ -85,6 +86,7 @@ class DeliveryWorker:
                 limit=limit,
                 in_flight=self.in_flight,
                 per_subscription=self.settings.delivery_per_subscription,
+                per_partner=self.settings.delivery_per_partner,
                 lease=dt.timedelta(seconds=self.settings.delivery_lease_seconds),
                 box=self.box,
             )
@@ -98,6 +100,7 @@ class DeliveryWorker:
                 body=claimed.body,
                 secrets=claimed.secrets,
                 allow=self.allow,
+                deadline_seconds=self.settings.webhook_timeout_seconds,
             )
             ATTEMPT_LATENCY.observe(outcome.duration_ms / 1000)
             async with transaction(self.sessions) as session:
@@ -117,6 +120,7 @@ class DeliveryWorker:
             log.warning("deliveries.record_failed", delivery_id=str(claimed.delivery_id), error=str(exc)[:300])
         finally:
             self.in_flight[claimed.subscription_id] -= 1
+            self.in_flight[claimed.partner_id] -= 1
 
     async def report_queue(self) -> None:
         async with transaction(self.sessions) as session:

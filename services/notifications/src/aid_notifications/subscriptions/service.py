@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import delete, select
+import structlog
+from prometheus_client import Counter
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.auth import Caller
 from aid_common.db import utcnow
-from aid_common.errors import Conflict, NotFound, Unprocessable
+from aid_common.errors import Conflict, NotFound, TooManyRequests, Unprocessable
 from aid_common.pagination import keyset, page
 from aid_notifications.partners import service as partners
 from aid_notifications.partners.service import visible_partner
@@ -21,10 +23,14 @@ from aid_notifications.subscriptions.models import (
     SubscriptionStatus,
     SubscriptionUpdate,
 )
-from aid_notifications.subscriptions.secrets import SecretBox, new_secret
+from aid_notifications.subscriptions.secrets import SecretBox, UnreadableSecret, new_secret
 from aid_notifications.subscriptions.ssrf import BlockedDestination, Destinations, check_url
 
 ROTATION_OVERLAP = dt.timedelta(hours=24)
+SUBSCRIPTIONS_FLAGGED = Counter(
+    "aid_webhook_subscriptions_flagged_total", "Subscriptions stopped because they cannot be served", ["reason"]
+)
+log = structlog.get_logger("aid.subscriptions")
 
 
 def _check_url(url: str, allow: Destinations) -> None:
@@ -35,10 +41,27 @@ def _check_url(url: str, allow: Destinations) -> None:
 
 
 async def create(
-    *, session: AsyncSession, caller: Caller, data: SubscriptionCreate, box: SecretBox, allow: Destinations
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    data: SubscriptionCreate,
+    box: SecretBox,
+    allow: Destinations,
+    max_per_partner: int = 25,
 ) -> tuple[Subscription, str]:
     await partners.check_may_act_for(session=session, caller=caller, partner_id=data.partner_id)
     _check_url(str(data.url), allow)
+    held = await session.scalar(
+        select(func.count()).where(
+            Subscription.partner_id == data.partner_id, Subscription.disabled_reason.is_distinct_from("deleted")
+        )
+    )
+    if held >= max_per_partner:
+        raise TooManyRequests(
+            f"partner {data.partner_id} has {held} subscriptions, the most allowed "
+            f"(AID_MAX_SUBSCRIPTIONS_PER_PARTNER={max_per_partner}); delete one or widen an existing one's types",
+            retry_after=3600,
+        )
     subscription = Subscription(
         id=uuid.uuid4(),
         partner_id=data.partner_id,
@@ -147,6 +170,34 @@ async def disable(*, session: AsyncSession, subscription_id: uuid.UUID, reason: 
     if subscription is not None:
         subscription.status = SubscriptionStatus.DISABLED.value
         subscription.disabled_reason = reason
+
+
+async def flag_unusable(*, session: AsyncSession, subscription: Subscription, reason: str) -> None:
+    """Stop sending to a subscription that cannot be served (its secret unreadable) and tell the operator: the
+    status says why, a metric counts it, the log names it. Fixed, it is re-enabled with PATCH status=active and
+    its deliveries recovered with retry."""
+    subscription.status = SubscriptionStatus.DISABLED.value
+    subscription.disabled_reason = reason
+    SUBSCRIPTIONS_FLAGGED.labels("unreadable-secret").inc()
+    log.error(
+        "subscriptions.unusable",
+        subscription_id=str(subscription.id),
+        partner_id=str(subscription.partner_id),
+        reason=reason,
+    )
+
+
+async def reseal_all(*, session: AsyncSession, box: SecretBox) -> tuple[int, list[uuid.UUID]]:
+    """Seal every signing secret again under the newest key. Returns how many were resealed and the
+    subscriptions whose secret no configured key opens (left as they are)."""
+    resealed, unreadable = 0, []
+    for secret in (await session.execute(select(SigningSecret))).scalars():
+        try:
+            secret.sealed = box.reseal(secret.sealed)
+            resealed += 1
+        except UnreadableSecret:
+            unreadable.append(secret.subscription_id)
+    return resealed, unreadable
 
 
 async def remove(*, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> None:

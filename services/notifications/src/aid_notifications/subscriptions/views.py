@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Limit, Page
 from aid_common.uow import ReadSession, UnitOfWork
-from aid_notifications.deps import AllowedDestinations, Box, Reader, Writer
+from aid_notifications.deps import AllowedDestinations, Box, Reader, ServiceSettings, Writer
 from aid_notifications.subscriptions import service
 from aid_notifications.subscriptions.models import (
     SubscriptionCreate,
@@ -20,13 +20,25 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
 
 @router.post("", status_code=201)
-@idempotent
+@idempotent(sealed=("secret",))  # a stored answer holds the secret encrypted, like the subscription itself
 async def create_subscription(
-    body: SubscriptionCreate, uow: UnitOfWork, caller: Writer, box: Box, allow: AllowedDestinations
+    body: SubscriptionCreate,
+    uow: UnitOfWork,
+    caller: Writer,
+    box: Box,
+    allow: AllowedDestinations,
+    settings: ServiceSettings,
 ) -> SubscriptionCreated:
     """Subscribe a URL to event types (exact, or a prefix ending in `*`) with an optional filter. The answer
     carries the signing secret — the only time it is shown."""
-    subscription, secret = await service.create(session=uow.session, caller=caller, data=body, box=box, allow=allow)
+    subscription, secret = await service.create(
+        session=uow.session,
+        caller=caller,
+        data=body,
+        box=box,
+        allow=allow,
+        max_per_partner=settings.max_subscriptions_per_partner,
+    )
     return SubscriptionCreated.of(subscription, secret=secret)
 
 
