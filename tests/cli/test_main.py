@@ -46,12 +46,15 @@ def test_keygen_then_token_gives_a_token_the_services_verify(tmp_path) -> None:
             partner,
             "--ttl",
             "2h",
+            "--subject",
+            "qatar-charity-erp",
             "--key-file",
             str(tmp_path / "private.pem"),
         ],
     )
     assert result.exit_code == 0, result.output
-    caller = TokenVerifier.from_file(tmp_path / "public.pem").verify(result.output.strip())
+    caller = TokenVerifier.from_file(tmp_path / "public.pem").verify(result.stdout.strip())
+    assert caller.subject == "qatar-charity-erp" and "jti: " in result.stderr
     assert caller.scopes == {"notifications:read"} and str(caller.partner_id) == partner
 
 
@@ -59,10 +62,22 @@ def test_token_errors_say_what_is_wrong(tmp_path) -> None:
     missing = runner.invoke(app, ["token", "--scope", "admin", "--key-file", str(tmp_path / "nope.pem")])
     assert missing.exit_code == 2 and "no private key" in missing.output
     runner.invoke(app, ["keygen", str(tmp_path)])
-    bad_ttl = runner.invoke(
-        app, ["token", "--scope", "admin", "--ttl", "soon", "--key-file", str(tmp_path / "private.pem")]
-    )
+    key = ["--key-file", str(tmp_path / "private.pem")]
+    bad_ttl = runner.invoke(app, ["token", "--scope", "admin", "--ttl", "soon", "--subject", "ops-anna", *key])
     assert bad_ttl.exit_code == 2 and "--ttl" in bad_ttl.output
+    nobody = runner.invoke(app, ["token", "--scope", "admin", *key])
+    assert nobody.exit_code == 2 and "--subject is required" in nobody.output
+
+
+def test_revoke_puts_the_token_id_on_the_list(tmp_path) -> None:
+    from aid_common.auth import RevocationList
+
+    listed = tmp_path / "revoked-tokens"
+    jti = "6f1c1b2e-6a0e-4a53-9a55-000000000007"
+    result = runner.invoke(app, ["token", "revoke", jti, "--file", str(listed)])
+    assert result.exit_code == 0, result.output
+    assert jti in RevocationList(listed) and "other" not in RevocationList(listed)
+    assert runner.invoke(app, ["token", "revoke", "not-an-id", "--file", str(listed)]).exit_code == 2
 
 
 def test_migrate_refuses_a_bad_database_url(monkeypatch) -> None:

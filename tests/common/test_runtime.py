@@ -74,3 +74,52 @@ async def test_health_readiness_metrics_and_correlation_id(client, token) -> Non
         'aid_http_request_duration_seconds_count{method="POST",route="/v1/things",service="sample",status="201"}'
         in metrics
     )
+
+
+async def test_tokens_need_an_id_a_subject_and_a_bounded_life(client, keypair) -> None:
+    import jwt
+
+    now = dt.datetime.now(dt.UTC)
+
+    def signed(**claims) -> str:
+        base = {"sub": "s", "scope": "admin", "iss": "crisisaid", "aud": "crisisaid", "iat": now, "jti": "j-1"}
+        base["exp"] = now + dt.timedelta(hours=1)
+        body = {k: v for k, v in {**base, **claims}.items() if v is not None}
+        key = serialization.load_pem_private_key(keypair[0], password=None)
+        return jwt.encode(body, key, algorithm="RS256")
+
+    from cryptography.hazmat.primitives import serialization
+
+    for bad, says in (
+        (signed(exp=dt.datetime(9999, 1, 1, tzinfo=dt.UTC)), "at most"),
+        (signed(jti=None), "jti"),
+        (signed(sub="  "), "subject"),
+        (signed(partner_id="6f1c1b2e-6a0e-4a53-9a55-000000000001", exp=now + dt.timedelta(hours=48)), "at most 24 h"),
+    ):
+        r = await client.post("/v1/things", json={"name": "x", "count": 1}, headers=auth(bad))
+        assert r.status_code == 401 and says in r.json()["detail"], r.text
+    ok = await client.post("/v1/things", json={"name": "x", "count": 1}, headers=auth(signed()))
+    assert ok.status_code == 201
+
+
+async def test_a_revoked_token_is_refused_within_a_second(sample, keypair, tmp_path) -> None:
+    from aid_common.auth import RevocationList, TokenVerifier
+
+    revoked = tmp_path / "revoked-tokens"
+    verifier = TokenVerifier(serialization_load(keypair[1]), revoked=RevocationList(revoked))
+    sample.app.state.token_verifier = verifier
+    token = mint_token(keypair[0], subject="s", scopes="admin")
+    assert (
+        await sample.client.post("/v1/things", json={"name": "x", "count": 1}, headers=auth(token))
+    ).status_code == 201
+    import jwt
+
+    revoked.write_text(jwt.decode(token, options={"verify_signature": False})["jti"] + "\n")
+    r = await sample.client.post("/v1/things", json={"name": "x", "count": 1}, headers=auth(token))
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+def serialization_load(public_pem: bytes):
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_public_key(public_pem)

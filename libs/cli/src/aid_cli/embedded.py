@@ -71,6 +71,10 @@ async def run_embedded(
             KAFKA_BOOTSTRAP_SERVERS="",
             # On a developer's machine, webhooks to a local receiver (crisisaid receive) are the point.
             AID_WEBHOOK_ALLOW_PRIVATE=os.environ.get("AID_WEBHOOK_ALLOW_PRIVATE", "127.0.0.0/8,::1/128"),
+            # `crisisaid token revoke JTI` (run from the checkout) writes here by default.
+            AID_REVOKED_TOKENS_FILE=os.environ.get(
+                "AID_REVOKED_TOKENS_FILE", str((data_dir / "revoked-tokens").resolve())
+            ),
         )
         app = spec.create_app()(settings, role="all", bus=bus)
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)

@@ -119,28 +119,70 @@ def migrate(service: ServiceName) -> None:
     typer.echo(f"{spec.name}: at the latest revision")
 
 
-@app.command()
+token_app = typer.Typer(
+    help="Mint a bearer token (`crisisaid token --scope …`) or revoke one (`crisisaid token revoke JTI`)."
+)
+app.add_typer(token_app, name="token")
+EMBEDDED_KEY = Path(".data/keys/private.pem")
+
+
+@token_app.callback(invoke_without_command=True)
 def token(
-    scope: Annotated[str, typer.Option(help='space-separated scopes, e.g. "pledges:write pledges:read"')],
+    ctx: typer.Context,
+    scope: Annotated[str | None, typer.Option(help='space-separated scopes, e.g. "pledges:write pledges:read"')] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option(help="who the token is for (sub claim): required outside embedded mode, one per person or system"),
+    ] = None,
     partner_id: Annotated[str | None, typer.Option(help="limit the token to one partner's objects")] = None,
-    ttl: Annotated[str, typer.Option(help="lifetime: 30m, 1h, 7d")] = "1h",
-    subject: Annotated[str, typer.Option(help="who the token is for (sub claim)")] = "operator",
+    ttl: Annotated[str, typer.Option(help="lifetime: 30m, 1h, 7d (capped by the services' maximum)")] = "1h",
     key_file: Annotated[Path | None, typer.Option(envvar="AID_JWT_PRIVATE_KEY_FILE", help="private key PEM")] = None,
 ) -> None:
-    """Print a signed bearer token."""
+    """Print a signed bearer token (its id, for revoking it, goes to stderr)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import jwt
+
     from aid_common.auth import mint_token
 
-    key_file = key_file or Path(".data/keys/private.pem")
+    if not scope:
+        _fail('--scope is required, e.g. --scope "pledges:read projects:read"')
+    key_file = key_file or EMBEDDED_KEY
     if not key_file.exists():
         _fail(f"no private key at {key_file}: set AID_JWT_PRIVATE_KEY_FILE or run `crisisaid keygen DIR`")
+    embedded = os.environ.get("AID_MODE") == "embedded" or key_file.resolve() == EMBEDDED_KEY.resolve()
+    if not subject:
+        if not embedded:
+            _fail("--subject is required outside embedded mode: name the person or system the token is for")
+        subject = "operator"
     if partner_id:
         try:
             uuid.UUID(partner_id)
         except ValueError:
             _fail(f"--partner-id {partner_id!r} is not a UUID")
-    typer.echo(
-        mint_token(key_file.read_bytes(), subject=subject, scopes=scope, partner_id=partner_id, ttl=_parse_ttl(ttl))
+    minted = mint_token(
+        key_file.read_bytes(), subject=subject, scopes=scope, partner_id=partner_id, ttl=_parse_ttl(ttl)
     )
+    typer.echo(minted)
+    typer.echo(f"jti: {jwt.decode(minted, options={'verify_signature': False})['jti']}", err=True)
+
+
+@token_app.command("revoke")
+def revoke(
+    jti: Annotated[str, typer.Argument(help="the token's id (printed when it was minted; the jti claim)")],
+    file: Annotated[
+        Path, typer.Option(envvar="AID_REVOKED_TOKENS_FILE", help="the revocation list every service reads")
+    ] = Path(".data/revoked-tokens"),
+) -> None:
+    """Revoke a token: its id goes on the list every service checks (AID_REVOKED_TOKENS_FILE)."""
+    try:
+        uuid.UUID(jti)
+    except ValueError:
+        _fail(f"{jti!r} is not a token id (a UUID)")
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with file.open("a") as out:
+        out.write(jti + "\n")
+    typer.echo(f"revoked {jti} in {file}; services read the list within a second")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,11 +43,39 @@ class Caller:
         return f"{self.subject}|{self.partner_id}" if self.partner_id else self.subject
 
 
+class RevocationList:
+    """Token ids (`jti`) that are no longer accepted: one per line in a file every service reads (a mounted
+    ConfigMap in Kubernetes, `.data/revoked-tokens` in embedded mode), re-read when it changes.
+    `crisisaid token revoke JTI` appends to it."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._seen: tuple[float, int] | None = None
+        self._ids: frozenset[str] = frozenset()
+
+    def __contains__(self, jti: str) -> bool:
+        if self.path is None:
+            return False
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return False
+        if self._seen != (stat.st_mtime, stat.st_size):
+            lines = self.path.read_text().splitlines()
+            self._ids = frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+            self._seen = (stat.st_mtime, stat.st_size)
+        return jti in self._ids
+
+
 @dataclass(frozen=True)
 class TokenVerifier:
     public_key: Any
     issuer: str = "crisisaid"
     audience: str = "crisisaid"
+    # The longest a token may live (exp − iat): every token, and tokens for a partner's systems.
+    max_lifetime: dt.timedelta = dt.timedelta(days=30)
+    partner_max_lifetime: dt.timedelta = dt.timedelta(hours=24)
+    revoked: RevocationList = field(default_factory=lambda: RevocationList(None))
 
     @classmethod
     def from_file(cls, path: Path, **kw: Any) -> TokenVerifier:
@@ -61,12 +89,27 @@ class TokenVerifier:
                 algorithms=[ALGORITHM],
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require": ["exp", "sub", "iss", "aud"]},
+                options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the bearer token has expired") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"the bearer token is not valid: {exc}") from None
+        if not str(claims["sub"]).strip():
+            raise Unauthorized("the bearer token names no subject (sub)")
+        if str(claims["jti"]) in self.revoked:
+            raise Unauthorized("the bearer token was revoked")
+        most = self.partner_max_lifetime if claims.get("partner_id") else self.max_lifetime
+        try:
+            lifetime = dt.timedelta(seconds=float(claims["exp"]) - float(claims["iat"]))
+        except (TypeError, ValueError):
+            raise Unauthorized("the bearer token's exp and iat are not times") from None
+        if lifetime > most:
+            hours, allowed = lifetime.total_seconds() / 3600, most.total_seconds() / 3600
+            raise Unauthorized(
+                f"the bearer token lives {hours:.0f} h; at most {allowed:.0f} h are accepted: mint a shorter one "
+                "(crisisaid token --ttl)"
+            )
         partner = claims.get("partner_id")
         try:
             partner_id = uuid.UUID(str(partner)) if partner else None

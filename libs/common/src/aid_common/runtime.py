@@ -4,6 +4,7 @@ outbox relay, consumer, auth, errors, metrics, health — wired once here."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Literal
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from aid_common.auth import TokenVerifier
+from aid_common.auth import RevocationList, TokenVerifier
 from aid_common.bus import Bus, BusUnavailable
 from aid_common.consumer import EventConsumer, Subscription, topics_of
 from aid_common.db import create_all, create_engine, ping, session_factory
@@ -79,7 +80,12 @@ class ServiceRuntime:
         self.create_tables = settings.mode is Mode.EMBEDDED if create_tables is None else create_tables
         self.token_verifier = token_verifier or (
             TokenVerifier.from_file(
-                settings.jwt_public_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+                settings.jwt_public_key_file,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                max_lifetime=dt.timedelta(hours=settings.token_max_hours),
+                partner_max_lifetime=dt.timedelta(hours=settings.partner_token_max_hours),
+                revoked=RevocationList(settings.revoked_tokens_file),
             )
             if settings.jwt_public_key_file
             else None

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     jwt_private_key_file: Path | None = Field(default=None, alias="AID_JWT_PRIVATE_KEY_FILE")
     jwt_issuer: str = Field(default="crisisaid", alias="AID_JWT_ISSUER")
     jwt_audience: str = Field(default="crisisaid", alias="AID_JWT_AUDIENCE")
+    # The longest a bearer token may live (exp − iat), in hours: any token, and a partner's (partner_id) token.
+    token_max_hours: int = Field(default=720, alias="AID_TOKEN_MAX_HOURS", ge=1)
+    partner_token_max_hours: int = Field(default=24, alias="AID_PARTNER_TOKEN_MAX_HOURS", ge=1)
+    # Revoked token ids (jti), one per line; `crisisaid token revoke JTI` appends to it.
+    revoked_tokens_file: Path | None = Field(default=None, alias="AID_REVOKED_TOKENS_FILE")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     max_body_bytes: int = Field(default=1_000_000, alias="AID_MAX_BODY_BYTES", ge=1024)
     # A message whose handler fails this many times in a row goes to the dead-letter topic.
