@@ -186,3 +186,53 @@ def _out_of_range(exc: BaseException) -> str | None:
     if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == "22003":
         return "numeric value out of range"
     return None
+
+
+# The problem+json answers any route may give, documented on every operation of the OpenAPI document so that a
+# client (or a fuzzer) knows what to expect: the type, title, status and detail of RFC 9457, plus `errors`.
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"location": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+PROBLEM_STATUSES = {
+    "400": "The request cannot be read",
+    "401": "No bearer token, or one that is not valid",
+    "403": "The token lacks the scope this route needs",
+    "404": "No such object (or not one the caller may see)",
+    "405": "The route does not take this method",
+    "409": "Conflicts with the current state (a duplicate, a request still in progress)",
+    "413": "The body is too large",
+    "422": "The request is not acceptable: each problem named in `errors`",
+    "429": "A limit was reached; see Retry-After",
+    "503": "The database cannot be reached now; nothing was changed; see Retry-After",
+}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace FastAPI's default 422 body with problem+json and declare every problem status on every
+    operation."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                for status, description in PROBLEM_STATUSES.items():
+                    operation["responses"][status] = {"description": description, **problem}
+    return schema

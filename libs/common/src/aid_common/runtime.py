@@ -19,7 +19,7 @@ from aid_common.auth import RevocationList, TokenVerifier
 from aid_common.bus import Bus, BusUnavailable
 from aid_common.consumer import EventConsumer, Subscription, topics_of
 from aid_common.db import create_all, create_engine, ping, session_factory
-from aid_common.errors import install_problem_handlers, problem_response
+from aid_common.errors import document_problems, install_problem_handlers, problem_response
 from aid_common.events import DEADLETTER_TOPIC, EventRegistry, registry
 from aid_common.kafka import KafkaBus
 from aid_common.memory_bus import MemoryBus
@@ -139,9 +139,21 @@ class ServiceRuntime:
         app.router.dependencies.extend([Depends(reject_unknown_query_parameters), Depends(reject_nul_characters)])
         app.state.token_verifier = self.token_verifier
         install_problem_handlers(app)
+        self._document_problems(app)
         install_http_metrics(app, self.service)
         app.add_middleware(RequestContextMiddleware, max_body_bytes=self.settings.max_body_bytes)
         self._install_health(app)
+
+    @staticmethod
+    def _document_problems(app: FastAPI) -> None:
+        default = app.openapi
+
+        def openapi() -> dict:
+            if app.openapi_schema is None:
+                app.openapi_schema = document_problems(default())
+            return app.openapi_schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
 
     def _install_health(self, app: FastAPI) -> None:
         @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
