@@ -85,6 +85,7 @@ async def stack(pg_database, processes, kafka_bootstrap, topic_prefix, key_files
         "AID_OUTBOX_POLL_SECONDS": "0.5",
         "AID_HANDLER_MAX_ATTEMPTS": "5",
         "LOG_LEVEL": "INFO",
+        "AID_RATE_LIMIT_WRITES": "100000/minute",  # one admin token signs hundreds of agreements here
     }
     notifications = {
         "AID_WEBHOOK_SECRETS_KEY": new_encryption_key(),

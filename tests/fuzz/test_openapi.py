@@ -48,6 +48,7 @@ def _started(name: str, tmp_path_factory, key_files):
             DATABASE_URL=f"sqlite+aiosqlite:///{db}",
             AID_JWT_PUBLIC_KEY_FILE=str(key_files[1]),
             AID_WEBHOOK_ALLOW_PRIVATE="127.0.0.0/8",
+            AID_RATE_LIMIT_WRITES="1000000/minute",  # fuzz the routes, not the abuse limit (tested on its own)
         ),
         role="api",
     )

@@ -177,9 +177,22 @@ def _verifier(request: Request) -> TokenVerifier:
 async def current_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("this route needs an Authorization: Bearer <token> header")
-    caller = _verifier(request).verify(credentials.credentials)
+    """The verified caller. An address that keeps failing to authenticate is refused for a while (429); every
+    write counts against the caller's rate limit."""
+    limits = getattr(request.app.state, "rate_limits", None)
+    address = request.client.host if request.client else "unknown"
+    if limits is not None:
+        await limits.refuse_if_failing(address)
+    try:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized("this route needs an Authorization: Bearer <token> header")
+        caller = _verifier(request).verify(credentials.credentials)
+    except Unauthorized:
+        if limits is not None:
+            await limits.count_failure(address)
+        raise
+    if limits is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+        await limits.count_write(caller.identity)
     request.state.caller = caller
     return caller
 

@@ -26,6 +26,7 @@ from aid_common.memory_bus import MemoryBus
 from aid_common.metrics import install_http_metrics
 from aid_common.middleware import RequestContextMiddleware
 from aid_common.outbox import OutboxRelay
+from aid_common.rate_limits import RateLimits
 from aid_common.request_guards import reject_nul_characters, reject_unknown_query_parameters
 from aid_common.settings import Mode, Settings
 
@@ -90,6 +91,9 @@ class ServiceRuntime:
             if settings.jwt_public_key_file
             else None
         )
+        self.rate_limits = RateLimits(
+            self.engine, writes=settings.rate_limit_writes, failed_auth=settings.rate_limit_failed_auth
+        )
         self.background: list[BackgroundTask] = []
         self.startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
         self.relay = OutboxRelay(
@@ -138,6 +142,7 @@ class ServiceRuntime:
         # every route included after this passes these checks first
         app.router.dependencies.extend([Depends(reject_unknown_query_parameters), Depends(reject_nul_characters)])
         app.state.token_verifier = self.token_verifier
+        app.state.rate_limits = self.rate_limits
         install_problem_handlers(app)
         self._document_problems(app)
         install_http_metrics(app, self.service)

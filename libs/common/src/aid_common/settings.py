@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     partner_token_max_hours: int = Field(default=24, alias="AID_PARTNER_TOKEN_MAX_HOURS", ge=1)
     # Revoked token ids (jti), one per line; `crisisaid token revoke JTI` appends to it.
     revoked_tokens_file: Path | None = Field(default=None, alias="AID_REVOKED_TOKENS_FILE")
+    # Abuse limits (`limits` notation, e.g. "120/minute"): writes per token subject (and partner), failed
+    # authentications per client address. Shared by every replica through PostgreSQL.
+    rate_limit_writes: str = Field(
+        default="120/minute", alias="AID_RATE_LIMIT_WRITES", pattern=r"^\d+\s*(/|per)\s*\d*\s*\w+$"
+    )
+    rate_limit_failed_auth: str = Field(
+        default="30/minute", alias="AID_RATE_LIMIT_FAILED_AUTH", pattern=r"^\d+\s*(/|per)\s*\d*\s*\w+$"
+    )
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     max_body_bytes: int = Field(default=1_000_000, alias="AID_MAX_BODY_BYTES", ge=1024)
     # A message whose handler fails this many times in a row goes to the dead-letter topic.

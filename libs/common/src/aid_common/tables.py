@@ -1,4 +1,4 @@
-"""The platform tables every service database holds: outbox, inbox, idempotency keys."""
+"""The platform tables every service database holds: outbox, inbox, idempotency keys, rate-limit counters."""
 
 from __future__ import annotations
 
@@ -89,6 +89,25 @@ NOTIFY_TRIGGER = DDL(
 )
 event.listen(OutboxMessage.__table__, "after_create", NOTIFY_FUNCTION.execute_if(dialect="postgresql"))
 event.listen(OutboxMessage.__table__, "after_create", NOTIFY_TRIGGER.execute_if(dialect="postgresql"))
+
+
+class RateLimitCounter(PlatformBase):
+    """A fixed-window counter of the rate limits (`aid_common.rate_limits`), shared by every replica."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+def create_rate_limit_table(op: Any) -> None:
+    """For the migration that added it (databases whose first migration already made it are left as they are)."""
+    from sqlalchemy import inspect
+
+    bind = op.get_bind()
+    if not inspect(bind).has_table(RateLimitCounter.__tablename__):
+        RateLimitCounter.__table__.create(bind)
 
 
 def create_platform_tables(op: Any) -> None:

@@ -1,0 +1,117 @@
+"""Abuse limits, with the `limits` library's fixed-window strategy (well kept, async, and its storage is an
+interface): per token subject (and partner) on every write, and failed authentications per client address.
+Every replica shares the counters in PostgreSQL (`PostgresStorage`, one upsert per check — no new server to run);
+embedded mode, one process, counts in memory. Over a limit: 429 problem+json with Retry-After."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from typing import ClassVar
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aid_common.errors import TooManyRequests
+from aid_common.tables import RateLimitCounter
+
+
+class PostgresStorage(Storage):
+    """Counters in the service's own database: `rate_limit_counters` (key, count, expires_at)."""
+
+    STORAGE_SCHEME: ClassVar[list[str]] = ["aid-postgresql"]
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return (OSError,)
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        async with self.engine.begin() as conn:
+            row = await conn.execute(
+                text(
+                    "INSERT INTO rate_limit_counters (key, count, expires_at) "
+                    "VALUES (:key, :amount, now() + make_interval(secs => :expiry)) "
+                    "ON CONFLICT (key) DO UPDATE SET "
+                    "count = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.count "
+                    "ELSE rate_limit_counters.count + EXCLUDED.count END, "
+                    "expires_at = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.expires_at "
+                    "ELSE rate_limit_counters.expires_at END "
+                    "RETURNING count"
+                ),
+                {"key": key, "amount": amount, "expiry": float(expiry)},
+            )
+            return int(row.scalar_one())
+
+    async def get(self, key: str) -> int:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(RateLimitCounter.count).where(
+                    RateLimitCounter.key == key, RateLimitCounter.expires_at > dt.datetime.now(dt.UTC)
+                )
+            )
+        return int(value or 0)
+
+    async def get_expiry(self, key: str) -> float:
+        async with self.engine.connect() as conn:
+            when = await conn.scalar(select(RateLimitCounter.expires_at).where(RateLimitCounter.key == key))
+        return when.timestamp() if when else time.time()
+
+    async def check(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def reset(self) -> int | None:
+        async with self.engine.begin() as conn:
+            return (await conn.execute(delete(RateLimitCounter))).rowcount
+
+    async def clear(self, key: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
+
+
+class RateLimits:
+    """The limits one service enforces; the numbers are settings (`AID_RATE_LIMIT_WRITES`,
+    `AID_RATE_LIMIT_FAILED_AUTH`), in the `limits` notation such as "120/minute"."""
+
+    def __init__(self, engine: AsyncEngine, *, writes: str, failed_auth: str) -> None:
+        storage = PostgresStorage(engine) if engine.dialect.name == "postgresql" else MemoryStorage()
+        self.limiter = FixedWindowRateLimiter(storage)
+        self.writes = parse(writes)
+        self.failed_auth = parse(failed_auth)
+
+    async def _over(self, item: RateLimitItem, *keys: str, hit: bool) -> int | None:
+        """Seconds until the window resets, if the limit is reached (or, with `hit`, would be by this one)."""
+        allowed = await (self.limiter.hit(item, *keys) if hit else self.limiter.test(item, *keys))
+        if allowed:
+            return None
+        reset, _ = await self.limiter.get_window_stats(item, *keys)
+        return max(1, math.ceil(reset - time.time()))
+
+    async def count_write(self, identity: str) -> None:
+        wait = await self._over(self.writes, "write", identity, hit=True)
+        if wait is not None:
+            raise TooManyRequests(
+                f"more than {self.writes} writes by this caller; retry in {wait} s (AID_RATE_LIMIT_WRITES)",
+                retry_after=wait,
+            )
+
+    async def refuse_if_failing(self, address: str) -> None:
+        wait = await self._over(self.failed_auth, "auth-failed", address, hit=False)
+        if wait is not None:
+            raise TooManyRequests(
+                f"more than {self.failed_auth} failed authentications from this address; retry in {wait} s "
+                "(AID_RATE_LIMIT_FAILED_AUTH)",
+                retry_after=wait,
+            )
+
+    async def count_failure(self, address: str) -> None:
+        await self.limiter.hit(self.failed_auth, "auth-failed", address)
