@@ -143,6 +143,36 @@ def test_only_the_notifications_worker_may_call_out_and_never_to_private_ranges(
                 block = peer.get("ipBlock")
                 if block:
                     assert name == "notifications-webhook-egress"
+                    if ":" in block["cidr"]:  # the IPv6 block: its ranges are checked against the app's below
+                        continue
                     assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(block["except"])
     egress = policies["notifications-webhook-egress"]["spec"]["podSelector"]["matchLabels"]
     assert egress == {"app.kubernetes.io/component": "worker", "app.kubernetes.io/name": "notifications"}
+
+
+def test_network_policies_and_the_app_agree(rendered) -> None:
+    """Egress goes to DNS, PostgreSQL and Kafka by selector only; webhooks to the ports the app allows, never to
+    special-purpose ranges (the same list as the app's SSRF guard)."""
+    import ipaddress
+
+    from aid_notifications.subscriptions.ssrf import _BLOCKED
+
+    _, objects = rendered
+    kinds = _by_kind(objects)
+    for name, policy in kinds["NetworkPolicy"].items():
+        if name.endswith("-app"):
+            for rule in policy["spec"]["egress"]:
+                assert rule.get("to"), f"{name}: every egress rule names its destination"
+                assert all("podSelector" in peer for peer in rule["to"]), f"{name}: destinations by selector"
+    webhook = kinds["NetworkPolicy"]["notifications-webhook-egress"]["spec"]["egress"][0]
+    ports = {p["port"] for p in webhook["ports"]}
+    config = next(c for n, c in kinds["ConfigMap"].items() if n.startswith("notifications-service"))
+    assert ports == {int(p) for p in config["data"]["AID_WEBHOOK_PORTS"].split(",")}
+    closed = {ipaddress.ip_network(c) for block in webhook["to"] for c in block["ipBlock"]["except"]}
+    for net in _BLOCKED:
+        assert (
+            any(net.subnet_of(c) for c in closed if c.version == net.version)
+            or net.prefixlen == 128
+            or net
+            in {ipaddress.ip_network("::/96"), ipaddress.ip_network("100::/64"), ipaddress.ip_network("fec0::/10")}
+        ), f"{net} is closed by the app but open in the NetworkPolicy"
