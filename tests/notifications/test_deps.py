@@ -20,6 +20,7 @@ ROUTES = [
     ("GET", "/v1/deliveries", "notifications:read"),
     ("GET", f"/v1/deliveries/{ZERO}", "notifications:read"),
     ("POST", f"/v1/deliveries/{ZERO}/retry", "notifications:write"),
+    ("POST", f"/v1/subscriptions/{ZERO}/recover", "notifications:write"),
 ]
 
 

@@ -30,3 +30,25 @@ async def test_every_route_needs_a_token_and_its_scope(projects, token, method, 
     r = await projects.client.request(method, path, json={}, headers=auth(token(other)))
     assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
     assert scope in r.json()["detail"]
+
+
+async def test_a_partner_token_changes_no_appeal_and_no_project(projects, token) -> None:
+    from tests.projects.conftest import create_project, project_body
+
+    coordinator = auth(token("projects:write projects:read"))
+    project = await create_project(projects, coordinator, "SY-H-1", "600000.00")
+    partner = auth(token("projects:write projects:read", partner_id="6f1c1b2e-6a0e-4a53-9a55-000000000001"))
+    appeal = {
+        "code": "X-2024",
+        "title": "X",
+        "year": 2024,
+        "pillars": [{"code": "P1", "title": "P", "requirements_usd": "1"}],
+    }
+    for method, path, body in (
+        ("POST", "/v1/appeals", appeal),
+        ("POST", "/v1/projects", project_body("SY-H-2", "1.00")),
+        ("PATCH", f"/v1/projects/{project['id']}", {"status": "closed"}),
+    ):
+        r = await projects.client.request(method, path, json=body, headers=partner)
+        assert r.status_code == 403 and "partner" in r.json()["detail"], (method, path)
+    assert (await projects.client.get(f"/v1/projects/{project['id']}", headers=partner)).json()["status"] == "active"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -11,7 +12,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from aid_contracts import ALERTS_TOPIC
 from aid_notifications.app import create_app
 from aid_notifications.settings import NotificationsSettings
-from tests.helpers import eventually
+from tests.helpers import auth, eventually
 from tests.notifications.conftest import FAST, create_partner, funding_event, publish, subscribe
 
 
@@ -206,3 +207,29 @@ async def test_a_slow_partner_does_not_hold_up_the_others(start_service, sqlite_
 
     await eventually(lambda: len(receiver.at("/fast")) == 3, timeout=2.5)
     assert len(receiver.at("/slow")) == 2, "the slow partner never had more than its two requests open"
+
+
+async def test_a_partner_recovers_its_failed_deliveries_after_an_outage(notifications, receiver, admin, token) -> None:
+    receiver.answer("/outage", *([500] * 6))
+    partner = await create_partner(notifications, admin)
+    own = auth(token("notifications:read notifications:write", partner_id=partner["id"]))
+    sub = await subscribe(notifications, own, partner["id"], receiver.url("/outage"), ["aid.project.funding_updated"])
+    for _ in range(2):
+        await publish(notifications, funding_event())
+
+    async def both_dead() -> bool:
+        return len(await _deliveries(notifications, own, status="dead")) == 2
+
+    await eventually(both_dead, timeout=15)
+    listed = await _deliveries(notifications, own, status="dead")
+    assert all(d["last_status_code"] == 500 and d["next_attempt_at"] is None for d in listed)
+    r = await notifications.client.post(
+        f"/v1/subscriptions/{sub['id']}/recover", json={"since": "2000-01-01T00:00:00Z"}, headers=own
+    )
+    assert r.status_code == 202 and r.json()["deliveries"] == 2 and r.json()["since"] >= sub["created_at"][:19]
+    await eventually(lambda: _deliveries(notifications, own, status="delivered"), timeout=15)
+    other = auth(token("notifications:read notifications:write", partner_id=str(uuid.uuid4())))
+    hidden = await notifications.client.post(
+        f"/v1/subscriptions/{sub['id']}/recover", json={"since": "2000-01-01T00:00:00Z"}, headers=other
+    )
+    assert hidden.status_code == 404

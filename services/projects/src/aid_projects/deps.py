@@ -8,11 +8,25 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from aid_common.auth import Caller, require_scope
-from aid_common.errors import Unprocessable
+from aid_common.errors import Forbidden, Unprocessable
 from aid_contracts.types import to_utc
 
 Reader = Annotated[Caller, require_scope("projects:read")]
-Writer = Annotated[Caller, require_scope("projects:write")]
+
+
+async def _steward(caller: Annotated[Caller, require_scope("projects:write")]) -> Caller:
+    """Appeals and projects are the coordinators': a token limited to one partner (partner_id) changes none of
+    them — a partner must not close a project other organisations run. (Changes by a partner to the projects it
+    holds a role in come when project roles reference partner accounts.)"""
+    if caller.partner_id is not None:
+        raise Forbidden(
+            "a partner's token (partner_id) does not create or change appeals and projects; ask a coordinator, "
+            "or use a token without partner_id"
+        )
+    return caller
+
+
+Writer = Annotated[Caller, Depends(_steward)]
 
 
 def _as_of(

@@ -4,11 +4,12 @@ import datetime as dt
 import uuid
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import UtcDateTime, utcnow
+from aid_contracts.types import Moment
 from aid_notifications.db import Base
 
 
@@ -80,6 +81,18 @@ class AttemptRead(BaseModel):
     error: str | None
     duration_ms: int
     created_at: dt.datetime
+
+
+class RecoverRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: Moment = Field(description="re-queue every failed or dead delivery created since then")
+
+
+class RecoverAccepted(BaseModel):
+    subscription_id: uuid.UUID
+    since: dt.datetime = Field(description="where it started: never before the subscription existed")
+    deliveries: int
 
 
 class DeliveryRead(BaseModel):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common import outbox
+from aid_common import outbox, visibility
 from aid_common.auth import Caller
 from aid_common.db import upsert_insert, utcnow
 from aid_common.errors import Conflict, NotFound
@@ -30,8 +30,14 @@ from aid_notifications.subscriptions.secrets import SecretBox, UnreadableSecret
 
 
 def matches(subscription: Subscription, event_type: str, data: dict) -> bool:
-    return type_matches(subscription.event_types, event_type) and filter_matches(
-        countries=subscription.countries, sectors=subscription.sectors, appeals=subscription.appeals, data=data
+    """Its types and filter match, and it may carry this event at all (checked again at every event, whatever
+    its types say: aid_common.visibility)."""
+    return (
+        visibility.may_receive(subscription.entitled, event_type)
+        and type_matches(subscription.event_types, event_type)
+        and filter_matches(
+            countries=subscription.countries, sectors=subscription.sectors, appeals=subscription.appeals, data=data
+        )
     )
 
 
@@ -99,10 +105,14 @@ async def _queue(
     return delivery
 
 
-async def replay(*, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, since: dt.datetime) -> int:
-    """Queue again every kept event since `since` that the subscription matches (its current filter)."""
+async def replay(
+    *, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, since: dt.datetime
+) -> tuple[int, dt.datetime]:
+    """Queue again every kept event since `since` that the subscription matches (its current filter) — never one
+    from before the subscription existed. Returns the count and the moment actually replayed from."""
     subscription = await subscriptions.get_visible(session=session, caller=caller, subscription_id=subscription_id)
     subscriptions.check_active(subscription)
+    since = max(since, subscription.created_at)
     seen = (
         await session.execute(
             select(SeenEvent).where(SeenEvent.received_at >= since).order_by(SeenEvent.received_at, SeenEvent.event_id)
@@ -114,7 +124,30 @@ async def replay(*, session: AsyncSession, caller: Caller, subscription_id: uuid
         if matches(subscription, event.type, data if isinstance(data, dict) else {}):
             await _queue(session, subscription=subscription, event_id=event.event_id, event_type=event.type, event=None)
             count += 1
-    return count
+    return count, since
+
+
+async def recover(
+    *, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, since: dt.datetime
+) -> tuple[int, dt.datetime]:
+    """Re-queue every failed or dead delivery of the subscription created since `since` (like Svix's recover),
+    each with a fresh schedule and its webhook-id. Returns the count and the moment actually recovered from."""
+    subscription = await subscriptions.get_visible(session=session, caller=caller, subscription_id=subscription_id)
+    subscriptions.check_active(subscription)
+    since = max(since, subscription.created_at)
+    rows = await session.execute(
+        select(Delivery).where(
+            Delivery.subscription_id == subscription.id,
+            Delivery.status.in_((DeliveryStatus.FAILED.value, DeliveryStatus.DEAD.value)),
+            Delivery.created_at >= since,
+        )
+    )
+    count = 0
+    now = utcnow()
+    for delivery in rows.scalars():
+        delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING.value, 0, now
+        count += 1
+    return count, since
 
 
 async def get_visible(*, session: AsyncSession, caller: Caller, delivery_id: uuid.UUID) -> Delivery:

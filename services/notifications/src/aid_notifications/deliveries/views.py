@@ -7,7 +7,14 @@ from fastapi import APIRouter
 from aid_common.pagination import Cursor, Limit, Page
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_notifications.deliveries import service
-from aid_notifications.deliveries.models import AttemptRead, DeliveryDetail, DeliveryRead, DeliveryStatus
+from aid_notifications.deliveries.models import (
+    AttemptRead,
+    DeliveryDetail,
+    DeliveryRead,
+    DeliveryStatus,
+    RecoverAccepted,
+    RecoverRequest,
+)
 from aid_notifications.deps import Reader, Writer
 from aid_notifications.subscriptions.models import ReplayAccepted, ReplayRequest
 
@@ -54,7 +61,20 @@ async def retry_delivery(delivery_id: uuid.UUID, uow: UnitOfWork, caller: Writer
 
 @subscription_router.post("/replay", status_code=202)
 async def replay(subscription_id: uuid.UUID, body: ReplayRequest, uow: UnitOfWork, caller: Writer) -> ReplayAccepted:
-    """Send again every matching event received since `since` (events are kept at least 7 days). Each keeps its
-    webhook-id, so a receiver that already has one can drop it."""
-    count = await service.replay(session=uow.session, caller=caller, subscription_id=subscription_id, since=body.since)
-    return ReplayAccepted(subscription_id=subscription_id, since=body.since, deliveries=count)
+    """Send again every matching event received since `since` (events are kept at least 7 days), never one from
+    before the subscription existed (`since` in the answer is where it started). Each keeps its webhook-id, so a
+    receiver that already has one can drop it."""
+    count, since = await service.replay(
+        session=uow.session, caller=caller, subscription_id=subscription_id, since=body.since
+    )
+    return ReplayAccepted(subscription_id=subscription_id, since=since, deliveries=count)
+
+
+@subscription_router.post("/recover", status_code=202)
+async def recover(subscription_id: uuid.UUID, body: RecoverRequest, uow: UnitOfWork, caller: Writer) -> RecoverAccepted:
+    """Send again every failed or dead delivery of this subscription created since `since` — e.g. after the
+    partner's endpoint was down — never one from before the subscription existed."""
+    count, since = await service.recover(
+        session=uow.session, caller=caller, subscription_id=subscription_id, since=body.since
+    )
+    return RecoverAccepted(subscription_id=subscription_id, since=since, deliveries=count)

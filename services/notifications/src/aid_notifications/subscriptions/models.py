@@ -33,6 +33,8 @@ class Subscription(Base):
     appeals: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), index=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The audiences (aid_common.visibility) whose events it may carry: those of the caller who set its types.
+    entitled: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["public"])
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

@@ -10,12 +10,15 @@ from prometheus_client import Counter
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_common import visibility
 from aid_common.auth import Caller
 from aid_common.db import utcnow
-from aid_common.errors import Conflict, NotFound, TooManyRequests, Unprocessable
+from aid_common.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
+from aid_common.events import registry
 from aid_common.pagination import keyset, page
 from aid_notifications.partners import service as partners
 from aid_notifications.partners.service import visible_partner
+from aid_notifications.subscriptions.matching import type_matches
 from aid_notifications.subscriptions.models import (
     SigningSecret,
     Subscription,
@@ -31,6 +34,29 @@ SUBSCRIPTIONS_FLAGGED = Counter(
     "aid_webhook_subscriptions_flagged_total", "Subscriptions stopped because they cannot be served", ["reason"]
 )
 log = structlog.get_logger("aid.subscriptions")
+
+
+def _entitled_types(caller: Caller, patterns: list[str]) -> list[str]:
+    """The audiences the caller may receive, after refusing what it may not subscribe to: a type that is never a
+    webhook (422), or donor events without `pledges:read` (403 naming them)."""
+    internal = [p for p in patterns if not p.endswith("*") and visibility.audience(p) is visibility.Audience.INTERNAL]
+    if internal:
+        raise Unprocessable(
+            f"{', '.join(internal)} is not delivered as a webhook (alerts are the webhooks themselves; read them on "
+            "Kafka aid.alerts.v1)",
+            errors=[{"location": "body.event_types", "message": f"{t} is never a webhook"} for t in internal],
+        )
+    granted = visibility.entitlement(caller)
+    expanded = [et.type for et in registry.all() if type_matches(patterns, et.type)]
+    refused = [
+        t for t in visibility.refused(granted, expanded) if visibility.audience(t) is not visibility.Audience.INTERNAL
+    ]
+    if refused:
+        raise Forbidden(
+            f"this token may not receive {', '.join(refused)}: donor agreements and disbursements need the scope "
+            "pledges:read; subscribe to aid.project.* (funding figures are public)"
+        )
+    return sorted(granted)
 
 
 def _check_url(url: str, allow: Destinations) -> None:
@@ -72,6 +98,7 @@ async def create(
         sectors=[s.value for s in data.filter.sectors],
         appeals=data.filter.appeals,
         status=SubscriptionStatus.ACTIVE.value,
+        entitled=_entitled_types(caller, data.event_types),
     )
     session.add(subscription)
     await session.flush()
@@ -110,6 +137,7 @@ async def update(
         _check_url(str(data.url), allow)
         subscription.url = str(data.url)
     if data.event_types is not None:
+        subscription.entitled = _entitled_types(caller, data.event_types)
         subscription.event_types = data.event_types
     if data.filter is not None:
         subscription.countries = data.filter.countries
