@@ -18,6 +18,8 @@ K8S = REPO / "deploy/k8s"
 KUBERNETES_VERSION = "1.31"
 SERVICES = ("pledges", "projects", "notifications")
 EXTERNAL_SECRETS = {"crisisaid-keys", "crisisaid-webhook-secrets"}  # made by ops from secrets.template.yaml
+# written by the Strimzi operators: the cluster CA, and one Secret per KafkaUser
+STRIMZI_SECRETS = {"crisisaid-cluster-ca-cert", *(f"crisisaid-{s}" for s in SERVICES)}
 
 
 def _kustomize() -> str:
@@ -99,7 +101,8 @@ def test_containers_are_probed_bounded_non_root_read_only_and_stop_gracefully(re
 def test_references_resolve(rendered) -> None:
     overlay, objects = rendered
     kinds = _by_kind(objects)
-    secrets = set(kinds["Secret"]) | EXTERNAL_SECRETS
+    secrets = set(kinds["Secret"]) | EXTERNAL_SECRETS | STRIMZI_SECRETS
+    assert {f"crisisaid-{s}" for s in SERVICES} <= set(kinds["KafkaUser"]), "a KafkaUser per service"
     if overlay == "prod":
         secrets |= {f"{s}-db" for s in SERVICES}  # made by ops from secrets.template.yaml
     template_secrets = {o["metadata"]["name"] for o in yaml.safe_load_all((K8S / "secrets.template.yaml").read_text())}
@@ -176,3 +179,17 @@ def test_network_policies_and_the_app_agree(rendered) -> None:
             or net
             in {ipaddress.ip_network("::/96"), ipaddress.ip_network("100::/64"), ipaddress.ip_network("fec0::/10")}
         ), f"{net} is closed by the app but open in the NetworkPolicy"
+
+
+def test_each_kafka_user_writes_only_its_own_topic(rendered) -> None:
+    _, objects = rendered
+    owner = {"pledges": "aid.pledges.v1", "projects": "aid.projects.v1", "notifications": "aid.alerts.v1"}
+    for name, user in _by_kind(objects)["KafkaUser"].items():
+        service = name.removeprefix("crisisaid-")
+        writes = {
+            a["resource"]["name"]
+            for a in user["spec"]["authorization"]["acls"]
+            if "Write" in a["operations"] and a["resource"]["type"] == "topic"
+        }
+        assert writes == {owner[service], "aid.deadletter.v1"}, name
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"

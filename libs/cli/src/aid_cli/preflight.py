@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from aid_common.db import create_engine, ping
+from aid_common.kafka import KafkaSecurity
 from aid_common.settings import Settings
 
 
@@ -36,8 +37,8 @@ async def _database(url: str) -> None:
         await engine.dispose()
 
 
-async def _broker(servers: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers, request_timeout_ms=5000)
+async def _broker(servers: str, security: KafkaSecurity) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=servers, request_timeout_ms=5000, **security.client_options())
     try:
         await asyncio.wait_for(producer.start(), 10)
     finally:
@@ -67,4 +68,4 @@ async def preflight(settings: Settings, *, timeout: float) -> None:
     await _wait(f"the database at {where(settings.database_url)}", lambda: _database(settings.database_url), timeout)
     if settings.uses_kafka:
         servers = settings.kafka_bootstrap_servers or ""
-        await _wait(f"Kafka at {servers}", lambda: _broker(servers), timeout)
+        await _wait(f"Kafka at {servers}", lambda: _broker(servers, settings.kafka_security), timeout)

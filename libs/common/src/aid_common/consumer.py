@@ -195,6 +195,14 @@ class EventConsumer:
             raise _Poison("not-a-cloudevent", f"not a CloudEvents JSON message: {exc}") from exc
         if event.type not in self.handlers:
             return None, None
+        et = self.registry.get(event.type)
+        if event.source != et.source or message.topic != et.topic:
+            # Only the service that owns a topic publishes there, with its own source: a forged or misrouted
+            # event (e.g. an agreement "signed" by someone other than the pledges service) is not acted on.
+            raise _Poison(
+                "wrong-source",
+                f"{event.type} comes from {et.source} on {et.topic}; this one says {event.source} on {message.topic}",
+            )
         try:
             return event, self.registry.parse(event)
         except (InvalidEventData, UnknownEventType) as exc:

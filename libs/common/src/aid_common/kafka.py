@@ -4,15 +4,48 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from aid_common.bus import Bus, BusUnavailable, IncomingMessage, OutgoingMessage, Subscriber
 
 log = structlog.get_logger("aid.kafka")
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How every producer, consumer and admin client of a service talks to the brokers: PLAINTEXT (development),
+    SSL, or SASL_SSL with SCRAM-SHA-512 credentials — one principal per service, whose ACLs say which topics it
+    may write and read."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    username: str | None = None
+    password: str | None = None
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        if self.protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {
+            "security_protocol": self.protocol,
+            "ssl_context": create_ssl_context(cafile=self.cafile, certfile=self.certfile, keyfile=self.keyfile),
+        }
+        if self.protocol.startswith("SASL"):
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.username,
+                sasl_plain_password=self.password,
+            )
+        return options
 
 
 class KafkaBus(Bus):
@@ -26,8 +59,10 @@ class KafkaBus(Bus):
         partitions: int = 3,
         replication_factor: int = 1,
         request_timeout_ms: int = 15_000,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security = security or KafkaSecurity()
         self.prefix = topic_prefix
         self.client_id = client_id
         self.create_topics = list(create_topics)
@@ -59,7 +94,9 @@ class KafkaBus(Bus):
     async def _ensure_topics(self) -> None:
         if self._topics_ready or not self.create_topics:
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id=self.client_id)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, client_id=self.client_id, **self.security.client_options()
+        )
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -86,6 +123,7 @@ class KafkaBus(Bus):
                 linger_ms=2,
                 request_timeout_ms=self.request_timeout_ms,
                 retry_backoff_ms=200,
+                **self.security.client_options(),
             )
             try:
                 await producer.start()
@@ -149,6 +187,7 @@ class KafkaSubscriber(Subscriber):
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
             metadata_max_age_ms=30_000,
+            **self.bus.security.client_options(),
         )
         try:
             await consumer.start()

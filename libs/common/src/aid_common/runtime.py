@@ -45,6 +45,7 @@ def bus_from_settings(settings: Settings, *, topics: Sequence[str], client_id: s
             create_topics=list(topics) if settings.kafka_create_topics else [],
             partitions=settings.kafka_topic_partitions,
             replication_factor=settings.kafka_replication_factor,
+            security=settings.kafka_security,
         )
     if settings.mode is Mode.EMBEDDED:
         return MemoryBus()

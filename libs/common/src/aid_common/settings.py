@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aid_common.kafka import KafkaSecurity
 
 
 class Mode(StrEnum):
@@ -27,6 +30,19 @@ class Settings(BaseSettings):
     kafka_create_topics: bool = Field(default=True, alias="AID_KAFKA_CREATE_TOPICS")
     kafka_topic_partitions: int = Field(default=3, alias="AID_KAFKA_TOPIC_PARTITIONS", ge=1)
     kafka_replication_factor: int = Field(default=1, alias="AID_KAFKA_REPLICATION_FACTOR", ge=1)
+    # Transport security towards Kafka (see README "Security"): PLAINTEXT, SSL or SASL_SSL (SCRAM-SHA-512).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
+        default="PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", alias="KAFKA_SASL_MECHANISM"
+    )
+    kafka_sasl_username: str | None = Field(default=None, alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(default=None, alias="KAFKA_SASL_PASSWORD")
+    kafka_sasl_password_file: Path | None = Field(default=None, alias="KAFKA_SASL_PASSWORD_FILE")
+    kafka_ssl_cafile: Path | None = Field(default=None, alias="KAFKA_SSL_CAFILE")
+    kafka_ssl_certfile: Path | None = Field(default=None, alias="KAFKA_SSL_CERTFILE")
+    kafka_ssl_keyfile: Path | None = Field(default=None, alias="KAFKA_SSL_KEYFILE")
     port: int = Field(default=8000, alias="PORT")
     jwt_public_key_file: Path | None = Field(default=None, alias="AID_JWT_PUBLIC_KEY_FILE")
     jwt_private_key_file: Path | None = Field(default=None, alias="AID_JWT_PRIVATE_KEY_FILE")
@@ -51,6 +67,34 @@ class Settings(BaseSettings):
     handler_max_attempts: int = Field(default=5, alias="AID_HANDLER_MAX_ATTEMPTS", ge=1)
     outbox_batch_size: int = Field(default=200, alias="AID_OUTBOX_BATCH_SIZE", ge=1)
     outbox_poll_seconds: float = Field(default=1.0, alias="AID_OUTBOX_POLL_SECONDS", gt=0)
+
+    @model_validator(mode="after")
+    def _kafka_credentials(self) -> Settings:
+        if self.kafka_sasl_password is None and self.kafka_sasl_password_file is not None:
+            try:
+                self.kafka_sasl_password = SecretStr(self.kafka_sasl_password_file.read_text().strip())
+            except OSError as exc:
+                raise ValueError(f"KAFKA_SASL_PASSWORD_FILE {self.kafka_sasl_password_file}: {exc.strerror}") from exc
+        if self.kafka_security_protocol == "SASL_SSL" and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                "KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD[_FILE]"
+            )
+        return self
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        def path(p: Path | None) -> str | None:
+            return str(p) if p else None
+
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None,
+            cafile=path(self.kafka_ssl_cafile),
+            certfile=path(self.kafka_ssl_certfile),
+            keyfile=path(self.kafka_ssl_keyfile),
+        )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
