@@ -180,3 +180,14 @@ def processes(tmp_path: Path):
     yield start
     for p in started:
         p.stop()
+
+
+@pytest.fixture
+async def receiver():
+    """A local webhook receiver that records every request (and answers as a test scripts it)."""
+    from tests.receiver import Receiver
+
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()

@@ -9,7 +9,6 @@ from aid_common.events import CloudEvent, registry
 from aid_notifications.app import create_app
 from aid_notifications.settings import NotificationsSettings
 from tests.helpers import auth
-from tests.receiver import Receiver
 
 FAST = {
     "AID_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8",
@@ -17,14 +16,6 @@ FAST = {
     "AID_DELIVERY_POLL_SECONDS": "0.05",
     "AID_WEBHOOK_TIMEOUT_SECONDS": "2",
 }
-
-
-@pytest.fixture
-async def receiver():
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
 
 
 @pytest.fixture

@@ -189,3 +189,13 @@ async def test_coverage_and_appeal_pillars(projects, writer) -> None:
     ]
     by_pillar = (await projects.client.get("/v1/coverage?by=pillar", headers=writer)).json()["items"]
     assert [row["key"] for row in by_pillar] == ["IOM-GA-2024/P1", "IOM-GA-2024/P2", "IOM-GA-2024/P3", "IOM-GA-2024/P4"]
+
+
+async def test_an_agreement_event_not_from_the_pledges_service_is_dead_lettered(projects, writer) -> None:
+    a = await create_project(projects, writer, "SY-H-9", "100000.00")
+    forged = envelope(signed("100000.00", country="SY"))
+    forged.source = "/notifications"  # anyone able to reach the broker could claim a signed agreement
+    assert await deliver(projects, forged) == "deadlettered"
+    assert (await project(projects, writer, a["id"]))["funded_usd"] == "0.00"
+    [dead] = projects.bus.messages("aid.deadletter.v1")
+    assert dict(dead.headers)["aid-error-reason"] == b"wrong-source"
