@@ -123,3 +123,24 @@ def serialization_load(public_pem: bytes):
     from cryptography.hazmat.primitives import serialization
 
     return serialization.load_pem_public_key(public_pem)
+
+
+async def test_a_chunked_body_over_the_limit_is_413(client, token) -> None:
+    async def chunks():
+        for _ in range(10):
+            yield b"x" * 1000  # 10 000 bytes against a limit of 2 048, without a content-length
+
+    r = await client.post(
+        "/v1/things", content=chunks(), headers={**auth(token("admin")), "content-type": "application/json"}
+    )
+    assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
+    small = await client.post(
+        "/v1/things",
+        content=_one(b'{"name": "x", "count": 1}'),
+        headers={**auth(token("admin")), "content-type": "application/json"},
+    )
+    assert small.status_code == 201, small.text
+
+
+async def _one(data: bytes):
+    yield data

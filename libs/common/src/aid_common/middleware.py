@@ -37,6 +37,38 @@ class RequestContextMiddleware:
             await response(scope, receive, send)
             return
 
+        if length is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            # No length given (a chunked body): read it here, up to the limit, so that an oversized body is a 413
+            # problem — not whatever the route's body parser makes of an error half-way through.
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                more = message.get("more_body", False)
+                if size > self.max_body_bytes:
+                    response = problem_response(
+                        status=413,
+                        type_=PayloadTooLarge.type_,
+                        title=PayloadTooLarge.title,
+                        detail=f"the request body is larger than {self.max_body_bytes} bytes",
+                        instance=scope.get("path"),
+                    )
+                    await response(scope, receive, send)
+                    return
+            body, replayed = b"".join(chunks), False
+
+            async def buffered() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            receive = buffered
+
         received = 0
 
         async def limited_receive() -> Message:
