@@ -233,3 +233,25 @@ async def test_a_partner_recovers_its_failed_deliveries_after_an_outage(notifica
         f"/v1/subscriptions/{sub['id']}/recover", json={"since": "2000-01-01T00:00:00Z"}, headers=other
     )
     assert hidden.status_code == 404
+
+
+async def test_a_hanging_partner_holds_only_its_share_over_all_its_subscriptions(
+    start_service, sqlite_url, receiver, admin
+) -> None:
+    limits = {"AID_DELIVERY_CONCURRENCY": "6", "AID_DELIVERY_PER_SUBSCRIPTION": "4", "AID_DELIVERY_PER_PARTNER": "2"}
+    svc = await start_service(create_app, NotificationsSettings, sqlite_url, role="all", **FAST | limits)
+    for path in ("/hang-a", "/hang-b", "/hang-c"):
+        receiver.answer(path, *[(200, {}, 3.0)] * 4)
+    hanging = await create_partner(svc, admin, "Hanging Partner")
+    for path in ("/hang-a", "/hang-b", "/hang-c"):  # many subscriptions cannot buy more slots
+        await subscribe(svc, admin, hanging["id"], receiver.url(path), ["aid.project.*"], countries=["YE"])
+    other = await create_partner(svc, admin, "Qatar Charity")
+    await subscribe(svc, admin, other["id"], receiver.url("/fast"), ["aid.project.*"], countries=["SY"])
+    for _ in range(3):
+        await publish(svc, funding_event("YE"))
+    hung = ("/hang-a", "/hang-b", "/hang-c")
+    await eventually(lambda: sum(len(receiver.at(p)) for p in hung) == 2, timeout=10)
+    for _ in range(3):
+        await publish(svc, funding_event("SY"))
+    await eventually(lambda: len(receiver.at("/fast")) == 3, timeout=2.5)
+    assert sum(len(receiver.at(p)) for p in hung) == 2, "two requests open for the hanging partner, never more"
