@@ -60,7 +60,10 @@ start() {
 certs() {
   local tls="$state/tls"
   [ -f "$tls/broker.pem" ] && return
-  command -v openssl >/dev/null || { log "openssl not found: apt-get install -y openssl"; exit 1; }
+  if ! command -v openssl >/dev/null; then
+    log "installing openssl (Debian package)"
+    { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; } || { log "openssl missing: apt-get install -y openssl"; exit 1; }
+  fi
   mkdir -p "$tls"
   log "making a local CA and a broker certificate in $tls"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=crisisaid local CA" \
