@@ -38,6 +38,8 @@ class NotificationsSettings(Settings):
     delivery_poll_seconds: float = Field(default=0.5, alias="AID_DELIVERY_POLL_SECONDS", gt=0)
     # A worker that dies mid-delivery leaves a claim; after this long another worker sends it again (same id).
     delivery_lease_seconds: float = Field(default=60.0, alias="AID_DELIVERY_LEASE_SECONDS", gt=0)
+    # How often the worker looks for digests whose period has ended.
+    digest_check_seconds: float = Field(default=30.0, alias="AID_DIGEST_CHECK_SECONDS", gt=0)
     event_retention_days: int = Field(default=30, alias="AID_EVENT_RETENTION_DAYS", ge=7)
     # Encrypts the webhook signing secrets at rest (a Fernet key: crisisaid keygen writes one).
     webhook_secrets_key: SecretStr | None = Field(default=None, alias="AID_WEBHOOK_SECRETS_KEY")

@@ -5,7 +5,7 @@ import uuid
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import UtcDateTime, utcnow
@@ -116,3 +116,18 @@ class DeliveryRead(BaseModel):
 
 class DeliveryDetail(DeliveryRead):
     history: list[AttemptRead]
+
+
+class DigestItem(Base):
+    """An event waiting for a subscription's next digest (a digest subscription's events, or an immediate
+    one's past its daily cap)."""
+
+    __tablename__ = "digest_items"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("seen_events.event_id"))
+    overflow: Mapped[bool] = mapped_column(Boolean, default=False)  # over the daily cap, not a digest by choice
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    # The digest event it went out in (None while it waits).
+    digest_event_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)

@@ -19,7 +19,15 @@ from aid_common.errors import Conflict, NotFound
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
 from aid_contracts.notifications import AlertCreated
-from aid_notifications.deliveries.models import WAITING, Delivery, DeliveryAttempt, DeliveryStatus, SeenEvent
+from aid_notifications.deliveries import digests
+from aid_notifications.deliveries.models import (
+    WAITING,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    DigestItem,
+    SeenEvent,
+)
 from aid_notifications.deliveries.policy import RetryPolicy, Verdict
 from aid_notifications.deliveries.sender import Outcome
 from aid_notifications.partners.service import visible_partner
@@ -57,14 +65,24 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent) -> int:
     ).scalars()
     created = 0
     for subscription in active:
-        if matches(subscription, event.type, data):
-            await _queue(session, subscription=subscription, event_id=event.id, event_type=event.type, event=event)
+        if not matches(subscription, event.type, data):
+            continue
+        way = await digests.route(session, subscription=subscription, event=event, data=data)
+        if way is digests.Route.NOW:
+            await queue(session, subscription=subscription, event_id=event.id, event_type=event.type, event=event)
             created += 1
+        elif way is not digests.Route.SKIP:
+            digests.hold(session, subscription=subscription, event_id=event.id, overflow=way is digests.Route.OVERFLOW)
     return created
 
 
-async def _queue(
-    session: AsyncSession, *, subscription: Subscription, event_id: str, event_type: str, event: CloudEvent | None
+async def queue(
+    session: AsyncSession,
+    *,
+    subscription: Subscription,
+    event_id: str,
+    event_type: str,
+    event: CloudEvent | None = None,
 ) -> Delivery:
     """A pending delivery of this event to this subscription; a replay re-queues the existing one (same id)."""
     now = utcnow()
@@ -105,6 +123,15 @@ async def _queue(
     return delivery
 
 
+async def send_digests(session: AsyncSession, *, now: dt.datetime | None = None) -> list[Delivery]:
+    """Queue every digest whose period has ended (see digests.service)."""
+    due = await digests.collect_due(session, now=now)
+    return [
+        await queue(session, subscription=subscription, event_id=event_id, event_type=digests.DIGEST_TYPE)
+        for subscription, event_id in due
+    ]
+
+
 async def replay(
     *, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, since: dt.datetime
 ) -> tuple[int, dt.datetime]:
@@ -122,7 +149,7 @@ async def replay(
     for event in seen:
         data = CloudEvent.from_json(event.body).data
         if matches(subscription, event.type, data if isinstance(data, dict) else {}):
-            await _queue(session, subscription=subscription, event_id=event.event_id, event_type=event.type, event=None)
+            await queue(session, subscription=subscription, event_id=event.event_id, event_type=event.type)
             count += 1
     return count, since
 
@@ -335,7 +362,16 @@ async def forget_old_events(session: AsyncSession, *, retention: dt.timedelta) -
     """Events past retention go, with their finished deliveries; anything still waiting stays."""
     cutoff = utcnow() - retention
     old = select(SeenEvent.event_id).where(SeenEvent.received_at < cutoff)
-    waiting = select(Delivery.event_id).where(Delivery.status.in_(WAITING))
+    waiting = (
+        select(Delivery.event_id)
+        .where(Delivery.status.in_(WAITING))
+        .union(
+            select(DigestItem.event_id).where(DigestItem.digest_event_id.is_(None))  # still to go in a digest
+        )
+    )
+    await session.execute(
+        delete(DigestItem).where(DigestItem.event_id.in_(old), DigestItem.digest_event_id.is_not(None))
+    )
     old_deliveries = select(Delivery.id).where(Delivery.event_id.in_(old), Delivery.status.not_in(WAITING))
     await session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(old_deliveries)))
     await session.execute(delete(Delivery).where(Delivery.event_id.in_(old), Delivery.status.not_in(WAITING)))

@@ -51,7 +51,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         timeout = httpx.Timeout(self.settings.webhook_timeout_seconds)
         limits = httpx.Limits(max_connections=self.settings.delivery_concurrency)
-        last_gauges = last_cleanup = 0.0
+        last_gauges = last_cleanup = last_digests = 0.0
         loop = asyncio.get_running_loop()
         async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False) as client:
             while not stop.is_set():
@@ -63,6 +63,9 @@ class DeliveryWorker:
                     if loop.time() - last_gauges > GAUGES_EVERY_SECONDS:
                         await self.report_queue()
                         last_gauges = loop.time()
+                    if loop.time() - last_digests > self.settings.digest_check_seconds:
+                        await self.send_digests()
+                        last_digests = loop.time()
                     if loop.time() - last_cleanup > CLEANUP_EVERY_SECONDS:
                         await self.forget_old_events()
                         last_cleanup = loop.time()
@@ -121,6 +124,10 @@ class DeliveryWorker:
         finally:
             self.in_flight[claimed.subscription_id] -= 1
             self.in_flight[claimed.partner_id] -= 1
+
+    async def send_digests(self) -> None:
+        async with transaction(self.sessions) as session:
+            await service.send_digests(session)
 
     async def report_queue(self) -> None:
         async with transaction(self.sessions) as session:

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import UtcDateTime, utcnow
@@ -33,6 +35,14 @@ class Subscription(Base):
     appeals: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), index=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Alerts without noise (digests/): "immediate" or "digest"; a digest's period, hour and time zone; coverage
+    # levels that an aid.project.funding_updated must cross to be sent; immediate webhooks a day at most.
+    delivery: Mapped[str] = mapped_column(String(20), default="immediate")
+    digest_every: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    digest_at: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    digest_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    thresholds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The audiences (aid_common.visibility) whose events it may carry: those of the caller who set its types.
     entitled: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["public"])
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
@@ -72,7 +82,49 @@ class Filter(BaseModel):
     appeals: list[str] = Field(default_factory=list, max_length=50)
 
 
-class SubscriptionCreate(BaseModel):
+class DeliveryMode(StrEnum):
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
+
+
+class Digest(BaseModel):
+    """One signed webhook per period (`aid.digest`), sent only when there is something in it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every: Literal["1h", "1d"] = "1d"
+    at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="for 1d: HH:MM")
+    timezone: str = Field(default="UTC", max_length=64, examples=["Asia/Kuwait"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Kuwait, Africa/Khartoum)") from None
+        return value
+
+
+Threshold = Annotated[Decimal, Field(gt=0, le=10, max_digits=6, decimal_places=4, allow_inf_nan=False)]
+
+
+class NoiseControls(BaseModel):
+    """How often a subscription speaks (shared by create and update)."""
+
+    delivery: DeliveryMode | None = None
+    digest: Digest | None = None
+    thresholds: list[Threshold] | None = Field(
+        default=None,
+        max_length=20,
+        description="coverage levels (e.g. 0.5, 1): an aid.project.funding_updated is sent only when it crosses one",
+    )
+    max_per_day: int | None = Field(
+        default=None, ge=1, le=100_000, description="immediate webhooks a day at most; the rest go in the next digest"
+    )
+
+
+class SubscriptionCreate(NoiseControls):
     model_config = ConfigDict(extra="forbid")
 
     partner_id: uuid.UUID
@@ -87,7 +139,7 @@ class SubscriptionCreate(BaseModel):
         return sorted({_event_type_pattern(v) for v in values})
 
 
-class SubscriptionUpdate(BaseModel):
+class SubscriptionUpdate(NoiseControls):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl | None = None
@@ -111,6 +163,10 @@ class SubscriptionRead(BaseModel):
     filter: Filter
     status: SubscriptionStatus
     disabled_reason: str | None
+    delivery: DeliveryMode
+    digest: Digest | None
+    thresholds: list[str]
+    max_per_day: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -126,6 +182,10 @@ class SubscriptionRead(BaseModel):
             filter=Filter(countries=s.countries, sectors=s.sectors, appeals=s.appeals),
             status=s.status,
             disabled_reason=s.disabled_reason,
+            delivery=s.delivery,
+            digest=Digest(every=s.digest_every, at=s.digest_at, timezone=s.digest_timezone) if s.digest_every else None,
+            thresholds=s.thresholds or [],
+            max_per_day=s.max_per_day,
             created_at=s.created_at,
             updated_at=s.updated_at,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 import structlog
 from prometheus_client import Counter
@@ -20,6 +21,8 @@ from aid_notifications.partners import service as partners
 from aid_notifications.partners.service import visible_partner
 from aid_notifications.subscriptions.matching import type_matches
 from aid_notifications.subscriptions.models import (
+    DeliveryMode,
+    NoiseControls,
     SigningSecret,
     Subscription,
     SubscriptionCreate,
@@ -57,6 +60,30 @@ def _entitled_types(caller: Caller, patterns: list[str]) -> list[str]:
             "pledges:read; subscribe to aid.project.* (funding figures are public)"
         )
     return sorted(granted)
+
+
+def _quieten(subscription: Subscription, data: NoiseControls) -> None:
+    """Set how often the subscription speaks: digest or immediate, coverage thresholds, a daily cap."""
+    given = data.model_fields_set
+    if "delivery" in given and data.delivery is not None:
+        subscription.delivery = data.delivery.value
+    if "digest" in given:
+        digest = data.digest
+        subscription.digest_every = digest.every if digest else None
+        subscription.digest_at = digest.at if digest else None
+        subscription.digest_timezone = digest.timezone if digest else "UTC"
+    if subscription.delivery == DeliveryMode.DIGEST.value and not subscription.digest_every:
+        subscription.digest_every = "1d"  # a digest with no period given: once a day
+    if "thresholds" in given:
+        levels = sorted({format(t.normalize(), "f") for t in data.thresholds or []}, key=Decimal)
+        if levels and not type_matches(subscription.event_types, "aid.project.funding_updated"):
+            raise Unprocessable(
+                "thresholds apply to aid.project.funding_updated, which this subscription's types do not include",
+                errors=[{"location": "body.thresholds", "message": "no aid.project.funding_updated to apply to"}],
+            )
+        subscription.thresholds = levels
+    if "max_per_day" in given:
+        subscription.max_per_day = data.max_per_day
 
 
 def _check_url(url: str, allow: Destinations) -> None:
@@ -99,7 +126,11 @@ async def create(
         appeals=data.filter.appeals,
         status=SubscriptionStatus.ACTIVE.value,
         entitled=_entitled_types(caller, data.event_types),
+        delivery=DeliveryMode.IMMEDIATE.value,
+        digest_timezone="UTC",
+        thresholds=[],
     )
+    _quieten(subscription, data)
     session.add(subscription)
     await session.flush()
     secret = new_secret()
@@ -132,7 +163,10 @@ async def update(
     subscription = await get_visible(session=session, caller=caller, subscription_id=subscription_id)
     changes = data.model_dump(exclude_unset=True)
     if not changes:
-        raise Unprocessable("nothing to change: give url, event_types, filter, description or status")
+        raise Unprocessable(
+            "nothing to change: give url, event_types, filter, description, status, delivery, digest, thresholds or "
+            "max_per_day"
+        )
     if data.url is not None:
         _check_url(str(data.url), allow)
         subscription.url = str(data.url)
@@ -145,6 +179,7 @@ async def update(
         subscription.appeals = data.filter.appeals
     if "description" in changes:
         subscription.description = data.description
+    _quieten(subscription, data)
     if data.status is not None:
         subscription.status = data.status.value
         subscription.disabled_reason = None if data.status is SubscriptionStatus.ACTIVE else "disabled by request"
