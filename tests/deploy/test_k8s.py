@@ -71,7 +71,7 @@ def test_every_service_has_its_full_set_of_objects(rendered) -> None:
         assert {f"{s}-api", f"{s}-worker"} <= set(kinds["PodDisruptionBudget"])
         assert f"{s}-app" in kinds["NetworkPolicy"]
     topics = {t["spec"]["topicName"]: t["spec"] for t in kinds["KafkaTopic"].values()}
-    assert set(topics) == {"aid.pledges.v1", "aid.projects.v1", "aid.alerts.v1", "aid.deadletter.v1"}
+    assert set(topics) == {"aid.pledges.v1", "aid.projects.v1", "aid.alerts.v1", "aid.partners.v1", "aid.deadletter.v1"}
     replicas = 1 if overlay == "dev" else 3
     for spec in topics.values():
         assert spec["partitions"] >= 3 and spec["replicas"] == replicas
@@ -183,7 +183,11 @@ def test_network_policies_and_the_app_agree(rendered) -> None:
 
 def test_each_kafka_user_writes_only_its_own_topic(rendered) -> None:
     _, objects = rendered
-    owner = {"pledges": "aid.pledges.v1", "projects": "aid.projects.v1", "notifications": "aid.alerts.v1"}
+    owner = {
+        "pledges": {"aid.pledges.v1"},
+        "projects": {"aid.projects.v1"},
+        "notifications": {"aid.alerts.v1", "aid.partners.v1"},
+    }
     for name, user in _by_kind(objects)["KafkaUser"].items():
         service = name.removeprefix("crisisaid-")
         writes = {
@@ -191,5 +195,5 @@ def test_each_kafka_user_writes_only_its_own_topic(rendered) -> None:
             for a in user["spec"]["authorization"]["acls"]
             if "Write" in a["operations"] and a["resource"]["type"] == "topic"
         }
-        assert writes == {owner[service], "aid.deadletter.v1"}, name
+        assert writes == owner[service] | {"aid.deadletter.v1"}, name
         assert user["spec"]["authentication"]["type"] == "scram-sha-512"

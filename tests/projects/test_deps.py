@@ -32,7 +32,7 @@ async def test_every_route_needs_a_token_and_its_scope(projects, token, method, 
     assert scope in r.json()["detail"]
 
 
-async def test_a_partner_token_changes_no_appeal_and_no_project(projects, token) -> None:
+async def test_a_partner_token_creates_no_appeal_nor_project_and_changes_no_other_project(projects, token) -> None:
     from tests.projects.conftest import create_project, project_body
 
     coordinator = auth(token("projects:write projects:read"))
@@ -50,5 +50,5 @@ async def test_a_partner_token_changes_no_appeal_and_no_project(projects, token)
         ("PATCH", f"/v1/projects/{project['id']}", {"status": "closed"}),
     ):
         r = await projects.client.request(method, path, json=body, headers=partner)
-        assert r.status_code == 403 and "partner" in r.json()["detail"], (method, path)
+        assert r.status_code == 403 and "partner" in r.json()["detail"], (method, path)  # it holds no role here
     assert (await projects.client.get(f"/v1/projects/{project['id']}", headers=partner)).json()["status"] == "active"

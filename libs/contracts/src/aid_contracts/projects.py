@@ -16,9 +16,10 @@ SOURCE = "/projects"
 
 
 class PartnerRole(BaseModel):
+    partner_id: uuid.UUID | None = None  # the partner's account; None for an organisation not on the platform
     name: str
     names: Names = {}
-    role: Literal["implementing", "accountable"]
+    role: Literal["implementing", "accountable", "funding"]
 
 
 class ProjectFacts(BaseModel):

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from aid_common.bus import Bus
 from aid_common.runtime import Role, ServiceRuntime
-from aid_contracts import ALERTS_TOPIC
+from aid_contracts import ALERTS_TOPIC, PARTNERS_TOPIC
 from aid_notifications import handlers
 from aid_notifications.db import Base
 from aid_notifications.deliveries import views as deliveries
@@ -25,7 +25,7 @@ def create_app(settings: NotificationsSettings | None = None, *, role: Role = "a
         service="notifications",
         metadata=Base.metadata,
         consumes=handlers.SUBSCRIPTIONS,
-        topics=[ALERTS_TOPIC],
+        topics=[ALERTS_TOPIC, PARTNERS_TOPIC],
         role=role,
         bus=bus,
     )

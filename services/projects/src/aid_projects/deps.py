@@ -15,18 +15,21 @@ Reader = Annotated[Caller, require_scope("projects:read")]
 
 
 async def _steward(caller: Annotated[Caller, require_scope("projects:write")]) -> Caller:
-    """Appeals and projects are the coordinators': a token limited to one partner (partner_id) changes none of
-    them — a partner must not close a project other organisations run. (Changes by a partner to the projects it
-    holds a role in come when project roles reference partner accounts.)"""
+    """Appeals, and registering projects, are the coordinators': a token limited to one partner (partner_id)
+    does neither."""
     if caller.partner_id is not None:
         raise Forbidden(
-            "a partner's token (partner_id) does not create or change appeals and projects; ask a coordinator, "
-            "or use a token without partner_id"
+            "a partner's token (partner_id) does not create appeals or projects, nor change appeals; ask a "
+            "coordinator, or use a token without partner_id"
         )
     return caller
 
 
-Writer = Annotated[Caller, Depends(_steward)]
+# Create appeals and projects, change appeals: coordinators only.
+Steward = Annotated[Caller, Depends(_steward)]
+# Change a project: coordinators, and a partner's token for a project its partner holds a role in (checked by
+# projects.service.update: 403 otherwise).
+Writer = Annotated[Caller, require_scope("projects:write")]
 
 
 def _as_of(

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.consumer import on
 from aid_common.events import CloudEvent
+from aid_contracts.notifications import PartnerCreated, PartnerFacts, PartnerUpdated
 from aid_contracts.pledges import (
     AgreementAmended,
     AgreementCancelled,
@@ -16,6 +17,8 @@ from aid_contracts.pledges import (
     DisbursementReceived,
 )
 from aid_projects.funding import service as funding
+from aid_projects.partners import service as partners
+from aid_projects.projects import service as projects
 
 
 async def agreement_changed(session: AsyncSession, payload: AgreementFacts, event: CloudEvent) -> None:
@@ -27,10 +30,18 @@ async def disbursement_received(session: AsyncSession, payload: DisbursementRece
     await funding.apply_disbursement(session, payload=payload)
 
 
+async def partner_seen(session: AsyncSession, payload: PartnerFacts, event: CloudEvent) -> None:
+    """A partner account appeared or changed: the read model, and the projects that name it."""
+    await partners.remember(session=session, partner=payload)
+    await projects.link_partner(session=session, partner=payload)
+
+
 SUBSCRIPTIONS = [
     on(AgreementPledged, agreement_changed),
     on(AgreementSigned, agreement_changed),
     on(AgreementAmended, agreement_changed),
     on(AgreementCancelled, agreement_changed),
     on(DisbursementReceived, disbursement_received),
+    on(PartnerCreated, partner_seen),
+    on(PartnerUpdated, partner_seen),
 ]

@@ -21,6 +21,13 @@ class Partner(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
+class PartnerUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: CleanText | None = Field(default=None, min_length=1, max_length=300)
+    names: Names | None = None
+
+
 class PartnerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

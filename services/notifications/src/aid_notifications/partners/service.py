@@ -5,10 +5,12 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_common import outbox
 from aid_common.auth import Caller
 from aid_common.errors import Forbidden, NotFound, Unprocessable
 from aid_common.pagination import keyset, page
-from aid_notifications.partners.models import Partner, PartnerCreate
+from aid_contracts.notifications import PartnerCreated, PartnerUpdated
+from aid_notifications.partners.models import Partner, PartnerCreate, PartnerUpdate
 
 
 def visible_partner(caller: Caller) -> uuid.UUID | None:
@@ -20,6 +22,21 @@ def visible_partner(caller: Caller) -> uuid.UUID | None:
 async def create(*, session: AsyncSession, data: PartnerCreate) -> Partner:
     partner = Partner(id=uuid.uuid4(), name=data.name, names=data.names)
     session.add(partner)
+    await session.flush()
+    outbox.add(session, PartnerCreated(partner_id=partner.id, name=partner.name, names=partner.names))
+    return partner
+
+
+async def update(*, session: AsyncSession, partner_id: uuid.UUID, data: PartnerUpdate) -> Partner:
+    partner = await session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound(f"no partner with id {partner_id}")
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise Unprocessable("nothing to change: give name or names")
+    for field, value in changes.items():
+        setattr(partner, field, value)
+    outbox.add(session, PartnerUpdated(partner_id=partner.id, name=partner.name, names=partner.names))
     await session.flush()
     return partner
 

@@ -9,7 +9,7 @@ from aid_common.pagination import Cursor, Limit, Page
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_notifications.deps import Admin, Reader
 from aid_notifications.partners import service
-from aid_notifications.partners.models import PartnerCreate, PartnerRead
+from aid_notifications.partners.models import PartnerCreate, PartnerRead, PartnerUpdate
 
 router = APIRouter(prefix="/v1/partners", tags=["partners"])
 
@@ -32,3 +32,9 @@ async def list_partners(
 @router.get("/{partner_id}")
 async def get_partner(partner_id: uuid.UUID, session: ReadSession, caller: Reader) -> PartnerRead:
     return PartnerRead.model_validate(await service.get_visible(session=session, caller=caller, partner_id=partner_id))
+
+
+@router.patch("/{partner_id}")
+async def update_partner(partner_id: uuid.UUID, body: PartnerUpdate, uow: UnitOfWork, caller: Admin) -> PartnerRead:
+    """Rename a partner (admins only); projects show the new name (aid.partner.updated)."""
+    return PartnerRead.model_validate(await service.update(session=uow.session, partner_id=partner_id, data=body))

@@ -9,7 +9,7 @@ from aid_common.pagination import Items
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_projects.appeals import service
 from aid_projects.appeals.models import AppealCreate, AppealRead, AppealUpdate
-from aid_projects.deps import AsOf, Reader, Writer
+from aid_projects.deps import AsOf, Reader, Steward
 from aid_projects.funding import reports
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
@@ -18,7 +18,7 @@ AppealCode = Annotated[str, Path(min_length=1, max_length=50)]
 
 @router.post("", status_code=201)
 @idempotent
-async def create_appeal(body: AppealCreate, uow: UnitOfWork, caller: Writer) -> AppealRead:
+async def create_appeal(body: AppealCreate, uow: UnitOfWork, caller: Steward) -> AppealRead:
     """Register an appeal and its pillars with their requirements in USD."""
     appeal = await service.create(session=uow.session, data=body)
     return await reports.appeal_read(session=uow.session, appeal=appeal)
@@ -45,7 +45,7 @@ async def get_appeal(code: AppealCode, session: ReadSession, caller: Reader, as_
 
 @router.patch("/{code}")
 @idempotent
-async def update_appeal(code: AppealCode, body: AppealUpdate, uow: UnitOfWork, caller: Writer) -> AppealRead:
+async def update_appeal(code: AppealCode, body: AppealUpdate, uow: UnitOfWork, caller: Steward) -> AppealRead:
     """Change the appeal's title or names (announced as `aid.appeal.updated`)."""
     appeal = await service.update(session=uow.session, code=code, data=body)
     return await reports.appeal_read(session=uow.session, appeal=appeal)

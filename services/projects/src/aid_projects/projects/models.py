@@ -16,6 +16,7 @@ from aid_contracts.types import CleanText, CountryCode, Money, Names, Sector
 from aid_projects.appeals.models import Code
 from aid_projects.db import Base
 from aid_projects.money import Figures
+from aid_projects.partners.models import PartnerIn
 
 
 class ProjectStatus(StrEnum):
@@ -82,13 +83,6 @@ class ProjectRevision(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
-class PartnerIn(PartnerRole):
-    model_config = ConfigDict(extra="forbid")
-
-    name: CleanText = Field(min_length=1, max_length=300, examples=["Kuwait Red Crescent Society"])
-    names: Names = Field(default_factory=dict, examples=[{"ar": "جمعية الهلال الأحمر الكويتي"}])
-
-
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -142,3 +136,14 @@ class ProjectRead(Figures):
     fully_funded_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class ProjectPartner(Base):
+    """One partner account's role in one project: what `GET /v1/projects?partner_id=` and a partner's right to
+    change a project are read from (the project's `partners` list is what it shows)."""
+
+    __tablename__ = "project_partners"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    partner_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)

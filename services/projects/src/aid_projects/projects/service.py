@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
-from aid_common.errors import Conflict, NotFound, Unprocessable
+from aid_common.auth import Caller
+from aid_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
+from aid_contracts.notifications import PartnerFacts
 from aid_contracts.projects import PartnerRole, ProjectCreated, ProjectUpdated
 from aid_projects.appeals import service as appeals
 from aid_projects.locks import lock_ledger
 from aid_projects.money import ZERO
-from aid_projects.projects.models import Project, ProjectCreate, ProjectRevision, ProjectUpdate
+from aid_projects.partners import service as partners
+from aid_projects.projects.models import Project, ProjectCreate, ProjectPartner, ProjectRevision, ProjectUpdate
 
 
 async def create(*, session: AsyncSession, data: ProjectCreate) -> tuple[Project, CloudEvent]:
@@ -40,10 +43,11 @@ async def create(*, session: AsyncSession, data: ProjectCreate) -> tuple[Project
         funded_usd=ZERO,
         received_usd=ZERO,
         status=data.status.value,
-        partners=[p.model_dump(mode="json") for p in data.partners],
+        partners=await partners.resolve(session=session, partners=data.partners),
     )
     session.add(project)
     _revise(session, project)
+    await index_partners(session=session, project=project)
     try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent request took the code between the check and the insert
@@ -73,11 +77,18 @@ async def get_or_404(*, session: AsyncSession, project_id: uuid.UUID) -> Project
     return project
 
 
-async def update(*, session: AsyncSession, project_id: uuid.UUID, data: ProjectUpdate) -> tuple[Project, CloudEvent]:
+async def update(
+    *, session: AsyncSession, project_id: uuid.UUID, data: ProjectUpdate, caller: Caller
+) -> tuple[Project, CloudEvent]:
     """The changed project and its `aid.project.updated` event. Takes the ledger lock first: a change of
     requirements or status moves money."""
     await lock_ledger(session)
     project = await get_or_404(session=session, project_id=project_id)
+    if caller.partner_id is not None and not holds_a_role(project, caller.partner_id):
+        raise Forbidden(
+            f"partner {caller.partner_id} holds no role in project {project.code}: a partner changes only the "
+            "projects it implements, is accountable for or funds"
+        )
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise Unprocessable("nothing to change: give at least one of title, names, requirements_usd, status, partners")
@@ -87,7 +98,8 @@ async def update(*, session: AsyncSession, project_id: uuid.UUID, data: ProjectU
     if data.status is not None:
         project.status = data.status.value
     if data.partners is not None:
-        project.partners = [p.model_dump(mode="json") for p in data.partners]
+        project.partners = await partners.resolve(session=session, partners=data.partners)
+        await index_partners(session=session, project=project)
     updated = outbox.add(
         session,
         ProjectUpdated(
@@ -112,8 +124,13 @@ async def list_(
     status: str | None,
     cursor: str | None,
     limit: int,
+    partner_id: uuid.UUID | None = None,
 ) -> tuple[list[Project], str | None]:
     stmt = select(Project)
+    if partner_id is not None:
+        stmt = stmt.where(
+            Project.id.in_(select(ProjectPartner.project_id).where(ProjectPartner.partner_id == partner_id))
+        )
     for column, value in ((Project.country, country), (Project.sector, sector), (Project.appeal, appeal)):
         if value:
             stmt = stmt.where(column == value)
@@ -121,3 +138,30 @@ async def list_(
         stmt = stmt.where(Project.status == status)
     rows = (await session.execute(keyset(stmt, Project, cursor=cursor, limit=limit))).scalars().all()
     return page(rows, limit=limit)
+
+
+async def index_partners(*, session: AsyncSession, project: Project) -> None:
+    """Keep `project_partners` equal to the project's roles that reference an account."""
+    await session.execute(delete(ProjectPartner).where(ProjectPartner.project_id == project.id))
+    for partner_id, role in {(p["partner_id"], p["role"]) for p in project.partners if p.get("partner_id")}:
+        session.add(ProjectPartner(project_id=project.id, partner_id=uuid.UUID(partner_id), role=role))
+
+
+def holds_a_role(project: Project, partner_id: uuid.UUID) -> bool:
+    return any(p.get("partner_id") == str(partner_id) for p in project.partners)
+
+
+async def link_partner(*, session: AsyncSession, partner: PartnerFacts) -> None:
+    """Show a partner account's (new) name in every project that names it, and link the roles that named an
+    organisation of that name before it had an account."""
+    pid = str(partner.partner_id)
+    for project in (await session.execute(select(Project))).scalars():
+        roles, changed = [], False
+        for role in project.partners:
+            if role.get("partner_id") == pid or (not role.get("partner_id") and role.get("name") == partner.name):
+                role = {**role, "partner_id": pid, "name": partner.name, "names": partner.names}
+                changed = True
+            roles.append(role)
+        if changed:
+            project.partners = roles
+            await index_partners(session=session, project=project)

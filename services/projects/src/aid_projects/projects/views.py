@@ -8,7 +8,7 @@ from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Limit, Page
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_contracts.types import CountryCode, Sector
-from aid_projects.deps import AsOf, Reader, Writer
+from aid_projects.deps import AsOf, Reader, Steward, Writer
 from aid_projects.funding import reports
 from aid_projects.funding import service as funding
 from aid_projects.funding.models import LedgerEntryRead
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
 @router.post("", status_code=201)
 @idempotent
-async def create_project(body: ProjectCreate, uow: UnitOfWork, caller: Writer) -> ProjectRead:
+async def create_project(body: ProjectCreate, uow: UnitOfWork, caller: Steward) -> ProjectRead:
     """Register a field project. An active project at once draws unallocated money whose earmark it matches."""
     project, created = await service.create(session=uow.session, data=body)
     await funding.project_changed(uow.session, project=project, cause=created)
@@ -35,6 +35,7 @@ async def list_projects(
     sector: Sector | None = None,
     appeal: str | None = None,
     status: ProjectStatus | None = None,
+    partner_id: uuid.UUID | None = None,
     as_of: AsOf = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -46,6 +47,7 @@ async def list_projects(
         sector=sector.value if sector else None,
         appeal=appeal,
         status=status.value if status else None,
+        partner_id=partner_id,
         cursor=cursor,
         limit=limit,
     )
@@ -67,7 +69,7 @@ async def update_project(project_id: uuid.UUID, body: ProjectUpdate, uow: UnitOf
     """Change requirements, status, names or partners. Activating a project, or raising what it needs, lets it
     draw from matching pools; needing less than the money allocated to it by gap gives the excess back to its
     pools (money earmarked to the project stays, shown as over-funding); closing it stops new allocations."""
-    project, updated = await service.update(session=uow.session, project_id=project_id, data=body)
+    project, updated = await service.update(session=uow.session, project_id=project_id, data=body, caller=caller)
     await funding.project_changed(uow.session, project=project, cause=updated)
     return await reports.project_read(session=uow.session, project=project)
 
