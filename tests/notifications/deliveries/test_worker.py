@@ -223,6 +223,7 @@ async def test_a_partner_recovers_its_failed_deliveries_after_an_outage(notifica
     await eventually(both_dead, timeout=15)
     listed = await _deliveries(notifications, own, status="dead")
     assert all(d["last_status_code"] == 500 and d["next_attempt_at"] is None for d in listed)
+    assert all(d["last_duration_ms"] is not None and d["last_error"] == "HTTP 500" for d in listed)
     r = await notifications.client.post(
         f"/v1/subscriptions/{sub['id']}/recover", json={"since": "2000-01-01T00:00:00Z"}, headers=own
     )

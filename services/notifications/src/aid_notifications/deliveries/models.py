@@ -53,6 +53,7 @@ class Delivery(Base):
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
@@ -110,6 +111,7 @@ class DeliveryRead(BaseModel):
     last_attempt_at: dt.datetime | None
     last_status_code: int | None
     last_error: str | None
+    last_duration_ms: int | None = None
     delivered_at: dt.datetime | None
     created_at: dt.datetime
 

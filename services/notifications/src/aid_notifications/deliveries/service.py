@@ -342,6 +342,7 @@ async def record_outcome(
         )
     )
     d.last_attempt_at, d.last_status_code, d.last_error = now, outcome.status_code, outcome.error
+    d.last_duration_ms = outcome.duration_ms
     verdict, delay = policy.verdict(
         attempts=d.attempts, status_code=outcome.status_code, retry_after_seconds=outcome.retry_after_seconds
     )
