@@ -12,6 +12,13 @@ from aid_common.errors import PayloadTooLarge, problem_response
 CORRELATION_HEADER = "x-correlation-id"
 
 
+async def _too_large(detail: str, scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(
+        status=413, type_=PayloadTooLarge.type_, title=PayloadTooLarge.title, detail=detail, instance=scope.get("path")
+    )
+    await response(scope, receive, send)
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
@@ -27,14 +34,8 @@ class RequestContextMiddleware:
 
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            response = problem_response(
-                status=413,
-                type_=PayloadTooLarge.type_,
-                title=PayloadTooLarge.title,
-                detail=f"the request body is {length} bytes; the limit is {self.max_body_bytes}",
-                instance=scope.get("path"),
-            )
-            await response(scope, receive, send)
+            detail = f"the request body is {length} bytes; the limit is {self.max_body_bytes}"
+            await _too_large(detail, scope, receive, send)
             return
 
         if length is None and scope.get("method") in ("POST", "PUT", "PATCH"):
@@ -49,14 +50,8 @@ class RequestContextMiddleware:
                 size += len(chunks[-1])
                 more = message.get("more_body", False)
                 if size > self.max_body_bytes:
-                    response = problem_response(
-                        status=413,
-                        type_=PayloadTooLarge.type_,
-                        title=PayloadTooLarge.title,
-                        detail=f"the request body is larger than {self.max_body_bytes} bytes",
-                        instance=scope.get("path"),
-                    )
-                    await response(scope, receive, send)
+                    detail = f"the request body is larger than {self.max_body_bytes} bytes"
+                    await _too_large(detail, scope, receive, send)
                     return
             body, replayed = b"".join(chunks), False
 
