@@ -38,7 +38,7 @@ class PostgresStorage(Storage):
             row = await conn.execute(
                 text(
                     "INSERT INTO rate_limit_counters (key, count, expires_at) "
-                    "VALUES (:key, :amount, now() + make_interval(secs => :expiry)) "
+                    "VALUES (:key, :amount, now() + make_interval(secs => :expiry_seconds)) "
                     "ON CONFLICT (key) DO UPDATE SET "
                     "count = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.count "
                     "ELSE rate_limit_counters.count + EXCLUDED.count END, "
@@ -46,7 +46,7 @@ class PostgresStorage(Storage):
                     "ELSE rate_limit_counters.expires_at END "
                     "RETURNING count"
                 ),
-                {"key": key, "amount": amount, "expiry": float(expiry)},
+                {"key": key, "amount": amount, "expiry_seconds": float(expiry)},
             )
             return int(row.scalar_one())
 
@@ -59,7 +59,7 @@ class PostgresStorage(Storage):
             )
         return int(value or 0)
 
-    async def get_expiry(self, key: str) -> float:
+    async def get_expiry(self, key: str) -> float:  # when the window ends, in epoch seconds (a time, not money)
         async with self.engine.connect() as conn:
             when = await conn.scalar(select(RateLimitCounter.expires_at).where(RateLimitCounter.key == key))
         return when.timestamp() if when else time.time()

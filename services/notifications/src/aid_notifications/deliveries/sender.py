@@ -45,7 +45,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return float(value)  # delay-seconds: a duration, not money
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
