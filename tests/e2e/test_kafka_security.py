@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaError
 
 from aid_common.events import DEADLETTER_TOPIC
 from aid_common.kafka import KafkaBus, KafkaSecurity
-from aid_contracts import ALERTS_TOPIC, PLEDGES_TOPIC, PROJECTS_TOPIC
+from aid_contracts import ALERTS_TOPIC, PARTNERS_TOPIC, PLEDGES_TOPIC, PROJECTS_TOPIC
 from aid_notifications.app import create_app as notifications_app
 from aid_notifications.settings import NotificationsSettings
 from aid_pledges.app import create_app as pledges_app
@@ -47,7 +47,7 @@ def principals(topic_prefix, kafka_bootstrap) -> str:
 async def test_the_headline_flow_over_sasl_ssl_with_a_principal_per_service(
     principals, pg_database, start_service, kafka_bootstrap, token, receiver
 ) -> None:
-    topics = [PLEDGES_TOPIC, PROJECTS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC]
+    topics = [PLEDGES_TOPIC, PROJECTS_TOPIC, ALERTS_TOPIC, PARTNERS_TOPIC, DEADLETTER_TOPIC]
     admin_bus = KafkaBus(kafka_bootstrap, topic_prefix=principals, create_topics=topics)  # the operator's setup
     await admin_bus.start()
     await admin_bus.stop()

@@ -58,3 +58,5 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit runs when the route returns, before the response goes out.
 UnitOfWork = Annotated[Transaction, Depends(_unit_of_work, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+# For a streamed answer: the session stays open until the last byte is sent.
+StreamSession = Annotated[AsyncSession, Depends(_read_session, scope="request")]

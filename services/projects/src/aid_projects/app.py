@@ -11,6 +11,7 @@ from aid_contracts import PROJECTS_TOPIC
 from aid_projects import handlers
 from aid_projects.appeals import views as appeals
 from aid_projects.db import Base
+from aid_projects.exports import views as exports
 from aid_projects.funding import views as funding
 from aid_projects.projects import views as projects
 from aid_projects.settings import ProjectsSettings
@@ -33,4 +34,5 @@ def create_app(settings: ProjectsSettings | None = None, *, role: Role = "all", 
         app.include_router(appeals.router)
         app.include_router(projects.router)
         app.include_router(funding.router)
+        app.include_router(exports.router)
     return app

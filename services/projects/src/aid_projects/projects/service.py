@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,29 +116,42 @@ async def update(
     return project, updated
 
 
+@dataclass(frozen=True)
+class ProjectFilter:
+    """What the list, and the exports, select by (one place, so an export holds exactly what the list shows)."""
+
+    country: str | None = None
+    sector: str | None = None
+    appeal: str | None = None
+    status: str | None = None
+    partner_id: uuid.UUID | None = None
+
+    def apply(self, stmt: Select) -> Select:
+        if self.partner_id is not None:
+            roles = select(ProjectPartner.project_id).where(ProjectPartner.partner_id == self.partner_id)
+            stmt = stmt.where(Project.id.in_(roles))
+        for column, value in (
+            (Project.country, self.country),
+            (Project.sector, self.sector),
+            (Project.appeal, self.appeal),
+            (Project.status, self.status),
+        ):
+            if value:
+                stmt = stmt.where(column == value)
+        return stmt
+
+
 async def list_(
-    *,
-    session: AsyncSession,
-    country: str | None,
-    sector: str | None,
-    appeal: str | None,
-    status: str | None,
-    cursor: str | None,
-    limit: int,
-    partner_id: uuid.UUID | None = None,
+    *, session: AsyncSession, where: ProjectFilter, cursor: str | None, limit: int
 ) -> tuple[list[Project], str | None]:
-    stmt = select(Project)
-    if partner_id is not None:
-        stmt = stmt.where(
-            Project.id.in_(select(ProjectPartner.project_id).where(ProjectPartner.partner_id == partner_id))
-        )
-    for column, value in ((Project.country, country), (Project.sector, sector), (Project.appeal, appeal)):
-        if value:
-            stmt = stmt.where(column == value)
-    if status:
-        stmt = stmt.where(Project.status == status)
-    rows = (await session.execute(keyset(stmt, Project, cursor=cursor, limit=limit))).scalars().all()
-    return page(rows, limit=limit)
+    rows = (await session.execute(keyset(where.apply(select(Project)), Project, cursor=cursor, limit=limit))).scalars()
+    return page(rows.all(), limit=limit)
+
+
+async def all_matching(*, session: AsyncSession, where: ProjectFilter) -> list[Project]:
+    """Every project the filter selects, in creation order (exports: all rows, not a page)."""
+    stmt = where.apply(select(Project)).order_by(Project.created_at, Project.id)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def index_partners(*, session: AsyncSession, project: Project) -> None:

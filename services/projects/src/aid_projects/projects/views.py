@@ -14,6 +14,7 @@ from aid_projects.funding import service as funding
 from aid_projects.funding.models import LedgerEntryRead
 from aid_projects.projects import service
 from aid_projects.projects.models import ProjectCreate, ProjectRead, ProjectStatus, ProjectUpdate
+from aid_projects.projects.service import ProjectFilter
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
@@ -41,16 +42,14 @@ async def list_projects(
     limit: Limit = 50,
 ) -> Page[ProjectRead]:
     """Projects with their figures (now, or `as_of` a moment: only projects that existed then)."""
-    items, next_cursor = await service.list_(
-        session=session,
+    where = ProjectFilter(
         country=country,
         sector=sector.value if sector else None,
         appeal=appeal,
         status=status.value if status else None,
         partner_id=partner_id,
-        cursor=cursor,
-        limit=limit,
     )
+    items, next_cursor = await service.list_(session=session, where=where, cursor=cursor, limit=limit)
     return Page(
         items=await reports.projects_read(session=session, projects=items, as_of=as_of), next_cursor=next_cursor
     )

