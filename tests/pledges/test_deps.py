@@ -22,6 +22,7 @@ ROUTES = [
     ("POST", f"/v1/agreements/{ID}/disbursements", "pledges:write"),
     ("GET", f"/v1/agreements/{ID}/disbursements", "pledges:read"),
     ("GET", f"/v1/agreements/{ID}/history", "pledges:read"),
+    ("GET", "/v1/exports/agreements.csv", "pledges:read"),
 ]
 
 

@@ -81,3 +81,23 @@ async def test_every_list_answers_items_and_unknown_parameters_are_422(pledges, 
     assert set(rates.json()) == {"items"}
     r = await pledges.client.get("/v1/agreements", params={"colour": "blue"}, headers=writer)
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM and "colour" in r.json()["detail"]
+
+
+async def test_every_agreement_exports_as_hxl_csv_with_the_lists_filters(pledges, writer, kuwait) -> None:
+    import csv
+    import io
+
+    import hxl
+
+    for i in range(55):  # more than a page of the list
+        body = agreement_body(kuwait["id"], reference=f"KW-{i:03d}", amount="1000.000", currency="KWD")
+        assert (await pledges.client.post("/v1/agreements", json=body, headers=writer)).status_code == 201
+    r = await pledges.client.get("/v1/exports/agreements.csv", headers=writer)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(hxl.data(io.BytesIO(r.content)))
+    assert len(rows) == 55 and {row.get("#org+name+funder") for row in rows} == {"State of Kuwait"}
+    assert rows[0].get("#value+amount") == "1000.000", "in the currency's decimals"
+    plain = await pledges.client.get(
+        "/v1/exports/agreements.csv", params={"hxl": "false", "status": "pledged"}, headers=writer
+    )
+    assert list(csv.DictReader(io.StringIO(plain.text))) == []

@@ -35,4 +35,5 @@ def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", b
         app.include_router(donors.router)
         app.include_router(fx.router)
         app.include_router(agreements.router)
+        app.include_router(agreements.exports_router)
     return app

@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -371,6 +371,20 @@ async def history(*, session: AsyncSession, agreement_id: uuid.UUID) -> list[Agr
     return list(rows.scalars())
 
 
+def _filtered(
+    stmt: Select, *, donor_id: uuid.UUID | None, status: str | None, country: str | None, sector: str | None
+) -> Select:
+    for column, value in (
+        (Agreement.donor_id, donor_id),
+        (Agreement.status, status),
+        (Agreement.earmark_country, country),
+        (Agreement.earmark_sector, sector),
+    ):
+        if value:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
 async def list_(
     *,
     session: AsyncSession,
@@ -381,14 +395,20 @@ async def list_(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Agreement], str | None]:
-    stmt = select(Agreement)
-    if donor_id:
-        stmt = stmt.where(Agreement.donor_id == donor_id)
-    if status:
-        stmt = stmt.where(Agreement.status == status)
-    if country:
-        stmt = stmt.where(Agreement.earmark_country == country)
-    if sector:
-        stmt = stmt.where(Agreement.earmark_sector == sector)
+    stmt = _filtered(select(Agreement), donor_id=donor_id, status=status, country=country, sector=sector)
     rows = (await session.execute(keyset(stmt, Agreement, cursor=cursor, limit=limit))).scalars().all()
     return page(rows, limit=limit)
+
+
+async def all_matching(
+    *, session: AsyncSession, donor_id: uuid.UUID | None, status: str | None, country: str | None, sector: str | None
+) -> list[tuple[Agreement, Donor]]:
+    """Every agreement the list's filters select, with its donor, in creation order (the export: all rows)."""
+    stmt = _filtered(
+        select(Agreement, Donor).join(Donor, Donor.id == Agreement.donor_id),
+        donor_id=donor_id,
+        status=status,
+        country=country,
+        sector=sector,
+    ).order_by(Agreement.created_at, Agreement.id)
+    return [(a, d) for a, d in (await session.execute(stmt)).all()]

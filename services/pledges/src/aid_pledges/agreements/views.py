@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+from collections.abc import AsyncIterator, Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Items, Limit, Page
-from aid_common.uow import ReadSession, UnitOfWork
+from aid_common.uow import ReadSession, StreamSession, UnitOfWork
 from aid_contracts.types import CountryCode, Sector
 from aid_pledges.agreements import service
 from aid_pledges.agreements.models import (
@@ -24,6 +28,26 @@ from aid_pledges.agreements.models import (
 from aid_pledges.deps import Reader, Writer
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
+exports_router = APIRouter(prefix="/v1/exports", tags=["exports"])
+AGREEMENT_COLUMNS = (
+    ("donor", "#org+name+funder"),
+    ("donor_country", "#country+code+funder"),
+    ("reference", "#meta+agreement+code"),
+    ("title", "#activity+name"),
+    ("status", "#status"),
+    ("amount", "#value+amount"),
+    ("currency", "#currency"),
+    ("fx_rate", "#indicator+rate"),
+    ("amount_usd", "#value+funding+total+usd"),
+    ("disbursed_usd", "#value+funding+received+usd"),
+    ("pledged_on", "#date+pledged"),
+    ("signed_on", "#date+signed"),
+    ("earmark_country", "#country+code"),
+    ("earmark_sector", "#sector+cluster+name"),
+    ("earmark_appeal", "#activity+appeal+code"),
+    ("earmark_pillar", "#activity+pillar+code"),
+    ("earmark_project_id", "#activity+id"),
+)
 
 
 @router.post("", status_code=201)
@@ -120,3 +144,61 @@ async def agreement_history(agreement_id: uuid.UUID, session: ReadSession, calle
     disbursement — with who (the token's subject), when, and the correlation id."""
     entries = await service.history(session=session, agreement_id=agreement_id)
     return Items(items=[HistoryRead.model_validate(e) for e in entries])
+
+
+@exports_router.get("/agreements.csv", response_class=StreamingResponse)
+async def agreements_csv(
+    session: StreamSession,
+    caller: Reader,
+    donor_id: uuid.UUID | None = None,
+    status: Status | None = None,
+    country: Annotated[CountryCode | None, Query(description="earmarked country")] = None,
+    sector: Sector | None = None,
+    hxl: Annotated[bool, Query(description="a HXL hashtag row under the header; false: plain CSV")] = True,
+) -> StreamingResponse:
+    """Every agreement the list's filters select (not a page), as CSV — with a HXL hashtag row by default."""
+    rows = await service.all_matching(
+        session=session,
+        donor_id=donor_id,
+        status=status.value if status else None,
+        country=country,
+        sector=sector.value if sector else None,
+    )
+
+    async def lines() -> AsyncIterator[str]:
+        yield _csv_line(name for name, _ in AGREEMENT_COLUMNS)
+        if hxl:
+            yield _csv_line(tag for _, tag in AGREEMENT_COLUMNS)
+        for agreement, donor in rows:
+            read = AgreementRead.model_validate(agreement)
+            e = read.earmark
+            yield _csv_line(
+                [
+                    donor.name,
+                    donor.country,
+                    read.reference,
+                    read.title,
+                    read.status.value,
+                    read.amount,
+                    read.currency,
+                    read.fx_rate,
+                    read.amount_usd,
+                    read.disbursed_usd,
+                    read.pledged_on,
+                    read.signed_on,
+                    e.country,
+                    e.sector.value if e.sector else None,
+                    e.appeal,
+                    e.pillar,
+                    e.project_id,
+                ]
+            )
+
+    headers = {"content-disposition": 'attachment; filename="agreements.csv"'}
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _csv_line(values: Iterable[object]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(["" if v is None else v for v in values])
+    return out.getvalue()
