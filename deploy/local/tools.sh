@@ -28,8 +28,16 @@ install() {
   GOBIN="$bin" GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 }
 
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules.
+install_promtool() {
+  command -v promtool >/dev/null && return
+  log "installing promtool (Debian package prometheus)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+    || { log "promtool missing: apt-get install -y prometheus"; exit 1; }
+}
+
 case "${1:-install}" in
-  install) install ;;
+  install) install; install_promtool ;;
   path) echo "$bin/kustomize" ;;
   *) echo "usage: $0 install|path" >&2; exit 2 ;;
 esac
