@@ -58,7 +58,8 @@ def prepare(data_dir: Path) -> tuple[Path, str]:
 async def run_embedded(
     *, data_dir: Path, host: str, demo: bool, public: Path, token: str, base_port: int = 8001
 ) -> None:
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    # A person reads these, not a log shipper: plain lines, and only warnings unless LOG_LEVEL says otherwise.
+    configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), json=False)
     bus = MemoryBus()
     servers = []
     for offset, spec in enumerate(SERVICES.values()):

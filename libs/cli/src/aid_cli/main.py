@@ -126,6 +126,16 @@ app.add_typer(token_app, name="token")
 EMBEDDED_KEY = Path(".data/keys/private.pem")
 
 
+def _embedded_key() -> Path | None:
+    """The embedded mode's key, looked for from here up to the filesystem root (any directory of the checkout)."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / EMBEDDED_KEY
+        if candidate.exists():
+            return candidate
+    return None
+
+
 @token_app.callback(invoke_without_command=True)
 def token(
     ctx: typer.Context,
@@ -147,10 +157,16 @@ def token(
 
     if not scope:
         _fail('--scope is required, e.g. --scope "pledges:read projects:read"')
-    key_file = key_file or EMBEDDED_KEY
-    if not key_file.exists():
-        _fail(f"no private key at {key_file}: set AID_JWT_PRIVATE_KEY_FILE or run `crisisaid keygen DIR`")
-    embedded = os.environ.get("AID_MODE") == "embedded" or key_file.resolve() == EMBEDDED_KEY.resolve()
+    found = key_file or _embedded_key()
+    if found is None or not found.exists():
+        _fail(
+            f"no private key at {found or EMBEDDED_KEY}: run `make run` once in the checkout (embedded mode writes "
+            ".data/keys/private.pem), or set AID_JWT_PRIVATE_KEY_FILE / --key-file (crisisaid keygen DIR makes one)"
+        )
+    key_file = found
+    embedded = os.environ.get("AID_MODE") == "embedded" or (
+        key_file.name == "private.pem" and key_file.parent.match(".data/keys")
+    )
     if not subject:
         if not embedded:
             _fail("--subject is required outside embedded mode: name the person or system the token is for")
@@ -238,6 +254,7 @@ def receive(
         str | None, typer.Option(envvar="AID_WEBHOOK_SECRET", help="the subscription's whsec_… secret")
     ] = None,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    show: Annotated[bool, typer.Option("--show", help="also print each verified payload in full")] = False,
 ) -> None:
     """A webhook receiver to try subscriptions with: verifies signatures and prints each event."""
     import uvicorn
@@ -247,7 +264,7 @@ def receive(
     if not secret:
         typer.echo("no --secret: printing events without verifying their signatures", err=True)
     typer.echo(f"receiving webhooks on http://{host}:{port}/ (any path)")
-    uvicorn.run(receiver_app(secret), host=host, port=port, log_level="warning")
+    uvicorn.run(receiver_app(secret, show=show), host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 
-def receiver_app(secret: str | None) -> Starlette:
+def receiver_app(secret: str | None, *, show: bool = False) -> Starlette:
     verifier = Webhook(secret) if secret else None
     seen: set[str] = set()
 
@@ -36,6 +36,8 @@ def receiver_app(secret: str | None) -> Starlette:
             f"{status} {webhook_id} {event.get('type')} {what} {amount} "
             f"correlation={event.get('correlationid')}{repeat}"
         )
+        if show:  # the whole verified payload, as a partner's system receives it
+            typer.echo(json.dumps(event, indent=2, ensure_ascii=False))
         return Response(status_code=204)
 
     return Starlette(routes=[Route("/{path:path}", receive, methods=["POST"])])
