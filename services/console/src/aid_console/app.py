@@ -1,0 +1,62 @@
+"""The coordination console: server-rendered pages in Arabic and English over the three services' APIs (a
+backend-for-frontend: the person's token stays in an HttpOnly cookie and every call carries it). Port 8000."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from aid_console import views
+from aid_console.client import Services, SignInNeeded
+from aid_console.settings import ConsoleSettings
+
+# No script, no CDN: every asset ships with the project; pages cannot be framed or pull anything from elsewhere.
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
+
+
+def create_app(
+    settings: ConsoleSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    settings = settings or ConsoleSettings()
+    urls = {
+        "pledges": settings.pledges_url,
+        "projects": settings.projects_url,
+        "notifications": settings.notifications_url,
+    }
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(transport=transport, timeout=30) as http:
+            app.state.services = Services(http, urls)
+            yield
+
+    app = FastAPI(title="Console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.templates = Jinja2Templates(directory=str(resources.files("aid_console") / "templates"))
+    app.mount("/static", StaticFiles(directory=str(resources.files("aid_console") / "static")), name="static")
+    app.include_router(views.router)
+
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
+        response = RedirectResponse("/signin", status_code=303)
+        response.delete_cookie(views.COOKIE)
+        return response
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    return app

@@ -1,0 +1,66 @@
+"""Arabic and English: the words of the console, and numbers and money formatted for the chosen locale (Babel's
+CLDR data — Arabic digits and separators where the locale uses them)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_decimal, format_percent
+
+LANGUAGES = ("en", "ar")
+WORDS = {
+    "en": {
+        "title": "Crisis-aid coordination", "overview": "Overview", "projects": "Projects", "agreements": "Agreements",
+        "pools": "Unallocated money", "partner": "My deliveries", "signin": "Sign in", "signout": "Sign out",
+        "token": "Bearer token", "requirements": "Requirements", "funded": "Funded", "unmet": "Unmet",
+        "unallocated": "Unallocated", "coverage": "Coverage", "received": "Received", "country": "Country",
+        "sector": "Sector", "status": "Status", "appeal": "Appeal", "pillar": "Pillar", "gaps": "Biggest gaps",
+        "by_country": "Coverage by country", "by_sector": "Coverage by sector", "ledger": "Funding ledger",
+        "agreement": "Agreement", "donor": "Donor", "amount": "Amount", "kind": "Kind", "when": "When",
+        "correlation": "Correlation id", "as_of": "As of", "apply": "Apply", "code": "Code", "name": "Name",
+        "balance": "Balance", "why": "Why it waits", "not_permitted": "Your token does not allow this page.",
+        "subscriptions": "Subscriptions", "deliveries": "Deliveries", "attempts": "Attempts",
+        "last_error": "Last error", "retry": "Retry", "history": "History", "disbursements": "Disbursements",
+        "currency": "Currency", "rate": "Rate", "earmark": "Earmark", "partners": "Partners", "filter": "Filter",
+        "language": "العربية", "signin_help": "Paste the bearer token you were given (crisisaid token).",
+        "all": "all",
+    },
+    "ar": {
+        "title": "تنسيق المساعدات في الأزمات", "overview": "نظرة عامة", "projects": "المشاريع",
+        "agreements": "الاتفاقيات",
+        "pools": "الأموال غير المخصصة", "partner": "إشعاراتي", "signin": "تسجيل الدخول", "signout": "تسجيل الخروج",
+        "token": "رمز الدخول", "requirements": "الاحتياجات", "funded": "المموَّل", "unmet": "غير المغطّى",
+        "unallocated": "غير المخصص", "coverage": "نسبة التغطية", "received": "المستلَم", "country": "البلد",
+        "sector": "القطاع", "status": "الحالة", "appeal": "النداء", "pillar": "الركيزة", "gaps": "أكبر الفجوات",
+        "by_country": "التغطية حسب البلد", "by_sector": "التغطية حسب القطاع", "ledger": "سجل التمويل",
+        "agreement": "الاتفاقية", "donor": "المانح", "amount": "المبلغ", "kind": "النوع", "when": "التاريخ",
+        "correlation": "معرّف التتبع", "as_of": "حتى تاريخ", "apply": "تطبيق", "code": "الرمز", "name": "الاسم",
+        "balance": "الرصيد", "why": "سبب الانتظار", "not_permitted": "لا يسمح رمزك بهذه الصفحة.",
+        "subscriptions": "الاشتراكات", "deliveries": "الإشعارات المرسلة", "attempts": "المحاولات",
+        "last_error": "آخر خطأ", "retry": "إعادة المحاولة", "history": "السجل", "disbursements": "الدفعات",
+        "currency": "العملة", "rate": "سعر الصرف", "earmark": "التخصيص", "partners": "الشركاء", "filter": "تصفية",
+        "language": "English", "signin_help": "الصق رمز الدخول الذي حصلت عليه (crisisaid token).",
+        "all": "الكل",
+    },
+}  # fmt: skip
+
+
+def money(value: object, lang: str) -> str:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return format_decimal(amount, format="#,##0.00", locale="ar_SA" if lang == "ar" else "en_US")
+
+
+def percent(value: object, lang: str) -> str:
+    try:
+        ratio = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return format_percent(ratio, format="#,##0.#%", locale="ar_SA" if lang == "ar" else "en_US")
+
+
+def name_in(obj: dict, lang: str, field: str = "title") -> str:
+    """An object's name in the chosen language when it has one, else its English name."""
+    return (obj.get("names") or {}).get(lang) or obj.get(field) or obj.get("name") or ""

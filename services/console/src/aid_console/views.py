@@ -1,0 +1,173 @@
+"""The console's pages. Each reads the services' APIs with the person's token, kept in an HttpOnly, SameSite=Strict
+cookie (never in the page's JavaScript)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from aid_console import i18n
+from aid_console.client import Answer, Services, SignInNeeded
+
+router = APIRouter()
+COOKIE = "aid_session"
+LANG = "aid_lang"
+
+
+def _lang(request: Request) -> str:
+    lang = request.query_params.get("lang") or request.cookies.get(LANG) or "en"
+    return lang if lang in i18n.LANGUAGES else "en"
+
+
+def _token(request: Request) -> str:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise SignInNeeded("sign in")
+    return token
+
+
+def _page(request: Request, template: str, **context: object) -> HTMLResponse:
+    lang = _lang(request)
+    response = request.app.state.templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": lang,
+            "dir": "rtl" if lang == "ar" else "ltr",
+            "t": i18n.WORDS[lang],
+            "money": lambda v: i18n.money(v, lang),
+            "percent": lambda v: i18n.percent(v, lang),
+            "name_in": lambda obj, field="title": i18n.name_in(obj, lang, field),
+            "signed_in": bool(request.cookies.get(COOKIE)),
+            "path": request.url.path,
+            **context,
+        },
+    )
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(LANG, lang, max_age=365 * 86400, samesite="strict", httponly=True)
+    return response
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def _items(answer: Answer) -> list:
+    return answer.body.get("items", []) if answer.ok and isinstance(answer.body, dict) else []
+
+
+@router.get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok", "service": "console"}
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form(request: Request, error: str | None = None) -> HTMLResponse:
+    return _page(request, "signin.html", error=error)
+
+
+@router.post("/signin")
+async def signin(request: Request, token: Annotated[str, Form(min_length=20, max_length=8192)]) -> Response:
+    token = token.strip()
+    try:
+        await _services(request).get("projects", "/v1/appeals", token)  # is the token accepted at all?
+    except SignInNeeded as exc:
+        return _page(request, "signin.html", error=str(exc))
+    response = RedirectResponse("/", status_code=303)
+    secure = request.app.state.settings.cookie_secure
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600)
+    return response
+
+
+@router.post("/signout")
+async def signout() -> Response:
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+async def overview(request: Request, as_of: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
+    token, services = _token(request), _services(request)
+    appeals = await services.get("projects", "/v1/appeals", token, as_of=as_of)
+    countries = await services.get("projects", "/v1/coverage", token, by="country", as_of=as_of)
+    sectors = await services.get("projects", "/v1/coverage", token, by="sector", as_of=as_of)
+    projects = await services.get("projects", "/v1/projects", token, limit=500, as_of=as_of)
+    gaps = sorted(_items(projects), key=lambda p: -float(p["unmet_usd"]))[:10]
+    return _page(
+        request, "overview.html", appeals=_items(appeals), countries=_items(countries), sectors=_items(sectors),
+        gaps=[g for g in gaps if float(g["unmet_usd"]) > 0], as_of=as_of or "",
+    )  # fmt: skip
+
+
+@router.get("/projects", response_class=HTMLResponse)
+async def projects(
+    request: Request,
+    country: Annotated[str | None, Query(max_length=2)] = None,
+    sector: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    partner_id: Annotated[str | None, Query(max_length=36)] = None,
+    as_of: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    params = {"country": country, "sector": sector, "status": status, "partner_id": partner_id, "as_of": as_of}
+    answer = await _services(request).get("projects", "/v1/projects", _token(request), limit=500, **params)
+    return _page(
+        request, "projects.html", projects=_items(answer), filters=params, problem=None if answer.ok else answer.body
+    )
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+async def project(request: Request, project_id: str) -> HTMLResponse:
+    token, services = _token(request), _services(request)
+    found = await services.get("projects", f"/v1/projects/{project_id}", token)
+    ledger = await services.get("projects", f"/v1/projects/{project_id}/allocations", token, limit=500)
+    agreements = await services.get("pledges", "/v1/agreements", token, limit=500)
+    by_id = {a["id"]: a for a in _items(agreements)}
+    return _page(
+        request, "project.html", project=found.body if found.ok else None, ledger=_items(ledger), agreements=by_id
+    )
+
+
+@router.get("/agreements", response_class=HTMLResponse)
+async def agreements(request: Request) -> HTMLResponse:
+    token, services = _token(request), _services(request)
+    answer = await services.get("pledges", "/v1/agreements", token, limit=500)
+    donors = {d["id"]: d for d in _items(await services.get("pledges", "/v1/donors", token, limit=500))}
+    return _page(request, "agreements.html", agreements=_items(answer), donors=donors, forbidden=answer.forbidden)
+
+
+@router.get("/agreements/{agreement_id}", response_class=HTMLResponse)
+async def agreement(request: Request, agreement_id: str) -> HTMLResponse:
+    token, services = _token(request), _services(request)
+    found = await services.get("pledges", f"/v1/agreements/{agreement_id}", token)
+    history = await services.get("pledges", f"/v1/agreements/{agreement_id}/history", token)
+    paid = await services.get("pledges", f"/v1/agreements/{agreement_id}/disbursements", token)
+    return _page(
+        request, "agreement.html", agreement=found.body if found.ok else None, history=_items(history),
+        disbursements=_items(paid), forbidden=found.forbidden,
+    )  # fmt: skip
+
+
+@router.get("/pools", response_class=HTMLResponse)
+async def pools(request: Request) -> HTMLResponse:
+    answer = await _services(request).get("projects", "/v1/pools", _token(request))
+    return _page(request, "pools.html", pools=_items(answer))
+
+
+@router.get("/partner", response_class=HTMLResponse)
+async def partner(request: Request) -> HTMLResponse:
+    token, services = _token(request), _services(request)
+    subscriptions = await services.get("notifications", "/v1/subscriptions", token, limit=500)
+    deliveries = await services.get("notifications", "/v1/deliveries", token, limit=200)
+    return _page(
+        request, "partner.html", subscriptions=_items(subscriptions), deliveries=_items(deliveries),
+        forbidden=subscriptions.forbidden,
+    )  # fmt: skip
+
+
+@router.post("/partner/deliveries/{delivery_id}/retry")
+async def retry(request: Request, delivery_id: str) -> Response:
+    await _services(request).call("notifications", "POST", f"/v1/deliveries/{delivery_id}/retry", _token(request))
+    return RedirectResponse("/partner", status_code=303)

@@ -1,0 +1,109 @@
+"""The console as a person uses it: signs in with a token kept in an HttpOnly, SameSite cookie, sees the appeal's
+pillars, coverage and gaps, a project's ledger, in English or in Arabic (right to left), and no more than the token
+allows."""
+
+from __future__ import annotations
+
+from tests.helpers import auth, eventually
+from tests.projects.conftest import project_body
+
+APPEAL = {
+    "code": "IOM-GA-2024",
+    "title": "IOM Global Appeal 2024",
+    "names": {"ar": "النداء العالمي للمنظمة الدولية للهجرة 2024"},
+    "year": 2024,
+    "pillars": [
+        {"code": "P1", "title": "Saving lives", "names": {"ar": "إنقاذ الأرواح"}, "requirements_usd": "1000000.00"}
+    ],
+}
+    ],
+}
+
+
+async def _signed_in(platform, token: str) -> None:
+    r = await platform.client.post("/signin", data={"token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+async def _seed(platform, admin: dict) -> dict:
+    assert (await platform.projects.client.post("/v1/appeals", json=APPEAL, headers=admin)).status_code == 201
+    body = project_body(
+        "SY-NW-HEALTH-24",
+        "600000.00",
+        appeal="IOM-GA-2024",
+        pillar="P1",
+        names={"ar": "الرعاية الصحية في شمال غرب سوريا"},
+    )
+    project = (await platform.projects.client.post("/v1/projects", json=body, headers=admin)).json()
+    donor = {"name": "State of Kuwait", "names": {"ar": "دولة الكويت"}, "kind": "government", "country": "KW"}
+    donor_id = (await platform.pledges.client.post("/v1/donors", json=donor, headers=admin)).json()["id"]
+    agreement = {
+        "donor_id": donor_id,
+        "reference": "KW-IOM-2024-001",
+        "title": "دعم صحي",
+        "amount": "100000.000",
+        "currency": "KWD",
+        "status": "signed",
+        "signed_on": "2024-05-01",
+        "earmark": {"country": "SY"},
+    }
+    r = await platform.pledges.client.post(
+        "/v1/agreements", json=agreement, headers={**admin, "X-Correlation-Id": "ui-1"}
+    )
+    assert r.status_code == 201, r.text
+
+    async def funded() -> bool:
+        got = await platform.projects.client.get(f"/v1/projects/{project['id']}", headers=admin)
+        return got.json()["funded_usd"] != "0.00"
+
+    await eventually(funded, timeout=15)
+    return project
+
+
+async def test_sign_in_overview_and_a_project_ledger_in_english_and_arabic(platform, token) -> None:
+    admin = auth(token("admin"))
+    project = await _seed(platform, admin)
+    assert (await platform.client.get("/")).headers["location"] == "/signin", "nothing without signing in"
+    await _signed_in(platform, token("admin"))
+
+    page = await platform.client.get("/")
+    assert page.status_code == 200 and 'dir="ltr"' in page.text and "Saving lives" in page.text
+    assert "IOM Global Appeal 2024" in page.text and "SY" in page.text and "<script" not in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+    arabic = await platform.client.get("/?lang=ar")
+    assert '<html lang="ar" dir="rtl">' in arabic.text and "إنقاذ الأرواح" in arabic.text
+    assert "النداء العالمي للمنظمة الدولية للهجرة 2024" in arabic.text
+    still = await platform.client.get("/projects")
+    assert 'dir="rtl"' in still.text and "الرعاية الصحية في شمال غرب سوريا" in still.text, "the choice is kept"
+
+    ledger = await platform.client.get(f"/projects/{project['id']}?lang=en")
+    assert "KW-IOM-2024-001" in ledger.text and "ui-1" in ledger.text and "allocation" in ledger.text
+
+
+async def test_a_partner_sees_no_more_than_its_token_allows(platform, token) -> None:
+    admin = auth(token("admin"))
+    await _seed(platform, admin)
+    partner = (
+        await platform.notifications.client.post("/v1/partners", json={"name": "Qatar Charity"}, headers=admin)
+    ).json()
+    other = (await platform.notifications.client.post("/v1/partners", json={"name": "Other"}, headers=admin)).json()
+    for p, url in ((partner, "http://127.0.0.1:9/a"), (other, "http://127.0.0.1:9/b")):
+        body = {"partner_id": p["id"], "url": url, "event_types": ["aid.project.funding_updated"]}
+        assert (
+            await platform.notifications.client.post("/v1/subscriptions", json=body, headers=admin)
+        ).status_code == 201
+    scopes = "projects:read notifications:read notifications:write"
+    await _signed_in(platform, token(scopes, partner_id=partner["id"], subject="qatar-charity"))
+
+    mine = await platform.client.get("/partner")
+    assert "http://127.0.0.1:9/a" in mine.text and "http://127.0.0.1:9/b" not in mine.text
+    agreements = await platform.client.get("/agreements")
+    assert "does not allow" in agreements.text and "KW-IOM-2024-001" not in agreements.text
+
+
+async def test_a_bad_token_is_refused_at_sign_in(platform) -> None:
+    r = await platform.client.post("/signin", data={"token": "x" * 40})
+    assert r.status_code == 200 and "set-cookie" not in r.headers and 'role="alert"' in r.text
