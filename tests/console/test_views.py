@@ -16,8 +16,6 @@ APPEAL = {
         {"code": "P1", "title": "Saving lives", "names": {"ar": "إنقاذ الأرواح"}, "requirements_usd": "1000000.00"}
     ],
 }
-    ],
-}
 
 
 async def _signed_in(platform, token: str) -> None:
