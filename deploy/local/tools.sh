@@ -36,8 +36,17 @@ install_promtool() {
     || { log "promtool missing: apt-get install -y prometheus"; exit 1; }
 }
 
+# Chromium (Debian package) for the console's browser tests, driven by Playwright with executable_path: no
+# browser download at run time.
+install_chromium() {
+  command -v chromium >/dev/null && return
+  log "installing chromium (Debian package)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-core >/dev/null; } \
+    || { log "chromium missing: apt-get install -y chromium"; exit 1; }
+}
+
 case "${1:-install}" in
-  install) install; install_promtool ;;
+  install) install; install_promtool; install_chromium ;;
   path) echo "$bin/kustomize" ;;
   *) echo "usage: $0 install|path" >&2; exit 2 ;;
 esac

@@ -21,6 +21,8 @@ from aid_common.auth import mint_token, write_keypair
 from aid_common.logging import configure_logging
 from aid_common.memory_bus import MemoryBus
 from aid_common.settings import Mode
+from aid_console.app import create_app as create_console
+from aid_console.settings import ConsoleSettings
 
 
 class _Server(uvicorn.Server):
@@ -56,7 +58,14 @@ def prepare(data_dir: Path) -> tuple[Path, str]:
 
 
 async def run_embedded(
-    *, data_dir: Path, host: str, demo: bool, public: Path, token: str, base_port: int = 8001
+    *,
+    data_dir: Path,
+    host: str,
+    demo: bool,
+    public: Path,
+    token: str,
+    base_port: int = 8001,
+    console_port: int | None = None,
 ) -> None:
     # A person reads these, not a log shipper: plain lines, and only warnings unless LOG_LEVEL says otherwise.
     configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), json=False)
@@ -80,23 +89,36 @@ async def run_embedded(
         app = spec.create_app()(settings, role="all", bus=bus)
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
         servers.append((spec, _Server(config)))
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    console = create_console(
+        ConsoleSettings(
+            AID_PLEDGES_URL=f"http://{local}:{base_port}",
+            AID_PROJECTS_URL=f"http://{local}:{base_port + 1}",
+            AID_NOTIFICATIONS_URL=f"http://{local}:{base_port + 2}",
+            AID_CONSOLE_COOKIE_SECURE=False,  # http://127.0.0.1: a developer's machine
+            AID_JWT_PUBLIC_KEY_FILE=str(public),
+        ),
+        bus=bus,
+    )
+    console_port = console_port if console_port is not None else base_port - 1
+    console_server = _Server(uvicorn.Config(console, host=host, port=console_port, log_config=None, access_log=False))
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    tasks = [asyncio.create_task(s.serve()) for _, s in servers]
-    while not all(s.started for _, s in servers):
+    tasks = [asyncio.create_task(s.serve()) for _, s in servers] + [asyncio.create_task(console_server.serve())]
+    while not all(s.started for _, s in servers) or not console_server.started:
         if any(t.done() for t in tasks):
             break
         await asyncio.sleep(0.05)
     if all(s.started for _, s in servers):
         typer.echo(f"\nCrisis-aid platform, embedded mode (SQLite in {data_dir}, in-process bus)")
+        typer.echo(f"  console        http://{local}:{console_port}/   sign in with the admin token below")
         for spec, server in servers:
             url = f"http://{host}:{server.config.port}"
             typer.echo(f"  {spec.name:<14} {url}   docs: {url}/docs")
         typer.echo(f"\nadmin token (also in {data_dir / 'admin-token'}):\n{token}\n")
         if demo:
-            local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
             urls = {spec.name: f"http://{local}:{server.config.port}" for spec, server in servers}
             try:
                 if not await load_demo(urls, token, echo=typer.echo):
@@ -107,6 +129,7 @@ async def run_embedded(
         await _drain(bus)
     for _, server in servers:
         server.should_exit = True
+    console_server.should_exit = True
     await asyncio.gather(*tasks)
 
 

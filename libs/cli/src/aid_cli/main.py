@@ -54,9 +54,22 @@ def dev(
         _fail(f"cannot start: {exc} (is another instance running on {base_port}-{base_port + 2}?)")
 
 
+def _serve_console(*, host: str, port: int | None) -> None:
+    """The coordination console (AID_PLEDGES_URL, AID_PROJECTS_URL, AID_NOTIFICATIONS_URL name the services)."""
+    import uvicorn
+
+    from aid_common.logging import configure_logging
+    from aid_console.app import create_app
+    from aid_console.settings import ConsoleSettings
+
+    settings = ConsoleSettings()
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    uvicorn.run(create_app(settings), host=host, port=port or settings.port, log_config=None, access_log=False)
+
+
 @app.command()
 def serve(
-    service: ServiceName,
+    service: Annotated[str, typer.Argument(help="pledges, projects, notifications or console")],
     role: Annotated[str, typer.Option(help="api = HTTP only; worker = relay, consumers, delivery; all = both")] = "all",
     port: Annotated[int | None, typer.Option(help="default: PORT, else the service's port")] = None,
     host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - a server in a container listens on all
@@ -70,9 +83,14 @@ def serve(
 
     from aid_common.logging import configure_logging
 
+    if service == "console":
+        _serve_console(host=host, port=port)
+        return
+    if service not in SERVICES:
+        _fail(f"unknown service {service!r}: use pledges, projects, notifications or console")
     if role not in ("api", "worker", "all"):
         _fail(f"--role {role!r}: use api, worker or all")
-    spec = SERVICES[service]
+    spec = SERVICES[ServiceName(service)]
     try:
         settings = spec.settings()
     except ValidationError as exc:

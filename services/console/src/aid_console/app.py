@@ -3,6 +3,7 @@ backend-for-frontend: the person's token stays in an HttpOnly cookie and every c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -13,8 +14,12 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from aid_common.auth import TokenVerifier
+from aid_common.bus import Bus
+from aid_common.kafka import KafkaBus
 from aid_console import views
 from aid_console.client import Services, SignInNeeded
+from aid_console.feed import Feed
 from aid_console.settings import ConsoleSettings
 
 # No script, no CDN: every asset ships with the project; pages cannot be framed or pull anything from elsewhere.
@@ -26,7 +31,10 @@ SECURITY_HEADERS = {
 
 
 def create_app(
-    settings: ConsoleSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: ConsoleSettings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    bus: Bus | None = None,
 ) -> FastAPI:
     settings = settings or ConsoleSettings()
     urls = {
@@ -35,14 +43,30 @@ def create_app(
         "notifications": settings.notifications_url,
     }
 
+    feed_bus = bus or (
+        KafkaBus(settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix, client_id="console")
+        if settings.kafka_bootstrap_servers
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if feed_bus is not None:
+            app.state.feed = Feed(feed_bus)
+            task = asyncio.create_task(app.state.feed.run(stop))
         async with httpx.AsyncClient(transport=transport, timeout=30) as http:
             app.state.services = Services(http, urls)
             yield
+        stop.set()
+        if task is not None:
+            await asyncio.wait([task], timeout=5)
 
     app = FastAPI(title="Console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    app.state.feed = None
+    app.state.verifier = TokenVerifier.from_file(settings.jwt_public_key_file) if settings.jwt_public_key_file else None
     app.state.templates = Jinja2Templates(directory=str(resources.files("aid_console") / "templates"))
     app.mount("/static", StaticFiles(directory=str(resources.files("aid_console") / "static")), name="static")
     app.include_router(views.router)

@@ -23,7 +23,7 @@ WORDS = {
         "last_error": "Last error", "retry": "Retry", "history": "History", "disbursements": "Disbursements",
         "currency": "Currency", "rate": "Rate", "earmark": "Earmark", "partners": "Partners", "filter": "Filter",
         "language": "العربية", "signin_help": "Paste the bearer token you were given (crisisaid token).",
-        "all": "all",
+        "all": "all", "live": "Live", "live_help": "Funding events as they happen (newest first).",
     },
     "ar": {
         "title": "تنسيق المساعدات في الأزمات", "overview": "نظرة عامة", "projects": "المشاريع",
@@ -40,7 +40,7 @@ WORDS = {
         "last_error": "آخر خطأ", "retry": "إعادة المحاولة", "history": "السجل", "disbursements": "الدفعات",
         "currency": "العملة", "rate": "سعر الصرف", "earmark": "التخصيص", "partners": "الشركاء", "filter": "تصفية",
         "language": "English", "signin_help": "الصق رمز الدخول الذي حصلت عليه (crisisaid token).",
-        "all": "الكل",
+        "all": "الكل", "live": "مباشر", "live_help": "أحداث التمويل لحظة حدوثها (الأحدث أولاً).",
     },
 }  # fmt: skip
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from aid_common import visibility
 from aid_console import i18n
 from aid_console.client import Answer, Services, SignInNeeded
 
@@ -171,3 +172,23 @@ async def partner(request: Request) -> HTMLResponse:
 async def retry(request: Request, delivery_id: str) -> Response:
     await _services(request).call("notifications", "POST", f"/v1/deliveries/{delivery_id}/retry", _token(request))
     return RedirectResponse("/partner", status_code=303)
+
+
+@router.get("/live", response_class=HTMLResponse)
+async def live(request: Request) -> HTMLResponse:
+    _token(request)
+    return _page(request, "live.html")
+
+
+@router.get("/feed/events")
+async def feed_events(request: Request) -> StreamingResponse:
+    """Server-sent events of the live feed, as much as this person's token may see."""
+    caller = request.app.state.verifier.verify(_token(request)) if request.app.state.verifier else None
+    if caller is None or not caller.has("projects:read"):
+        raise SignInNeeded("the live feed needs a token with projects:read")
+    feed = request.app.state.feed
+    return StreamingResponse(
+        feed.stream(visibility.entitlement(caller)),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )
