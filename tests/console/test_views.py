@@ -79,6 +79,7 @@ async def test_sign_in_overview_and_a_project_ledger_in_english_and_arabic(platf
 
     ledger = await platform.client.get(f"/projects/{project['id']}?lang=en")
     assert "KW-IOM-2024-001" in ledger.text and "ui-1" in ledger.text and "allocation" in ledger.text
+    assert "State of Kuwait" in ledger.text, "which donor"
 
 
 async def test_a_partner_sees_no_more_than_its_token_allows(platform, token) -> None:

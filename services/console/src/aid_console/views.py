@@ -108,11 +108,13 @@ async def projects(
     request: Request,
     country: Annotated[str | None, Query(max_length=2)] = None,
     sector: Annotated[str | None, Query(max_length=40)] = None,
+    appeal: Annotated[str | None, Query(max_length=50)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
     partner_id: Annotated[str | None, Query(max_length=36)] = None,
     as_of: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
-    params = {"country": country, "sector": sector, "status": status, "partner_id": partner_id, "as_of": as_of}
+    params = {"country": country, "sector": sector, "appeal": appeal, "status": status, "partner_id": partner_id}
+    params["as_of"] = as_of
     answer = await _services(request).get("projects", "/v1/projects", _token(request), limit=500, **params)
     return _page(
         request, "projects.html", projects=_items(answer), filters=params, problem=None if answer.ok else answer.body
@@ -125,7 +127,8 @@ async def project(request: Request, project_id: str) -> HTMLResponse:
     found = await services.get("projects", f"/v1/projects/{project_id}", token)
     ledger = await services.get("projects", f"/v1/projects/{project_id}/allocations", token, limit=500)
     agreements = await services.get("pledges", "/v1/agreements", token, limit=500)
-    by_id = {a["id"]: a for a in _items(agreements)}
+    donors = {d["id"]: d for d in _items(await services.get("pledges", "/v1/donors", token, limit=500))}
+    by_id = {a["id"]: {**a, "donor": donors.get(a["donor_id"], {})} for a in _items(agreements)}
     return _page(
         request, "project.html", project=found.body if found.ok else None, ledger=_items(ledger), agreements=by_id
     )
