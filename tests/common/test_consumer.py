@@ -159,3 +159,40 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
     assert b"rule violated" in dict(dead[0].headers)["aid-error"]
     async with db() as s:
         assert (await s.execute(select(func.count()).select_from(InboxMessage))).scalar_one() == 0
+
+
+async def test_a_batch_with_one_failing_event_commits_the_others_and_dead_letters_only_that_one(sqlite_url) -> None:
+    from aid_common.bus import OutgoingMessage
+    from aid_common.memory_bus import MemoryBus
+
+    engine = create_engine(sqlite_url)
+    await create_all(engine, SampleBase.metadata)
+    sessions = session_factory(engine)
+
+    async def sometimes(session, payload: ThingHappened, event) -> None:
+        if payload.seq == 3:
+            raise ValueError("this one is broken")
+        await record_effect(session, payload, event)
+
+    bus = MemoryBus()
+    await bus.publish(
+        [
+            OutgoingMessage(topic=TOPIC, key=f"t-{i}", value=thing_event(f"t-{i}", seq=i).to_json().encode())
+            for i in range(1, 7)
+        ]
+    )
+    consumer = _consumer(bus, sessions, handler=sometimes, max_attempts=2)
+    done = await consumer.process_batch(await _poll_all(bus), asyncio.Event())
+    assert len(done) == 6, "every message is done: five handled in one transaction, one dead-lettered"
+    async with sessions() as s:
+        assert await count_effects(s) == 5
+    assert consumer.outcomes["handled"] == 5 and consumer.outcomes["deadlettered"] == 1
+    [dead] = bus.messages(DEADLETTER_TOPIC)
+    assert b"this one is broken" in dict(dead.headers)["aid-error"]
+    await engine.dispose()
+
+
+async def _poll_all(bus):
+    subscriber = bus.subscriber(group="batch", topics=[TOPIC])
+    await subscriber.start()
+    return await subscriber.poll(timeout=0.1, max_records=100)

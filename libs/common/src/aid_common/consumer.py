@@ -109,11 +109,7 @@ class EventConsumer:
                 if messages:
                     last_progress = loop.time()
                 handled: dict[tuple[str, int], IncomingMessage] = {}
-                for message in messages:
-                    if stop.is_set():
-                        break  # not committed: redelivered to whoever consumes next
-                    if await self.process(message, stop) == "interrupted":
-                        break
+                for message in await self.process_batch(messages, stop):
                     handled[(message.topic, message.partition)] = message
                 # One offset commit per partition and batch, after every handler's transaction: a crash before
                 # it redelivers messages whose effects are already in (the inbox makes them no-ops).
@@ -141,6 +137,92 @@ class EventConsumer:
         for (topic, partition), lag in lags.items():
             CONSUMER_LAG.labels(self.service, self.name, topic, str(partition)).set(lag)
         return sum(lags.values())
+
+    async def process_batch(
+        self, messages: Sequence[IncomingMessage], stop: asyncio.Event | None = None
+    ) -> list[IncomingMessage]:
+        """Handle a polled batch in one database transaction: each event in a savepoint of its own, so one that
+        fails is rolled back alone and then retried (and dead-lettered if it keeps failing) on its own, with every
+        later event of the same key after it, in order. Returns the messages done, in order (their offsets may be
+        committed); it stops early only when `stop` is set."""
+        ready: list[tuple[IncomingMessage, CloudEvent, Any]] = []
+        for message in messages:
+            try:
+                event, payload = self._decode(message)
+            except _Poison as poison:
+                ready.append((message, None, poison))  # type: ignore[arg-type]
+                continue
+            ready.append((message, event, payload))
+        if any(isinstance(payload, _Poison) for _, _, payload in ready) or len(ready) <= 1:
+            return await self._one_by_one([m for m, _, _ in ready], stop)  # poison inside, or just one: plain path
+        deferred: list[IncomingMessage] = []
+        blocked: set[tuple[str, str | None]] = set()
+        done: list[tuple[IncomingMessage, CloudEvent, str, float]] = []
+        try:
+            async with transaction(self.sessions) as session:
+                for message, event, payload in ready:
+                    if stop is not None and stop.is_set():
+                        break
+                    if event is None:  # a type this service does not handle
+                        done.append((message, None, "ignored", 0.0))  # type: ignore[arg-type]
+                        continue
+                    key = (message.topic, message.key)
+                    if key in blocked:
+                        deferred.append(message)
+                        continue
+                    start = time.perf_counter()
+                    try:
+                        async with session.begin_nested():
+                            outcome = await self._apply(session, event, payload)
+                    except Exception as exc:
+                        if is_transient(exc):
+                            raise
+                        blocked.add(key)
+                        deferred.append(message)
+                        continue
+                    done.append((message, event, outcome, time.perf_counter() - start))
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # The database went away mid-batch: nothing of it committed; the plain path waits it out.
+            return await self._one_by_one([m for m, _, _ in ready], stop)
+        finished = []
+        for message, event, outcome, seconds in done:
+            if outcome == "handled":
+                HANDLER_LATENCY.labels(self.service, event.type).observe(seconds)
+            if self.after_handle is not None and event is not None:
+                await self.after_handle(message)
+            EVENTS_CONSUMED.labels(self.service, self.name, event.type if event else "unknown", outcome).inc()
+            self.outcomes[outcome] += 1
+            finished.append(message)
+        again = await self._one_by_one(deferred, stop) if deferred else []
+        # Offsets are committed per partition up to the last message handled: report the batch's order.
+        done_ids = {id(m) for m in finished} | {id(m) for m in again}
+        in_order = []
+        for message, _, _ in ready:
+            if id(message) not in done_ids:
+                break
+            in_order.append(message)
+        return in_order
+
+    async def _one_by_one(
+        self, messages: Sequence[IncomingMessage], stop: asyncio.Event | None
+    ) -> list[IncomingMessage]:
+        done = []
+        for message in messages:
+            if stop is not None and stop.is_set():
+                break  # not committed: redelivered to whoever consumes next
+            if await self.process(message, stop) == "interrupted":
+                break
+            done.append(message)
+        return done
+
+    async def _apply(self, session: AsyncSession, event: CloudEvent, payload: Any) -> str:
+        with bound(correlation=event.correlationid, trace=clean_traceparent(event.traceparent)):
+            if not await inbox.claim(session, consumer=self.name, event_id=event.id, event_type=event.type):
+                return "duplicate"
+            await self.handlers[event.type](session, payload, event)
+        return "handled"
 
     async def process(self, message: IncomingMessage, stop: asyncio.Event | None = None) -> str:
         """Handle one message completely (effects, inbox, or dead letter). Returns the outcome."""
@@ -210,13 +292,11 @@ class EventConsumer:
 
     async def _handle(self, event: CloudEvent, payload: Any) -> str:
         start = time.perf_counter()
-        with bound(correlation=event.correlationid, trace=clean_traceparent(event.traceparent)):
-            async with transaction(self.sessions) as session:
-                if not await inbox.claim(session, consumer=self.name, event_id=event.id, event_type=event.type):
-                    return "duplicate"
-                await self.handlers[event.type](session, payload, event)
-        HANDLER_LATENCY.labels(self.service, event.type).observe(time.perf_counter() - start)
-        return "handled"
+        async with transaction(self.sessions) as session:
+            outcome = await self._apply(session, event, payload)
+        if outcome == "handled":
+            HANDLER_LATENCY.labels(self.service, event.type).observe(time.perf_counter() - start)
+        return outcome
 
     async def _dead_letter(self, message: IncomingMessage, reason: str, error: str) -> None:
         headers = [h for h in message.headers if not h[0].startswith("aid-")] + [
