@@ -64,12 +64,14 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent) -> int:
         await session.execute(select(Subscription).where(Subscription.status == SubscriptionStatus.ACTIVE.value))
     ).scalars()
     created = 0
+    body = event.model_dump(mode="json")  # once, not once per subscription
     for subscription in active:
         if not matches(subscription, event.type, data):
             continue
         way = await digests.route(session, subscription=subscription, event=event, data=data)
         if way is digests.Route.NOW:
-            await queue(session, subscription=subscription, event_id=event.id, event_type=event.type, event=event)
+            # A new event has no delivery yet (the inbox lets it through once): add without looking, flush once.
+            _new_delivery(session, subscription=subscription, event_id=event.id, event_type=event.type, body=body)
             created += 1
         elif way is not digests.Route.SKIP:
             digests.hold(session, subscription=subscription, event_id=event.id, overflow=way is digests.Route.OVERFLOW)
@@ -94,6 +96,17 @@ async def queue(
     if existing is not None:
         existing.status, existing.attempts, existing.next_attempt_at = DeliveryStatus.PENDING.value, 0, now
         return existing
+    body = event.model_dump(mode="json") if event is not None else None
+    delivery = _new_delivery(session, subscription=subscription, event_id=event_id, event_type=event_type, body=body)
+    await session.flush()
+    return delivery
+
+
+def _new_delivery(
+    session: AsyncSession, *, subscription: Subscription, event_id: str, event_type: str, body: dict | None
+) -> Delivery:
+    """A pending delivery (and, for an event rather than a digest, its aid.alert.created), added to the session."""
+    now = utcnow()
     delivery = Delivery(
         id=uuid.uuid4(),
         subscription_id=subscription.id,
@@ -106,8 +119,7 @@ async def queue(
         created_at=now,
     )
     session.add(delivery)
-    await session.flush()
-    if event is not None:
+    if body is not None:
         outbox.add(
             session,
             AlertCreated(
@@ -117,7 +129,7 @@ async def queue(
                 event_id=event_id,
                 event_type=event_type,
                 created_at=now,
-                event=event.model_dump(mode="json"),
+                event=body,
             ),
         )
     return delivery
