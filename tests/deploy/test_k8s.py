@@ -74,7 +74,7 @@ def test_every_service_has_its_full_set_of_objects(rendered) -> None:
     assert set(topics) == {"aid.pledges.v1", "aid.projects.v1", "aid.alerts.v1", "aid.partners.v1", "aid.deadletter.v1"}
     replicas = 1 if overlay == "dev" else 3
     for spec in topics.values():
-        assert spec["partitions"] >= 3 and spec["replicas"] == replicas
+        assert spec["partitions"] >= 6 and spec["replicas"] == replicas
         assert spec["config"]["min.insync.replicas"] <= spec["replicas"]
 
 

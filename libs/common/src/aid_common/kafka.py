@@ -56,7 +56,7 @@ class KafkaBus(Bus):
         topic_prefix: str = "",
         client_id: str = "crisisaid",
         create_topics: Sequence[str] = (),
-        partitions: int = 3,
+        partitions: int = 6,
         replication_factor: int = 1,
         request_timeout_ms: int = 15_000,
         security: KafkaSecurity | None = None,

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     # Prepended to every topic and consumer group name: isolates tests and tenants sharing one cluster.
     kafka_topic_prefix: str = Field(default="", alias="AID_KAFKA_TOPIC_PREFIX")
     kafka_create_topics: bool = Field(default=True, alias="AID_KAFKA_CREATE_TOPICS")
-    kafka_topic_partitions: int = Field(default=3, alias="AID_KAFKA_TOPIC_PARTITIONS", ge=1)
+    kafka_topic_partitions: int = Field(default=6, alias="AID_KAFKA_TOPIC_PARTITIONS", ge=1)
     kafka_replication_factor: int = Field(default=1, alias="AID_KAFKA_REPLICATION_FACTOR", ge=1)
     # Transport security towards Kafka (see README "Security"): PLAINTEXT, SSL or SASL_SSL (SCRAM-SHA-512).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
