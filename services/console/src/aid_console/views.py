@@ -3,6 +3,7 @@ cookie (never in the page's JavaScript)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -96,10 +97,10 @@ async def overview(request: Request, as_of: Annotated[str | None, Query(max_leng
     countries = await services.get("projects", "/v1/coverage", token, by="country", as_of=as_of)
     sectors = await services.get("projects", "/v1/coverage", token, by="sector", as_of=as_of)
     projects = await services.get("projects", "/v1/projects", token, limit=500, as_of=as_of)
-    gaps = sorted(_items(projects), key=lambda p: -float(p["unmet_usd"]))[:10]
+    gaps = sorted(_items(projects), key=lambda p: -Decimal(p["unmet_usd"]))[:10]  # money: never float
     return _page(
         request, "overview.html", appeals=_items(appeals), countries=_items(countries), sectors=_items(sectors),
-        gaps=[g for g in gaps if float(g["unmet_usd"]) > 0], as_of=as_of or "",
+        gaps=[g for g in gaps if Decimal(g["unmet_usd"]) > 0], as_of=as_of or "",
     )  # fmt: skip
 
 
