@@ -73,7 +73,9 @@ class Bus(ABC):
         """Publish all `messages` in order; return once every one is acknowledged, else raise BusUnavailable."""
 
     @abstractmethod
-    def subscriber(self, *, group: str, topics: Sequence[str]) -> Subscriber: ...
+    def subscriber(self, *, group: str, topics: Sequence[str], tail: int | None = None) -> Subscriber:
+        """A member of consumer group `group`; with `tail`, instead a reader outside any group that starts at the
+        last `tail` messages of each partition and keeps no offsets (commit does nothing): a live view."""
 
     @abstractmethod
     async def ping(self) -> None:

@@ -153,8 +153,8 @@ class KafkaBus(Bus):
             await producer.stop()
             raise BusUnavailable(f"publish to Kafka at {self.bootstrap_servers} failed: {exc!r}") from exc
 
-    def subscriber(self, *, group: str, topics: Sequence[str]) -> Subscriber:
-        return KafkaSubscriber(self, group=self.prefix + group, topics=[self.physical(t) for t in topics])
+    def subscriber(self, *, group: str, topics: Sequence[str], tail: int | None = None) -> Subscriber:
+        return KafkaSubscriber(self, group=self.prefix + group, topics=[self.physical(t) for t in topics], tail=tail)
 
     async def ping(self) -> None:
         producer = await self._ensure_producer()
@@ -165,8 +165,8 @@ class KafkaBus(Bus):
 
 
 class KafkaSubscriber(Subscriber):
-    def __init__(self, bus: KafkaBus, *, group: str, topics: list[str]) -> None:
-        self.bus, self.group, self.topics = bus, group, topics
+    def __init__(self, bus: KafkaBus, *, group: str, topics: list[str], tail: int | None = None) -> None:
+        self.bus, self.group, self.topics, self.tail = bus, group, topics, tail
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -176,10 +176,10 @@ class KafkaSubscriber(Subscriber):
             except BusUnavailable as exc:
                 raise BusUnavailable(str(exc)) from exc
         consumer = AIOKafkaConsumer(
-            *self.topics,
+            *(self.topics if self.tail is None else ()),
             bootstrap_servers=self.bus.bootstrap_servers,
             client_id=self.bus.client_id,
-            group_id=self.group,
+            group_id=self.group if self.tail is None else None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
@@ -194,7 +194,30 @@ class KafkaSubscriber(Subscriber):
         except (KafkaError, OSError) as exc:
             await consumer.stop()
             raise BusUnavailable(f"Kafka at {self.bus.bootstrap_servers} unreachable: {exc}") from exc
+        if self.tail is not None:
+            try:
+                await self._seek_to_tail(consumer, self.tail)
+            except BaseException:
+                await consumer.stop()
+                raise
         self._consumer = consumer
+
+    async def _seek_to_tail(self, consumer: AIOKafkaConsumer, tail: int) -> None:
+        try:
+            # Fresh metadata (consumer.topics() fetches it but does not keep it for partitions_for_topic).
+            cluster = await consumer._client.fetch_all_metadata()
+            tps = []
+            for topic in self.topics:
+                partitions = cluster.partitions_for_topic(topic)
+                if not partitions:
+                    raise BusUnavailable(f"topic {topic} does not exist yet")
+                tps += [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+        except (KafkaError, OSError) as exc:
+            raise BusUnavailable(f"Kafka at {self.bus.bootstrap_servers} unreachable: {exc}") from exc
+        for tp in tps:
+            consumer.seek(tp, max(0, ends[tp] - tail))
 
     async def stop(self) -> None:
         if self._consumer is not None:
@@ -224,6 +247,8 @@ class KafkaSubscriber(Subscriber):
 
     async def commit(self, message: IncomingMessage) -> None:
         assert self._consumer is not None, "start() first"
+        if self.tail is not None:
+            return  # a tail reader keeps no offsets
         tp = TopicPartition(self.bus.physical(message.topic), message.partition)
         try:
             await self._consumer.commit({tp: message.offset + 1})

@@ -35,9 +35,10 @@ class MemoryBus(Bus):
                 log.append(IncomingMessage(m.topic, 0, len(log), m.key, m.value, list(m.headers)))
             self._changed.notify_all()
 
-    def subscriber(self, *, group: str, topics: Sequence[str]) -> Subscriber:
-        self.groups[group].update(topics)
-        return _MemorySubscriber(self, group, list(topics))
+    def subscriber(self, *, group: str, topics: Sequence[str], tail: int | None = None) -> Subscriber:
+        if tail is None:  # a tail reader is no group member: what it has not read is nobody's backlog
+            self.groups[group].update(topics)
+        return _MemorySubscriber(self, group, list(topics), tail)
 
     def backlog(self) -> int:
         """Messages some consumer group has not committed yet: what a shutdown now would drop."""
@@ -50,12 +51,15 @@ class MemoryBus(Bus):
 
 
 class _MemorySubscriber(Subscriber):
-    def __init__(self, bus: MemoryBus, group: str, topics: list[str]) -> None:
-        self.bus, self.group, self.topics = bus, group, topics
+    def __init__(self, bus: MemoryBus, group: str, topics: list[str], tail: int | None = None) -> None:
+        self.bus, self.group, self.topics, self.tail = bus, group, topics, tail
         self.position: dict[str, int] = {}
 
     async def start(self) -> None:
-        self.position = {t: self.bus.committed[(self.group, t)] for t in self.topics}
+        if self.tail is not None:
+            self.position = {t: max(0, len(self.bus.topics.get(t, [])) - self.tail) for t in self.topics}
+        else:
+            self.position = {t: self.bus.committed[(self.group, t)] for t in self.topics}
 
     async def stop(self) -> None:
         return None
@@ -83,6 +87,8 @@ class _MemorySubscriber(Subscriber):
         return batch
 
     async def commit(self, message: IncomingMessage) -> None:
+        if self.tail is not None:
+            return
         key = (self.group, message.topic)
         self.bus.committed[key] = max(self.bus.committed[key], message.offset + 1)
 

@@ -1,6 +1,7 @@
-"""The live feed: funding events as they happen, read from the bus by the console itself (its own consumer
-group), kept in a short ring and pushed to each open page as server-sent events — filtered by what that person's
-token may see (aid_common.visibility: agreements only with pledges:read)."""
+"""The live feed: funding events as they happen, read from the bus by the console itself (the latest events of
+each partition and what follows, outside any consumer group), kept in a short ring and pushed to each open page
+as server-sent events — filtered by what that person's token may see (aid_common.visibility: agreements only
+with pledges:read)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,10 @@ class Feed:
         self.listeners: set[asyncio.Queue[CloudEvent]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        # A tail reader, not a group member: it starts with the latest events of each partition, reads no
+        # history beyond them and leaves no committed offsets behind at each start.
         subscriber = self.bus.subscriber(
-            group=f"console-{uuid.uuid4().hex[:12]}", topics=[PLEDGES_TOPIC, PROJECTS_TOPIC]
+            group=f"console-{uuid.uuid4().hex[:12]}", topics=[PLEDGES_TOPIC, PROJECTS_TOPIC], tail=self.recent.maxlen
         )
         while not stop.is_set():
             try:

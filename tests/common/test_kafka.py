@@ -1,0 +1,42 @@
+"""The Kafka bus against the real broker: what a tail reader (the console's live feed) sees and leaves behind."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from aid_common.bus import OutgoingMessage
+from aid_common.kafka import KafkaBus
+
+TOPIC = "aid.sample.v1"
+
+
+async def test_a_tail_reader_starts_at_the_latest_messages_follows_new_ones_and_joins_no_group(
+    kafka_bootstrap, topic_prefix
+) -> None:
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix, create_topics=[TOPIC])
+    await bus.start()
+    try:
+        await bus.publish([OutgoingMessage(topic=TOPIC, key="agreement-1", value=f"m{i}".encode()) for i in range(5)])
+        reader = bus.subscriber(group="console-live", topics=[TOPIC], tail=2)
+        await reader.start()
+        try:
+            seen = [m.value for m in await reader.poll(timeout=5, max_records=100)]
+            assert seen == [b"m3", b"m4"], "only the last two of the partition, not the whole history"
+            await bus.publish([OutgoingMessage(topic=TOPIC, key="agreement-1", value=b"m5")])
+            new = []
+            for _ in range(20):
+                new += [m.value for m in await reader.poll(timeout=0.5, max_records=100)]
+                if new:
+                    break
+            assert new == [b"m5"]
+        finally:
+            await reader.stop()
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            groups = [g[0] for g in await admin.list_consumer_groups()]
+        finally:
+            await admin.close()
+        assert not [g for g in groups if g.startswith(topic_prefix)], "a live view leaves no consumer group behind"
+    finally:
+        await bus.stop()
