@@ -17,6 +17,31 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def assert_needs_scope(client, token, method: str, path: str, *, other: str) -> Any:
+    """No token: 401; a token with only `other`: 403 — both problem+json. Returns the 403 answer."""
+    anonymous = await client.request(method, path, json={})
+    assert anonymous.status_code == 401 and anonymous.headers["content-type"] == PROBLEM, (method, path)
+    wrong = await client.request(method, path, json={}, headers=auth(token(other)))
+    assert wrong.status_code == 403 and wrong.headers["content-type"] == PROBLEM, (method, path)
+    return wrong
+
+
+def unlisted_routes(app, listed) -> list[str]:
+    """The operations of the app's OpenAPI document that no (method, path, …) row of `listed` reaches: a route
+    added without its row in a scope table would otherwise go untested."""
+    import re
+
+    missing = []
+    for template, operations in app.openapi()["paths"].items():
+        if not template.startswith("/v1/"):
+            continue  # health, readiness and metrics are open by design
+        pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$")
+        for method in operations:
+            if not any(m == method.upper() and pattern.match(p.split("?")[0]) for m, p, *_ in listed):
+                missing.append(f"{method.upper()} {template}")
+    return missing
+
+
 async def eventually(check: Callable[[], Awaitable[Any] | Any], *, timeout: float = 30.0, interval: float = 0.1) -> Any:
     """Call `check()` (awaiting it if it is a coroutine) until it returns a truthy value; fail with the last value
     after `timeout`."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import PROBLEM, auth
+from tests.helpers import assert_needs_scope, unlisted_routes
 
 ZERO = "00000000-0000-0000-0000-000000000001"
 ROUTES = [
     ("POST", "/v1/partners", "admin"),
     ("GET", "/v1/partners", "notifications:read"),
+    ("GET", f"/v1/partners/{ZERO}", "notifications:read"),
+    ("PATCH", f"/v1/partners/{ZERO}", "admin"),
     ("POST", "/v1/subscriptions", "notifications:write"),
     ("GET", "/v1/subscriptions", "notifications:read"),
     ("GET", f"/v1/subscriptions/{ZERO}", "notifications:read"),
@@ -26,8 +28,9 @@ ROUTES = [
 
 @pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
 async def test_every_route_needs_a_token_and_its_scope(notifications, token, method, path, scope) -> None:
-    r = await notifications.client.request(method, path)
-    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
     other = "notifications:read" if scope != "notifications:read" else "projects:read"
-    r = await notifications.client.request(method, path, headers=auth(token(other)))
-    assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+    await assert_needs_scope(notifications.client, token, method, path, other=other)
+
+
+async def test_the_scope_table_lists_every_route(notifications) -> None:
+    assert unlisted_routes(notifications.app, ROUTES) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import PROBLEM, auth
+from tests.helpers import assert_needs_scope, auth, unlisted_routes
 
 ID = "6f1c1b2e-6a0e-4a53-9a55-000000000001"
 ROUTES = [
@@ -28,10 +28,11 @@ ROUTES = [
 
 @pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
 async def test_route_needs_a_token_with_its_scope(pledges, token, method, path, scope) -> None:
-    anonymous = await pledges.client.request(method, path, json={})
-    assert anonymous.status_code == 401 and anonymous.headers["content-type"] == PROBLEM
     other = "pledges:read" if scope == "pledges:write" else "projects:read"
-    wrong = await pledges.client.request(method, path, json={}, headers=auth(token(other)))
-    assert wrong.status_code == 403 and wrong.headers["content-type"] == PROBLEM
+    await assert_needs_scope(pledges.client, token, method, path, other=other)
     right = await pledges.client.request(method, path, json={}, headers=auth(token(scope)))
     assert right.status_code not in (401, 403, 500)
+
+
+async def test_the_scope_table_lists_every_route(pledges) -> None:
+    assert unlisted_routes(pledges.app, ROUTES) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import PROBLEM, auth
+from tests.helpers import assert_needs_scope, auth, unlisted_routes
 
 ROUTES = [
     ("POST", "/v1/appeals", "projects:write"),
@@ -27,12 +27,9 @@ ROUTES = [
 
 @pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
 async def test_every_route_needs_a_token_and_its_scope(projects, token, method, path, scope) -> None:
-    r = await projects.client.request(method, path, json={})
-    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
     other = "projects:read" if scope == "projects:write" else "pledges:read"
-    r = await projects.client.request(method, path, json={}, headers=auth(token(other)))
-    assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
-    assert scope in r.json()["detail"]
+    forbidden = await assert_needs_scope(projects.client, token, method, path, other=other)
+    assert scope in forbidden.json()["detail"]
 
 
 async def test_a_partner_token_creates_no_appeal_nor_project_and_changes_no_other_project(projects, token) -> None:
@@ -55,3 +52,7 @@ async def test_a_partner_token_creates_no_appeal_nor_project_and_changes_no_othe
         r = await projects.client.request(method, path, json=body, headers=partner)
         assert r.status_code == 403 and "partner" in r.json()["detail"], (method, path)  # it holds no role here
     assert (await projects.client.get(f"/v1/projects/{project['id']}", headers=partner)).json()["status"] == "active"
+
+
+async def test_the_scope_table_lists_every_route(projects) -> None:
+    assert unlisted_routes(projects.app, ROUTES) == []
