@@ -39,6 +39,9 @@ from aid_common.metrics import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEADLETTERE
 log = structlog.get_logger("aid.consumer")
 
 Handler = Callable[..., Awaitable[None]]  # async def handler(session, payload: <its payload model>, event) -> None
+# Runs first in a batch's transaction with the payloads it holds: a service takes there, in one order, the locks
+# its handlers would otherwise take one event at a time (and in a different order on another worker).
+BatchHook = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class EventConsumer:
         retry_base_seconds: float = 0.2,
         after_handle: Callable[[IncomingMessage], Awaitable[None]] | None = None,
         stall_seconds: float = 60.0,
+        before_batch: BatchHook | None = None,
     ) -> None:
         self.service = service
         self.name = name
@@ -91,6 +95,7 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
         self.stall_seconds = stall_seconds  # lag but no message for this long: the consumer is recreated
+        self.before_batch = before_batch
         self.after_handle = after_handle  # a test seam: runs after the transaction, before the offset commit
         self.outcomes: Counter[str] = Counter()  # handled / duplicate / ignored / deadlettered, for tests and logs
 
@@ -160,6 +165,8 @@ class EventConsumer:
         done: list[tuple[IncomingMessage, CloudEvent, str, float]] = []
         try:
             async with transaction(self.sessions) as session:
+                if self.before_batch is not None:
+                    await self.before_batch(session, [p for _, e, p in ready if e is not None])
                 for message, event, payload in ready:
                     if stop is not None and stop.is_set():
                         break
@@ -182,9 +189,10 @@ class EventConsumer:
                         continue
                     done.append((message, event, outcome, time.perf_counter() - start))
         except Exception as exc:
+            # The database went away mid-batch (or the batch could not take its locks): nothing of it committed;
+            # the plain path waits it out, one event at a time.
             if not is_transient(exc):
-                raise
-            # The database went away mid-batch: nothing of it committed; the plain path waits it out.
+                log.warning("consumer.batch_failed", consumer=self.name, error=repr(exc)[:300])
             return await self._one_by_one([m for m, _, _ in ready], stop)
         finished = []
         for message, event, outcome, seconds in done:

@@ -175,7 +175,7 @@ def upsert_insert(session: AsyncSession) -> Any:
 
 # SQLSTATE classes of a database that is away, not of a bad statement: 08 connection exception,
 # 57 operator intervention (shutting down, starting up), 53 insufficient resources (too many connections).
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "57", "53")
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "57", "53", "40")  # 40: deadlock / serialization: run it again
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -196,11 +196,13 @@ def is_transient(exc: BaseException) -> bool:
     return type(cause).__name__ in ("InternalClientError", "ConnectionDoesNotExistError")
 
 
-async def lock_for_transaction(session: AsyncSession, name: str) -> None:
+async def lock_for_transaction(session: AsyncSession, name: str, *, shared: bool = False) -> None:
     """Hold a named lock until this transaction ends, so writers of one aggregate take turns (PostgreSQL
-    advisory lock; SQLite writers are serialized already by BEGIN IMMEDIATE)."""
+    advisory lock; SQLite writers are serialized already by BEGIN IMMEDIATE). Shared holders do not wait for
+    each other, only for an exclusive one."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        await session.execute(text(f"SELECT {function}(hashtext(:name))"), {"name": name})
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aid_common.auth import RevocationList, TokenVerifier
 from aid_common.bus import Bus, BusUnavailable
-from aid_common.consumer import EventConsumer, Subscription, topics_of
+from aid_common.consumer import BatchHook, EventConsumer, Subscription, topics_of
 from aid_common.db import create_all, create_engine, ping, session_factory
 from aid_common.errors import document_problems, install_problem_handlers, problem_response
 from aid_common.events import DEADLETTER_TOPIC, EventRegistry, registry
@@ -66,6 +66,7 @@ class ServiceRuntime:
         create_tables: bool | None = None,
         events: EventRegistry = registry,
         token_verifier: TokenVerifier | None = None,
+        before_batch: BatchHook | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
@@ -115,6 +116,7 @@ class ServiceRuntime:
                 sessions=self.sessions,
                 registry=events,
                 max_attempts=settings.handler_max_attempts,
+                before_batch=before_batch,
             )
             if self.subscriptions
             else None

@@ -16,6 +16,7 @@ from aid_contracts.pledges import (
     AgreementSigned,
     DisbursementReceived,
 )
+from aid_projects import locks
 from aid_projects.funding import service as funding
 from aid_projects.partners import service as partners
 from aid_projects.projects import service as projects
@@ -34,6 +35,20 @@ async def partner_seen(session: AsyncSession, payload: PartnerFacts, event: Clou
     """A partner account appeared or changed: the read model, and the projects that name it."""
     await partners.remember(session=session, partner=payload)
     await projects.link_partner(session=session, partner=payload)
+
+
+async def lock_batch(session: AsyncSession, payloads: list[object]) -> None:
+    """Before a consumer batch: the ledger locks every event of it will need, taken at once in the one order,
+    so two workers handling batches of disjoint earmarks never wait for each other (nor in a cycle)."""
+    scope = locks.NOTHING
+    for payload in payloads:
+        if scope.spanning:
+            break
+        if isinstance(payload, AgreementFacts):
+            scope |= await funding.scope_of_earmark(session, payload.earmark)
+        elif isinstance(payload, DisbursementReceived):
+            scope |= await funding.scope_of_disbursement(session, payload.agreement_id)
+    await locks.take(session, scope)
 
 
 SUBSCRIPTIONS = [

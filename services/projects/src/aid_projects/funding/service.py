@@ -1,9 +1,9 @@
 """Funding rules on the database: allocate, reverse, return excess and fill gaps, writing ledger entries and
 events.
 
-Every function here runs inside the caller's transaction after `lock_ledger`: allocations read gaps and pool
-balances and write them back, so two writers at once (two consumer replicas, an API call changing a project)
-take turns instead of both spending the same gap or the same pool balance.
+Every function here runs inside the caller's transaction and first takes the ledger locks of what it can touch
+(`aid_projects.locks`): writers over the same projects or pools take turns instead of both spending the same gap
+or pool balance; writers over disjoint earmarks do not wait for each other.
 
 The rules: money for a project goes to it; looser money is split across the matching active projects by
 their gaps, the rest waits in its pool. Whenever a gap opens (a project is created, activated or needs more;
@@ -28,6 +28,7 @@ from aid_common.errors import Unprocessable
 from aid_common.events import CloudEvent
 from aid_contracts.pledges import AgreementFacts, DisbursementReceived, Earmark
 from aid_contracts.projects import PoolUpdated, ProjectFullyFunded, ProjectFundingUpdated
+from aid_projects import locks
 from aid_projects.appeals import service as appeals
 from aid_projects.funding.allocation import Plan, plan_agreement, plan_draw, split_by_weight
 from aid_projects.funding.models import (
@@ -40,7 +41,6 @@ from aid_projects.funding.models import (
     ReceivedEntry,
     Share,
 )
-from aid_projects.locks import lock_ledger
 from aid_projects.money import ZERO, coverage, usd
 from aid_projects.projects.models import Project, ProjectStatus
 
@@ -122,11 +122,26 @@ async def _shares(session: AsyncSession, agreement_id: uuid.UUID) -> dict[uuid.U
     return {s.project_id: s for s in rows.scalars()}
 
 
+async def scope_of_earmark(session: AsyncSession, earmark: Earmark) -> locks.Scope:
+    """What money on `earmark` can touch: the projects of one country, or (no country named) any project. A
+    project's country never changes, so it may be read before the lock."""
+    if earmark.project_id is not None:
+        code = await session.scalar(select(Project.country).where(Project.id == earmark.project_id))
+        return locks.country(code) if code else locks.SPANNING  # unknown yet: it may appear anywhere
+    return locks.country(earmark.country) if earmark.country else locks.SPANNING
+
+
+async def scope_of_disbursement(session: AsyncSession, agreement_id: uuid.UUID) -> locks.Scope:
+    """Money received follows the agreement's shares: the scope of its earmark (nothing if never seen signed)."""
+    agreement = await session.get(AgreementFunds, agreement_id)
+    return locks.NOTHING if agreement is None else await scope_of_earmark(session, agreement.earmark)
+
+
 async def apply_agreement(session: AsyncSession, *, facts: AgreementFacts, event: CloudEvent) -> None:
     """Bring the agreement's allocations to what its status says: all of its USD amount when signed, nothing
     when pledged or cancelled. Works from state, not from deltas, so an amendment or cancellation arriving
     for an agreement this service has not seen signed still ends right. Gaps it frees are filled at once."""
-    await lock_ledger(session)
+    await locks.take(session, await scope_of_earmark(session, facts.earmark))
     agreement, created = await _upsert_agreement(session, facts)
     target = facts.amount_usd if facts.status == "signed" else ZERO
     shares = {} if created else await _shares(session, agreement.agreement_id)
@@ -230,15 +245,16 @@ async def _spread_received(session: AsyncSession, agreement: AgreementFunds) -> 
     weights[None] = agreement.pool_usd
     total = min(agreement.received_usd, sum((w for w in weights.values() if w > 0), ZERO))
     parts = split_by_weight(total, weights) if total > 0 else {}
-    for project_id, share in shares.items():
-        new = parts.get(project_id, ZERO)
-        if new != share.received_usd:
-            project = await session.get(Project, project_id)
-            assert project is not None
-            delta = new - share.received_usd
-            project.received_usd += delta
-            share.received_usd = new
-            session.add(_received(agreement, project_id, delta))
+    deltas = {pid: parts.get(pid, ZERO) - s.received_usd for pid, s in shares.items()}
+    deltas = {pid: delta for pid, delta in deltas.items() if delta}
+    # A pool drawn across countries spreads to projects in other countries than the writer's scope: their rows
+    # are locked and read afresh before their totals move.
+    changed = select(Project).where(Project.id.in_(deltas)).order_by(Project.id).with_for_update()
+    for project in (await session.execute(changed.execution_options(populate_existing=True))).scalars():
+        delta = deltas[project.id]
+        project.received_usd += delta
+        shares[project.id].received_usd += delta
+        session.add(_received(agreement, project.id, delta))
     pooled = agreement.received_usd - sum((s.received_usd for s in shares.values()), ZERO)
     if pooled != agreement.pool_received_usd:
         session.add(_received(agreement, None, pooled - agreement.pool_received_usd))
@@ -250,7 +266,7 @@ def _received(agreement: AgreementFunds, project_id: uuid.UUID | None, delta: De
 
 
 async def apply_disbursement(session: AsyncSession, *, payload: DisbursementReceived) -> None:
-    await lock_ledger(session)
+    await locks.take(session, await scope_of_disbursement(session, payload.agreement_id))
     agreement = await session.get(AgreementFunds, payload.agreement_id)
     if agreement is None:
         return  # never seen signed: there is nothing to attribute the money to
@@ -261,7 +277,7 @@ async def apply_disbursement(session: AsyncSession, *, payload: DisbursementRece
 async def project_changed(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
     """After a project is created or changed: money allocated by gap beyond what it now needs goes back to its
     pools (and on to other matching projects), and a gap it has is filled from matching pools."""
-    await lock_ledger(session)
+    await locks.take(session, locks.country(project.country))
     await _return_excess(session, project=project, cause=cause)
     await fill_gap(session, project=project, cause=cause)
 
@@ -281,6 +297,9 @@ async def _return_excess(session: AsyncSession, *, project: Project, cause: Clou
     take = min(excess, sum(weights.values(), ZERO))
     if take <= 0:
         return  # all it holds beyond its needs was earmarked to it: over-funded, by the donor's choice
+    # Returned money may go to projects anywhere. A change of requirements took the spanning scope already;
+    # otherwise (money beyond the need found under a country scope) widen it now.
+    await locks.take(session, locks.SPANNING)
     back = split_by_weight(take, weights)
     for agreement_id, amount in back.items():
         share, agreement = loose[agreement_id]
@@ -299,8 +318,9 @@ async def _return_excess(session: AsyncSession, *, project: Project, cause: Clou
 
 async def fill_gap(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
     """The only way pools are drawn: a project that is active and has a gap takes unallocated balances whose
-    earmark it matches — the tightest earmark first, then the oldest agreement."""
-    await lock_ledger(session)
+    earmark it matches — the tightest earmark first, then the oldest agreement. Pools whose earmark names no
+    country are drawn by writers of other countries too: the candidates are row-locked and read afresh."""
+    await locks.take(session, locks.country(project.country))
     if project.status != ProjectStatus.ACTIVE.value or project.gap_usd <= 0:
         return
     stmt = select(AgreementFunds).where(
@@ -311,7 +331,8 @@ async def fill_gap(session: AsyncSession, *, project: Project, cause: CloudEvent
     for name in EARMARK_FIELDS:
         column = getattr(AgreementFunds, f"earmark_{name}")
         stmt = stmt.where(or_(column.is_(None), column == getattr(project, name)))
-    candidates = list((await session.execute(stmt.order_by(AgreementFunds.created_at))).scalars())
+    stmt = stmt.order_by(AgreementFunds.created_at, AgreementFunds.agreement_id).with_for_update()
+    candidates = list((await session.execute(stmt.execution_options(populate_existing=True))).scalars())
     candidates.sort(key=lambda a: -len(earmark_values(a.earmark)))  # stable: oldest first within a level
     by_id = {a.agreement_id: a for a in candidates}
     draws = plan_draw(project.gap_usd, [(a.agreement_id, a.pool_usd) for a in candidates])

@@ -16,8 +16,8 @@ from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
 from aid_contracts.notifications import PartnerFacts
 from aid_contracts.projects import PartnerRole, ProjectCreated, ProjectUpdated
+from aid_projects import locks
 from aid_projects.appeals import service as appeals
-from aid_projects.locks import lock_ledger
 from aid_projects.money import ZERO
 from aid_projects.partners import service as partners
 from aid_projects.projects.models import Project, ProjectCreate, ProjectPartner, ProjectRevision, ProjectUpdate
@@ -25,7 +25,7 @@ from aid_projects.projects.models import Project, ProjectCreate, ProjectPartner,
 
 async def create(*, session: AsyncSession, data: ProjectCreate) -> tuple[Project, CloudEvent]:
     """The new project and its `aid.project.created` event (the cause of any funding it draws at once)."""
-    await lock_ledger(session)
+    await locks.take(session, locks.country(data.country))
     if data.appeal:
         await appeals.check_pillar(session=session, appeal=data.appeal, pillar=data.pillar)
     if (await session.execute(select(Project.id).where(Project.code == data.code))).first() is not None:
@@ -81,9 +81,13 @@ async def get_or_404(*, session: AsyncSession, project_id: uuid.UUID) -> Project
 async def update(
     *, session: AsyncSession, project_id: uuid.UUID, data: ProjectUpdate, caller: Caller
 ) -> tuple[Project, CloudEvent]:
-    """The changed project and its `aid.project.updated` event. Takes the ledger lock first: a change of
-    requirements or status moves money."""
-    await lock_ledger(session)
+    """The changed project and its `aid.project.updated` event. Takes the ledger locks first: a change of
+    requirements or status moves money — within the project's country, except money beyond lowered requirements,
+    which goes back to pools that projects anywhere may draw (so any change of requirements spans countries)."""
+    code = await session.scalar(select(Project.country).where(Project.id == project_id))
+    if code is None:
+        raise NotFound(f"no project with id {project_id}")
+    await locks.take(session, locks.SPANNING if data.requirements_usd is not None else locks.country(code))
     project = await get_or_404(session=session, project_id=project_id)
     if caller.partner_id is not None and not holds_a_role(project, caller.partner_id):
         raise Forbidden(
