@@ -22,6 +22,7 @@ class Stack:
     pledges: ServiceProcess
     projects_api: ServiceProcess
     projects_worker: ServiceProcess
+    projects_worker_2: ServiceProcess  # a second member of the projects consumer group (topics have 6 partitions)
     notifications_api: ServiceProcess
     notifications_worker: ServiceProcess
     receiver: Receiver
@@ -99,6 +100,7 @@ async def stack(pg_database, processes, kafka_bootstrap, topic_prefix, key_files
     started = await asyncio.gather(
         processes("pledges", "all", env["pledges"]),
         processes("projects", "api", env["projects"]),
+        processes("projects", "worker", env["projects"]),
         processes("projects", "worker", env["projects"]),
         processes("notifications", "api", env["notifications"]),
         processes("notifications", "worker", env["notifications"]),

@@ -1,6 +1,7 @@
-"""Crashes and outages mid-stream: 200 agreements while the projects and notifications workers are SIGKILLed
-and restarted, and a stream during which the broker stops and comes back. Afterwards every project's funding is
-exactly the sum of its agreements, every webhook arrived, and duplicates only ever repeat a webhook-id."""
+"""Crashes and outages mid-stream: 200 agreements while the two projects workers (one consumer group over six
+partitions, allocating under scoped ledger locks) and the notifications worker are SIGKILLed and restarted, and
+a stream during which the broker stops and comes back. Afterwards every project's funding is exactly the sum of
+its agreements, every webhook arrived, and duplicates only ever repeat a webhook-id."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
+from aiokafka.admin import AIOKafkaAdminClient
 from standardwebhooks.webhooks import Webhook
 
+from aid_contracts import PLEDGES_TOPIC
+from tests.conftest import KAFKA
 from tests.helpers import eventually
 from tests.processes import REPO
 
@@ -127,6 +131,9 @@ async def test_workers_killed_mid_stream_lose_nothing_and_count_nothing_twice(st
         if signed == 40:
             stack.projects_worker.kill()
             restarts.append(asyncio.create_task(_restart_after(stack.projects_worker, 1.0)))
+        elif signed == 75:
+            stack.projects_worker_2.kill()
+            restarts.append(asyncio.create_task(_restart_after(stack.projects_worker_2, 1.0)))
         elif signed == 110:
             stack.notifications_worker.kill()
             restarts.append(asyncio.create_task(_restart_after(stack.notifications_worker, 1.0)))
@@ -134,6 +141,30 @@ async def test_workers_killed_mid_stream_lose_nothing_and_count_nothing_twice(st
     expected = await _sign_many(stack, projects, donors, 200, chaos)
     await asyncio.gather(*restarts)
     await _assert_converged(stack, projects, sub, expected, 200)
+    assert await _partitions(stack, PLEDGES_TOPIC) >= 6
+    for worker in (stack.projects_worker, stack.projects_worker_2):  # both group members took their share
+        assert await _handled(stack, worker) > 0
+
+
+async def _handled(stack, worker) -> float:
+    text = (await stack.http.get(worker.url + "/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("aid_events_consumed_total{")
+        and 'type="aid.agreement.signed"' in line
+        and 'outcome="handled"' in line
+    )
+
+
+async def _partitions(stack, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([stack.topic_prefix + topic])
+    finally:
+        await admin.close()
+    return len(described["partitions"])
 
 
 async def test_a_broker_outage_mid_stream_loses_nothing(stack, broker_control) -> None:
