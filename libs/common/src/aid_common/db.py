@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -133,7 +134,18 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             f"unsupported DATABASE_URL scheme in {url.split('://')[0]!r}: "
             "use postgresql+asyncpg://… or sqlite+aiosqlite:///…"
         )
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,  # a fan-out reads thousands of subscriptions' JSON columns
+    )
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _serialize_sqlite_writers(engine: AsyncEngine) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -47,6 +47,26 @@ def add(session: AsyncSession, payload: BaseModel, *, events: EventRegistry = re
     )
     session.sync_session.info["aid_outbox_written"] = True
     return event
+
+
+async def add_many(session: AsyncSession, payloads: list[BaseModel], *, events: EventRegistry = registry) -> None:
+    """Queue many events at once: one multi-row INSERT instead of one ORM object each (a fan-out of thousands)."""
+    if not payloads:
+        return
+    rows = []
+    for payload in payloads:
+        et, event = events.envelope(payload)
+        rows.append(
+            {
+                "event_id": uuid.UUID(event.id),
+                "topic": et.topic,
+                "key": event.subject or "",
+                "event_type": et.type,
+                "payload": event.to_json(),
+            }
+        )
+    await session.execute(insert(OutboxMessage.__table__), rows)  # Core: no ORM bookkeeping per row
+    session.sync_session.info["aid_outbox_written"] = True
 
 
 def _wake_local_relays(session: Session) -> None:
