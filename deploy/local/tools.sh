@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command-line tools the tests need that are not Python packages, built from their Go modules (the Go proxy
 # is reachable; GitHub release downloads may not be). Installed once into $AID_INFRA_DIR/bin.
-#   tools.sh install | path
+#   tools.sh install | bench | path
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -45,8 +45,17 @@ install_chromium() {
     || { log "chromium missing: apt-get install -y chromium"; exit 1; }
 }
 
+# wrk (Debian package) drives `make bench`: a C load generator that is not itself the bottleneck.
+install_wrk() {
+  command -v wrk >/dev/null && return
+  log "installing wrk (Debian package)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; } \
+    || { log "wrk missing: apt-get install -y wrk"; exit 1; }
+}
+
 case "${1:-install}" in
   install) install; install_promtool; install_chromium ;;
+  bench) install_wrk ;;
   path) echo "$bin/kustomize" ;;
-  *) echo "usage: $0 install|path" >&2; exit 2 ;;
+  *) echo "usage: $0 install|bench|path" >&2; exit 2 ;;
 esac

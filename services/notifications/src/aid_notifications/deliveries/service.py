@@ -291,20 +291,28 @@ async def claim(
     per_partner: int,
     lease: dt.timedelta,
     box: SecretBox,
+    slots: int | None = None,
 ) -> list[Claimed]:
     """Lease up to `limit` due deliveries (FOR UPDATE SKIP LOCKED: workers share the queue). A claimed row's
     next attempt moves forward by `lease`, so a worker that dies mid-request leaves it to be claimed again —
     at least once, with the same webhook-id. No subscription gets more than `per_subscription` requests in
     flight, nor any partner more than `per_partner` (counting `in_flight`, this worker's open requests by
-    subscription and by partner id), so one slow partner cannot take every slot."""
+    subscription and by partner id), so one slow partner cannot take every slot. When more partners wait than
+    the worker has `slots`, each gets its fair share of them (at least one): a partner whose endpoint hangs then
+    holds one slot, not `per_partner`, while the others go on."""
     now = utcnow()
     out: list[Claimed] = []
+    due = (Delivery.status.in_(WAITING), Delivery.next_attempt_at <= now)
+    if slots is not None:
+        waiting = await session.scalar(select(func.count(func.distinct(Delivery.partner_id))).where(*due))
+        per_partner = min(per_partner, -(-slots // max(waiting or 1, 1)))  # ceil: shares add up to every slot
     rows = (
         await session.execute(
             select(Delivery)
-            .where(Delivery.status.in_(WAITING), Delivery.next_attempt_at <= now)
-            .order_by(Delivery.next_attempt_at)
-            .limit(limit * 4)
+            .where(*due)
+            # Ties (a fan-out queues thousands at one moment) broken by the random id: every partner is in reach.
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit * 16)
             .with_for_update(skip_locked=True)
         )
     ).scalars()

@@ -1,5 +1,10 @@
-"""The delivery loop of worker processes: claim due deliveries, send them concurrently, record each outcome.
-Every state change is `deliveries.service`'s; this module only schedules the work and reports metrics."""
+"""The delivery loop of worker processes: claim due deliveries, send them concurrently, record the outcomes.
+Every state change is `deliveries.service`'s; this module only schedules the work and reports metrics.
+
+Outcomes are recorded in batches by one recorder (one transaction for all that finished meanwhile) rather than a
+transaction per webhook: a fan-out of thousands would otherwise spend more on commits and pooled connections than
+on sending. An outcome not recorded (the worker dies, the database is away) leaves the delivery leased: it is
+sent again after its lease, with the same webhook-id."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aid_common.aio import sleep_or_stop
 from aid_common.db import transaction
 from aid_notifications.deliveries import service
-from aid_notifications.deliveries.sender import send
+from aid_notifications.deliveries.sender import Outcome, send
 from aid_notifications.deliveries.service import Claimed
 from aid_notifications.settings import NotificationsSettings
 from aid_notifications.subscriptions.secrets import SecretBox
@@ -34,6 +39,7 @@ QUEUE_DEPTH = Gauge("aid_webhook_queue_depth", "Deliveries waiting (pending or f
 OLDEST_PENDING = Gauge("aid_webhook_oldest_pending_seconds", "Age of the oldest waiting delivery")
 GAUGES_EVERY_SECONDS = 5.0
 CLEANUP_EVERY_SECONDS = 600.0
+RECORD_BATCH = 200
 
 
 class DeliveryWorker:
@@ -47,17 +53,26 @@ class DeliveryWorker:
         self.allow = settings.webhook_destinations
         self.in_flight: Counter[uuid.UUID] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.outcomes: asyncio.Queue[tuple[Claimed, Outcome]] = asyncio.Queue()
 
     async def run(self, stop: asyncio.Event) -> None:
         timeout = httpx.Timeout(self.settings.webhook_timeout_seconds)
         limits = httpx.Limits(max_connections=self.settings.delivery_concurrency)
         last_gauges = last_cleanup = last_digests = 0.0
         loop = asyncio.get_running_loop()
+        sent_all = asyncio.Event()
+        recorder = asyncio.create_task(self._record_outcomes(sent_all))
         async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False) as client:
             while not stop.is_set():
                 claimed: list[Claimed] = []
                 try:
                     free = self.settings.delivery_concurrency - len(self.tasks)
+                    if 0 < free < self.settings.delivery_concurrency // 4 and self.tasks:
+                        # A claim per finished request would cost a transaction per webhook: gather a few slots.
+                        await asyncio.wait(
+                            self.tasks, timeout=self.settings.delivery_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        free = self.settings.delivery_concurrency - len(self.tasks)
                     if free > 0:
                         claimed = await self.claim(free)
                     if loop.time() - last_gauges > GAUGES_EVERY_SECONDS:
@@ -81,6 +96,8 @@ class DeliveryWorker:
                     await sleep_or_stop(stop, self.settings.delivery_poll_seconds)
             if self.tasks:  # let requests in flight finish; what does not is sent again after its lease
                 await asyncio.wait(self.tasks, timeout=self.settings.webhook_timeout_seconds + 1)
+        sent_all.set()
+        await recorder
 
     async def claim(self, limit: int) -> list[Claimed]:
         async with transaction(self.sessions) as session:
@@ -92,6 +109,7 @@ class DeliveryWorker:
                 per_partner=self.settings.delivery_per_partner,
                 lease=dt.timedelta(seconds=self.settings.delivery_lease_seconds),
                 box=self.box,
+                slots=self.settings.delivery_concurrency,
             )
 
     async def _deliver(self, client: httpx.AsyncClient, claimed: Claimed) -> None:
@@ -106,24 +124,45 @@ class DeliveryWorker:
                 deadline_seconds=self.settings.webhook_timeout_seconds,
             )
             ATTEMPT_LATENCY.observe(outcome.duration_ms / 1000)
-            async with transaction(self.sessions) as session:
-                verdict = await service.record_outcome(session, claimed=claimed, outcome=outcome, policy=self.policy)
-            if verdict is not None:
-                DELIVERY_OUTCOMES.labels(verdict.value).inc()
-                log.info(
-                    "deliveries.attempt",
-                    delivery_id=str(claimed.delivery_id),
-                    webhook_id=claimed.webhook_id,
-                    outcome=verdict.value,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    ms=outcome.duration_ms,
-                )
-        except Exception as exc:  # recording failed (database away): the lease expires and it is sent again
-            log.warning("deliveries.record_failed", delivery_id=str(claimed.delivery_id), error=str(exc)[:300])
+            self.outcomes.put_nowait((claimed, outcome))
         finally:
             self.in_flight[claimed.subscription_id] -= 1
             self.in_flight[claimed.partner_id] -= 1
+
+    async def _record_outcomes(self, sent_all: asyncio.Event) -> None:
+        """Record what finished, in batches, until every request is sent and every outcome written."""
+        while not (sent_all.is_set() and self.outcomes.empty()):
+            try:
+                batch = [await asyncio.wait_for(self.outcomes.get(), timeout=0.5)]
+            except TimeoutError:
+                continue
+            while not self.outcomes.empty() and len(batch) < RECORD_BATCH:
+                batch.append(self.outcomes.get_nowait())
+            await self.record(batch)
+
+    async def record(self, batch: list[tuple[Claimed, Outcome]]) -> None:
+        try:
+            async with transaction(self.sessions) as session:
+                verdicts = [
+                    await service.record_outcome(session, claimed=claimed, outcome=outcome, policy=self.policy)
+                    for claimed, outcome in batch
+                ]
+        except Exception as exc:  # the database is away: the leases expire and these are sent again
+            log.warning("deliveries.record_failed", deliveries=len(batch), error=str(exc)[:300])
+            return
+        for (claimed, outcome), verdict in zip(batch, verdicts, strict=True):
+            if verdict is None:
+                continue
+            DELIVERY_OUTCOMES.labels(verdict.value).inc()
+            log.info(
+                "deliveries.attempt",
+                delivery_id=str(claimed.delivery_id),
+                webhook_id=claimed.webhook_id,
+                outcome=verdict.value,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                ms=outcome.duration_ms,
+            )
 
     async def send_digests(self) -> None:
         async with transaction(self.sessions) as session:

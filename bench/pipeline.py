@@ -1,0 +1,214 @@
+"""The event pipeline.
+
+- P2: a burst of signed agreements, POST answered → aid.project.funding_updated on Kafka (pledges outbox relay →
+  aid.pledges.v1 → projects consumer, inbox, ledger, outbox relay → aid.projects.v1), against a bare aiokafka
+  consume → produce loop (one hop, same producer and consumer safety settings) given the same burst.
+- P3: agreements at half P2's rate, POST answered → webhook received by a local receiver (through the
+  notifications service), against bare Kafka produce → consume at the same rate: p99 latency.
+- P4: the projects consumer draining a backlog of agreements on six countries (disjoint earmarks) with one
+  worker, then with two workers in its consumer group (six partitions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from bench.api import donor
+from bench.processes import free_port
+from bench.receiver import Receiver
+from bench.run import KAFKA, Run, Watch, percentiles
+
+COUNTRIES = ("SY", "YE", "SD", "LB", "AF", "SO")
+
+
+def _agreement(donor_id: str, tag: str, i: int, country: str = "SY") -> dict:
+    return {
+        "donor_id": donor_id,
+        "reference": f"BENCH-{tag}-{i:06d}",
+        "title": "منحة لدعم الرعاية الصحية",
+        "amount": "125000.00",
+        "currency": "USD",
+        "status": "signed",
+        "signed_on": "2024-06-01",
+        "earmark": {"country": country, "sector": "health"},
+    }
+
+
+def _funding_of(record) -> str | None:
+    event = json.loads(record.value)
+    return event["data"]["agreement_id"] if event["type"] == "aid.project.funding_updated" else None
+
+
+def _signed_of(record) -> str | None:
+    event = json.loads(record.value)
+    return event["data"]["agreement_id"] if event["type"] == "aid.agreement.signed" else None
+
+
+async def _projects(c: httpx.AsyncClient, url: str, countries=COUNTRIES) -> None:
+    for country in countries:
+        body = {"code": f"{country}-H", "title": "bench", "country": country, "sector": "health",
+                "requirements_usd": "900000000000.00"}  # fmt: skip
+        (await c.post(f"{url}/v1/projects", json=body)).raise_for_status()
+
+
+async def bare_burst(run: Run, n: int, concurrency: int) -> dict:
+    prefix = run.new_prefix()
+    source, sink = f"{prefix}baseline.in", f"{prefix}baseline.out"
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(source, b"warm-up", key=b"w")
+        await producer.send_and_wait(sink, b"warm-up", key=b"w")
+        await run.start([sys.executable, "-m", "bench.baseline_pipeline", KAFKA, source, sink], {}, free_port(), None)
+        await asyncio.sleep(5)  # the loop joins its group
+        async with Watch(sink, lambda r: r.value.decode()) as watch:
+            sent: dict[str, float] = {}
+            sem = asyncio.Semaphore(concurrency)
+            start = time.perf_counter()
+
+            async def send(i: int) -> None:
+                async with sem:
+                    await producer.send_and_wait(source, f"m{i}".encode(), key=str(i % 16).encode())
+                    sent[f"m{i}"] = time.perf_counter()
+
+            await asyncio.gather(*(send(i) for i in range(n)))
+            await watch.until(n, 120)
+        seen = watch.seen
+    finally:
+        await producer.stop()
+    return {"per_second": round(n / (max(seen.values()) - start), 1)} | percentiles([seen[k] - sent[k] for k in sent])
+
+
+async def burst(run: Run, n: int, concurrency: int) -> dict:
+    prefix = run.new_prefix()
+    pledges = await run.service("pledges", "all", await run.database(), prefix)
+    projects = await run.service("projects", "all", await run.database(), prefix)
+    async with httpx.AsyncClient(headers=run.headers, timeout=60) as c:
+        await _projects(c, projects.url, ("SY",))
+        donor_id = await donor(pledges.url, run.headers)
+        await c.post(f"{pledges.url}/v1/agreements", json=_agreement(donor_id, "warm", 0))
+        await asyncio.sleep(3)
+        async with Watch(f"{prefix}aid.projects.v1", _funding_of) as watch:
+            answered: dict[str, float] = {}
+            sem = asyncio.Semaphore(concurrency)
+            start = time.perf_counter()
+
+            async def sign(i: int) -> None:
+                async with sem:
+                    r = await c.post(f"{pledges.url}/v1/agreements", json=_agreement(donor_id, "burst", i))
+                    answered[r.json()["id"]] = time.perf_counter()
+
+            await asyncio.gather(*(sign(i) for i in range(n)))
+            await watch.until(n, 600)
+        seen = watch.seen
+    for p in (pledges, projects):
+        p.stop()
+    return {"per_second": round(n / (max(seen.values()) - start), 1)} | percentiles(
+        [seen[k] - answered[k] for k in answered]
+    )
+
+
+async def bare_paced(rate: float, seconds: float) -> dict:
+    """Kafka alone: produce at `rate` per second, consume, note each message's latency."""
+    topic = f"{Run.new_prefix()}baseline.paced"
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"warm-up")
+        async with Watch(topic, lambda r: r.value.decode() if r.value != b"warm-up" else None) as watch:
+            sent = await _paced(rate, seconds, lambda i: _produce(producer, topic, i))
+            await watch.until(len(sent), 60)
+    finally:
+        await producer.stop()
+    return percentiles([watch.seen[k] - sent[k] for k in sent]) | {"rate": rate}
+
+
+async def _produce(producer: AIOKafkaProducer, topic: str, i: int) -> str:
+    await producer.send_and_wait(topic, f"m{i}".encode(), key=str(i).encode())
+    return f"m{i}"
+
+
+async def _paced(rate: float, seconds: float, send) -> dict[str, float]:
+    """Start one `send(i)` every 1/rate seconds (not waiting for the previous one); key → moment it returned."""
+    done: dict[str, float] = {}
+
+    async def one(i: int) -> None:
+        done[await send(i)] = time.perf_counter()
+
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    return done
+
+
+async def webhook_paced(run: Run, rate: float, seconds: float) -> dict:
+    prefix = run.new_prefix()
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        pledges = await run.service("pledges", "all", await run.database(), prefix)
+        projects = await run.service("projects", "all", await run.database(), prefix)
+        notifications = await run.service(
+            "notifications", "all", await run.database(), prefix, **receiver.allow(), AID_DELIVERY_POLL_SECONDS="0.05"
+        )
+        async with httpx.AsyncClient(headers=run.headers, timeout=60) as c:
+            await _projects(c, projects.url, ("SY",))
+            partner = (await c.post(f"{notifications.url}/v1/partners", json={"name": "Bench partner"})).json()
+            sub = {"partner_id": partner["id"], "url": receiver.url, "event_types": ["aid.project.funding_updated"]}
+            (await c.post(f"{notifications.url}/v1/subscriptions", json=sub)).raise_for_status()
+            donor_id = await donor(pledges.url, run.headers)
+            await c.post(f"{pledges.url}/v1/agreements", json=_agreement(donor_id, "warm", 0))
+            await asyncio.sleep(5)
+            receiver.clear()
+
+            async def sign(i: int) -> str:
+                r = await c.post(f"{pledges.url}/v1/agreements", json=_agreement(donor_id, "paced", i))
+                return r.json()["id"]
+
+            answered = await _paced(rate, seconds, sign)
+            await receiver.until(len(answered), 120)
+        for p in (pledges, projects, notifications):
+            p.stop()
+    finally:
+        await receiver.stop()
+    return percentiles([receiver.first[k] - answered[k] for k in answered]) | {"rate": rate}
+
+
+async def drain(run: Run, n: int, workers: int, concurrency: int) -> dict:
+    """Sign `n` agreements over six countries while no projects worker runs, then start `workers` of them and
+    time how fast they turn the backlog into funding updates."""
+    prefix = run.new_prefix()
+    pledges = await run.service("pledges", "all", await run.database(), prefix)
+    db = await run.database()
+    api = await run.service("projects", "api", db, prefix)
+    async with httpx.AsyncClient(headers=run.headers, timeout=60) as c:
+        await _projects(c, api.url)
+        donor_id = await donor(pledges.url, run.headers)
+        async with Watch(f"{prefix}aid.pledges.v1", _signed_of) as signed:
+            sem = asyncio.Semaphore(concurrency)
+
+            async def sign(i: int) -> None:
+                async with sem:
+                    body = _agreement(donor_id, "drain", i, COUNTRIES[i % len(COUNTRIES)])
+                    (await c.post(f"{pledges.url}/v1/agreements", json=body)).raise_for_status()
+
+            await asyncio.gather(*(sign(i) for i in range(n)))
+            await signed.until(n, 300)
+    async with Watch(f"{prefix}aid.projects.v1", _funding_of) as watch:
+        started = await asyncio.gather(
+            *(run.service("projects", "worker", db, prefix, migrate=False) for _ in range(workers))
+        )
+        await watch.until(n, 900)
+    for p in (pledges, api, *started):
+        p.stop()
+    times = sorted(watch.seen.values())
+    return {"per_second": round((n - 1) / (times[-1] - times[0]), 1), "count": n, "workers": workers}

@@ -1,0 +1,115 @@
+"""The P1–P5 table on stdout, `report.json` for other tools, and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+GOALS = {
+    "P1": "≥ 0.4×",
+    "P2": "≥ 0.5×",
+    "P3": "≤ 3×",
+    "P4": "≥ 1.0×",
+    "P5": "queued ≤ 1 s, all ≤ 60 s, hanging p99 ≤ 1.10×",
+}
+TITLES = {
+    "P1": "pledge API (wrk) vs bare insert",
+    "P2": "pipeline burst vs bare consume→produce",
+    "P3": "e2e p99 POST→webhook vs bare Kafka",
+    "P4": "projects workers 2 vs 1",
+    "P5": "fan-out: all delivered, vs bare client",
+}
+
+
+def figure(bare: float, platform: float, unit: str, **extra) -> dict:
+    return {
+        "bare": bare,
+        "platform": platform,
+        "ratio": round(platform / bare, 3) if bare else None,
+        "unit": unit,
+    } | extra
+
+
+def summary(raw: dict) -> dict:
+    """One object per figure: {"bare", "platform", "ratio" (platform / bare), "unit", …details}."""
+    out = {}
+    if "P1" in raw:
+        b, p = raw["P1"]["bare"], raw["P1"]["platform"]
+        out["P1"] = figure(b["per_second"], p["per_second"], "requests/s", wrk_cpu_share=p["wrk_cpu_share"],
+                           p50_ms=p.get("p50_ms"), p99_ms=p.get("p99_ms"), bare_p99_ms=b.get("p99_ms"))  # fmt: skip
+    if "P2" in raw:
+        b, p = raw["P2"]["bare"], raw["P2"]["platform"]
+        out["P2"] = figure(b["per_second"], p["per_second"], "agreements/s", p99_ms=p["p99_ms"])
+    if "P3" in raw:
+        b, p = raw["P3"]["bare"], raw["P3"]["platform"]
+        out["P3"] = figure(b["p99_ms"], p["p99_ms"], "ms (p99)", rate_per_second=p["rate"], p50_ms=p["p50_ms"])
+    if "P4" in raw:
+        b, p = raw["P4"]["bare"], raw["P4"]["platform"]
+        out["P4"] = figure(b["per_second"], p["per_second"], "agreements/s (1 → 2 workers)")
+    if "P5" in raw:
+        b, p, h = raw["P5"]["bare"], raw["P5"]["platform"], raw["P5"]["one partner hanging"]
+        out["P5"] = figure(b["all_s"], p["all_s"], "s until all delivered", subscriptions=p["count"],
+                           queued_s=p["queued_s"], first_s=p["first_s"], p99_s=round(p["p99_ms"] / 1000, 2),
+                           hanging_p99_s=round(h["p99_ms"] / 1000, 2),
+                           hanging_ratio=round(h["p99_ms"] / p["p99_ms"], 3))  # fmt: skip
+    return out
+
+
+def table(figures: dict) -> str:
+    lines = [f"{'':4} {'figure':42} {'bare':>10} {'platform':>10} {'ratio':>8}  {'unit':30} goal"]
+    for key, f in figures.items():
+        ratio = f"{f['ratio']:.2f}×" if f["ratio"] is not None else "-"
+        lines.append(
+            f"{key:4} {TITLES[key]:42} {f['bare']:>10} {f['platform']:>10} {ratio:>8}  {f['unit']:30} {GOALS[key]}"
+        )
+    if "P1" in figures:
+        lines.append(f"     wrk used {figures['P1']['wrk_cpu_share']:.0%} of the machine's CPU during P1")
+    if "P5" in figures:
+        f = figures["P5"]
+        lines.append(
+            f"     P5: {f['subscriptions']} deliveries queued in {f['queued_s']} s, first webhook {f['first_s']} s, "
+            f"p99 {f['p99_s']} s; with one partner hanging p99 {f['hanging_p99_s']} s ({f['hanging_ratio']:.2f}×)"
+        )
+    return "\n".join(lines)
+
+
+def write(out: Path, raw: dict, figures: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (out / "raw.json").write_text(json.dumps(raw, indent=2) + "\n")
+    (out / "table.txt").write_text(table(figures) + "\n")
+    plot(out / "report.png", raw, figures)
+
+
+def plot(path: Path, raw: dict, figures: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.8))
+    bars = [k for k in ("P1", "P2", "P4") if k in figures]
+    x = range(len(bars))
+    a.bar([i - 0.2 for i in x], [figures[k]["bare"] for k in bars], 0.4, label="bare baseline", color="#9aa5b1")
+    a.bar([i + 0.2 for i in x], [figures[k]["platform"] for k in bars], 0.4, label="platform", color="#c0392b")
+    a.set_xticks(list(x), [f"{k}\n{figures[k]['unit']}" for k in bars], fontsize=8)
+    a.set_yscale("log")
+    a.set_title("Throughput (per second, log scale)")
+    a.legend()
+    if "P3" in raw:
+        pct = ["p50_ms", "p95_ms", "p99_ms"]
+        for side, colour in (("bare", "#9aa5b1"), ("platform", "#c0392b")):
+            b.plot([p[:3] for p in pct], [raw["P3"][side][p] for p in pct], marker="o", label=side, color=colour)
+        b.set_yscale("log")
+        b.set_title(f"P3 latency at {raw['P3']['platform']['rate']}/s (ms, log scale)")
+        b.legend()
+    if "P5" in raw:
+        for side, colour in (("bare", "#9aa5b1"), ("platform", "#c0392b"), ("one partner hanging", "#e67e22")):
+            curve = raw["P5"][side]["curve"]
+            c.plot(curve, range(1, len(curve) + 1), label=side, color=colour)
+        c.set_xlabel("seconds after the event")
+        c.set_ylabel("webhooks delivered")
+        c.set_title("P5 fan-out: one event, every subscription")
+        c.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
