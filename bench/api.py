@@ -57,6 +57,8 @@ async def measure(run: Run, *, seconds: int, connections: int) -> dict:
     ours = _with_server_cpu(
         pledges, lambda: wrk.post(url, body, auth=auth, run="api", seconds=seconds, connections=connections)
     )
+    for server in (bare_server, pledges):
+        server.stop()
     if ours["errors"] or bare["errors"]:
         raise RuntimeError(f"non-2xx answers under load: platform {ours['errors']}, bare {bare['errors']}")
     return {"bare": bare, "platform": ours}

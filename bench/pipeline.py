@@ -65,7 +65,9 @@ async def bare_burst(run: Run, n: int, concurrency: int) -> dict:
     try:
         await producer.send_and_wait(source, b"warm-up", key=b"w")
         await producer.send_and_wait(sink, b"warm-up", key=b"w")
-        await run.start([sys.executable, "-m", "bench.baseline_pipeline", KAFKA, source, sink], {}, free_port(), None)
+        loop = await run.start(
+            [sys.executable, "-m", "bench.baseline_pipeline", KAFKA, source, sink], {}, free_port(), None
+        )
         await asyncio.sleep(5)  # the loop joins its group
         async with Watch(sink, lambda r: r.value.decode()) as watch:
             sent: dict[str, float] = {}
@@ -80,6 +82,7 @@ async def bare_burst(run: Run, n: int, concurrency: int) -> dict:
             await asyncio.gather(*(send(i) for i in range(n)))
             await watch.until(n, 120)
         seen = watch.seen
+        loop.stop()
     finally:
         await producer.stop()
     return {"per_second": round(n / (max(seen.values()) - start), 1)} | percentiles([seen[k] - sent[k] for k in sent])
@@ -184,31 +187,32 @@ async def webhook_paced(run: Run, rate: float, seconds: float) -> dict:
 
 
 async def drain(run: Run, n: int, workers: int, concurrency: int) -> dict:
-    """Sign `n` agreements over six countries while no projects worker runs, then start `workers` of them and
-    time how fast they turn the backlog into funding updates."""
+    """`workers` projects workers join their consumer group first; then the pledges relay publishes a backlog of
+    `n` signed agreements over six countries (disjoint earmarks) at once, and the workers turn it into funding
+    updates: first to last update seen."""
     prefix = run.new_prefix()
-    pledges = await run.service("pledges", "all", await run.database(), prefix)
-    db = await run.database()
+    pledges_db, db = await run.database(), await run.database()
+    pledges = await run.service("pledges", "api", pledges_db, prefix)  # no relay: the backlog waits in its outbox
     api = await run.service("projects", "api", db, prefix)
     async with httpx.AsyncClient(headers=run.headers, timeout=60) as c:
         await _projects(c, api.url)
         donor_id = await donor(pledges.url, run.headers)
-        async with Watch(f"{prefix}aid.pledges.v1", _signed_of) as signed:
-            sem = asyncio.Semaphore(concurrency)
+        sem = asyncio.Semaphore(concurrency)
 
-            async def sign(i: int) -> None:
-                async with sem:
-                    body = _agreement(donor_id, "drain", i, COUNTRIES[i % len(COUNTRIES)])
-                    (await c.post(f"{pledges.url}/v1/agreements", json=body)).raise_for_status()
+        async def sign(i: int) -> None:
+            async with sem:
+                body = _agreement(donor_id, "drain", i, COUNTRIES[i % len(COUNTRIES)])
+                (await c.post(f"{pledges.url}/v1/agreements", json=body)).raise_for_status()
 
-            await asyncio.gather(*(sign(i) for i in range(n)))
-            await signed.until(n, 300)
+        await asyncio.gather(*(sign(i) for i in range(n)))
+    started = await asyncio.gather(
+        *(run.service("projects", "worker", db, prefix, migrate=False) for _ in range(workers))
+    )
+    await asyncio.sleep(10)  # every worker has joined the group and holds its partitions
     async with Watch(f"{prefix}aid.projects.v1", _funding_of) as watch:
-        started = await asyncio.gather(
-            *(run.service("projects", "worker", db, prefix, migrate=False) for _ in range(workers))
-        )
+        relay = await run.service("pledges", "worker", pledges_db, prefix, migrate=False)
         await watch.until(n, 900)
-    for p in (pledges, api, *started):
+    for p in (pledges, api, relay, *started):
         p.stop()
     times = sorted(watch.seen.values())
     return {"per_second": round((n - 1) / (times[-1] - times[0]), 1), "count": n, "workers": workers}

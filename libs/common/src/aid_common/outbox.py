@@ -1,8 +1,9 @@
 """The transactional outbox: write an event with the state change, publish it afterwards.
 
-`add` puts the event in the caller's transaction. `OutboxRelay` publishes pending rows in id order, marks
-them published, and is safe with several relays at once: rows are claimed with FOR UPDATE SKIP LOCKED, and a
-row is held back while an earlier row with the same key is still pending elsewhere, so order per key holds.
+`add` (or `add_many`) puts events in the caller's transaction. `OutboxRelay` publishes pending rows in id
+order, a batch at a time (one produce of many records, then one UPDATE marking them published), and is safe
+with several relays at once: rows are claimed with FOR UPDATE SKIP LOCKED, and a row is held back while an
+earlier row with the same key is still pending elsewhere, so order per key holds.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import asyncio
 import datetime as dt
 import uuid
 import weakref
+from collections import Counter
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -149,17 +151,21 @@ class OutboxRelay:
                     r.last_error = str(exc)[:2000]
                 failure = exc
             else:
-                self._mark_published(sendable)
+                await self._mark_published(session, sendable)
         if failure is not None:
             raise failure
         return len(sendable)
 
-    def _mark_published(self, sendable: list[OutboxMessage]) -> None:
-        now = utcnow()
-        for r in sendable:
-            r.published_at = now
-            r.attempts += 1
-            EVENTS_PUBLISHED.labels(self.service, r.topic).inc()
+    async def _mark_published(self, session: AsyncSession, sendable: list[OutboxMessage]) -> None:
+        """One UPDATE for the whole batch (the rows stay locked by this transaction until it commits)."""
+        table = OutboxMessage.__table__
+        await session.execute(
+            update(table)
+            .where(table.c.id.in_([r.id for r in sendable]))
+            .values(published_at=utcnow(), attempts=table.c.attempts + 1)
+        )
+        for topic, count in Counter(r.topic for r in sendable).items():
+            EVENTS_PUBLISHED.labels(self.service, topic).inc(count)
 
     async def _in_key_order(self, session: AsyncSession, rows: Any) -> list[OutboxMessage]:
         """Hold back rows whose key has an earlier pending row claimed by another relay."""
