@@ -24,7 +24,7 @@ from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_common.auth import Caller
@@ -100,9 +100,12 @@ def idempotent(endpoint: Callable[..., Awaitable[Any]] | None = None, *, sealed:
             )
         work.after_rollback(functools.partial(_release_soon, sessions, caller=caller.identity, key=idempotency_key))
         result = jsonable_encoder(await endpoint(**kwargs))
-        record = await work.session.get(IdempotencyRecord, (caller.identity, idempotency_key))
-        if record is not None:
-            record.status_code, record.response = status_code, _seal(result, sealed, sealer)
+        await work.session.execute(  # one UPDATE, no read: the row is this request's reservation
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.caller == caller.identity, IdempotencyRecord.key == idempotency_key)
+            .values(status_code=status_code, response=_seal(result, sealed, sealer))
+            .execution_options(synchronize_session=False)
+        )
         return JSONResponse(result, status_code=status_code)
 
     route.__signature__ = signature.replace(  # type: ignore[attr-defined]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_LATENCY = Histogram(
     "aid_http_request_duration_seconds",
@@ -39,20 +39,36 @@ CONSUMER_LAG = Gauge(
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def install_http_metrics(app: FastAPI, service: str) -> None:
-    @app.middleware("http")
-    async def _timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class _HttpMetrics:
+    """Request latency by method, route template and status: plain ASGI (no task or stream per request, as
+    Starlette's `@app.middleware("http")` would add)."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
         status = 500
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, noting_status)
         finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            method = request.method if request.method in KNOWN_METHODS else "other"
-            HTTP_LATENCY.labels(service, method, path, str(status)).observe(time.perf_counter() - start)
+            path = getattr(scope.get("route"), "path", "unmatched")  # the router puts the matched route in scope
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            HTTP_LATENCY.labels(self.service, method, path, str(status)).observe(time.perf_counter() - start)
+
+
+def install_http_metrics(app: FastAPI, service: str) -> None:
+    app.add_middleware(_HttpMetrics, service=service)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

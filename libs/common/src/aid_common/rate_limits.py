@@ -78,6 +78,9 @@ class PostgresStorage(Storage):
             await conn.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
 
 
+CLEAR_FOR = 1.0
+
+
 class RateLimits:
     """The limits one service enforces; the numbers are settings (`AID_RATE_LIMIT_WRITES`,
     `AID_RATE_LIMIT_FAILED_AUTH`), in the `limits` notation such as "120/minute"."""
@@ -87,6 +90,10 @@ class RateLimits:
         self.limiter = FixedWindowRateLimiter(storage)
         self.writes = parse(writes)
         self.failed_auth = parse(failed_auth)
+        # Addresses found under the failed-auth limit, and until when that verdict is reused (monotonic time): a
+        # read per request saved. A failure here forgets the verdict at once; failures counted by other replicas
+        # are seen at most CLEAR_FOR seconds later.
+        self._clear_until: dict[str, float] = {}
 
     async def _over(self, item: RateLimitItem, *keys: str, hit: bool) -> int | None:
         """Seconds until the window resets, if the limit is reached (or, with `hit`, would be by this one)."""
@@ -105,8 +112,15 @@ class RateLimits:
             )
 
     async def refuse_if_failing(self, address: str) -> None:
+        now = time.monotonic()
+        if self._clear_until.get(address, 0.0) > now:
+            return
         wait = await self._over(self.failed_auth, "auth-failed", address, hit=False)
-        if wait is not None:
+        if wait is None:
+            if len(self._clear_until) > 10_000:  # bounded: many addresses only cost a read each
+                self._clear_until.clear()
+            self._clear_until[address] = now + CLEAR_FOR
+        else:
             raise TooManyRequests(
                 f"more than {self.failed_auth} failed authentications from this address; retry in {wait} s "
                 "(AID_RATE_LIMIT_FAILED_AUTH)",
@@ -114,4 +128,5 @@ class RateLimits:
             )
 
     async def count_failure(self, address: str) -> None:
+        self._clear_until.pop(address, None)
         await self.limiter.hit(self.failed_auth, "auth-failed", address)
