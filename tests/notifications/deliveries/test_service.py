@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import Counter
-
-from sqlalchemy import func, select
 
 from aid_common.db import transaction, utcnow
-from aid_notifications.app import create_app
-from aid_notifications.deliveries import service
 from aid_notifications.deliveries.models import Delivery, SeenEvent
 from aid_notifications.deliveries.worker import DeliveryWorker
-from aid_notifications.settings import NotificationsSettings
-from tests.helpers import eventually
-from tests.notifications.conftest import FAST, create_partner, funding_event, publish, subscribe
+from tests.notifications.conftest import create_partner, subscribe
 
 
 async def test_old_finished_events_are_forgotten_waiting_ones_kept(notifications, admin, receiver) -> None:
@@ -59,43 +52,3 @@ async def test_old_finished_events_are_forgotten_waiting_ones_kept(notifications
     assert "aid_webhook_queue_depth 1.0" in metrics
     age = next(line for line in metrics.splitlines() if line.startswith("aid_webhook_oldest_pending_seconds"))
     assert float(age.split()[-1]) > 39 * 86400
-
-
-async def test_when_many_partners_wait_each_claims_its_fair_share_of_the_slots(
-    start_service, sqlite_url, admin
-) -> None:
-    # The worker sleeps after its first (empty) claim; the test claims by hand.
-    svc = await start_service(
-        create_app, NotificationsSettings, sqlite_url, role="all", **FAST | {"AID_DELIVERY_POLL_SECONDS": "600"}
-    )
-    big = await create_partner(svc, admin, "Big Partner")
-    for path in ("/a", "/b", "/c"):
-        await subscribe(svc, admin, big["id"], f"http://127.0.0.1:9/{path}", ["aid.project.*"], countries=["YE"])
-    small = []
-    for name in ("Qatar Charity", "Kuwait Red Crescent Society"):
-        small.append(partner := await create_partner(svc, admin, name))
-        await subscribe(svc, admin, partner["id"], "http://127.0.0.1:9/s", ["aid.project.*"], countries=["SY"])
-    for country in ("YE", "YE", "YE", "YE", "SY"):
-        await publish(svc, funding_event(country))
-    sessions = svc.runtime.sessions
-
-    async def queued() -> bool:
-        async with transaction(sessions) as session:
-            return await session.scalar(select(func.count()).select_from(Delivery)) == 14
-
-    await eventually(queued, timeout=10)
-
-    async def claim(slots: int | None) -> Counter[str]:
-        async with sessions() as session, session.begin():
-            claimed = await service.claim(
-                session, limit=6, in_flight=Counter(), per_subscription=4, per_partner=4,
-                lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box, slots=slots,
-            )  # fmt: skip
-            await session.rollback()
-        return Counter(str(c.partner_id) for c in claimed)
-
-    assert (await claim(None))[big["id"]] == 4, "by the per-partner limit alone, the big partner takes four of six"
-    fair = await claim(6)
-    assert fair[big["id"]] == 2 and all(fair[p["id"]] == 1 for p in small), (
-        "three partners wait: two slots each at most"
-    )

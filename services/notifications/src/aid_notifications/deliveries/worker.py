@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_common.aio import sleep_or_stop
 from aid_common.db import transaction
-from aid_notifications.deliveries import service
+from aid_notifications.deliveries import attempts, service
+from aid_notifications.deliveries.attempts import Claimed
 from aid_notifications.deliveries.sender import Outcome, send
-from aid_notifications.deliveries.service import Claimed
 from aid_notifications.settings import NotificationsSettings
 from aid_notifications.subscriptions.secrets import SecretBox
 
@@ -101,7 +101,7 @@ class DeliveryWorker:
 
     async def claim(self, limit: int) -> list[Claimed]:
         async with transaction(self.sessions) as session:
-            return await service.claim(
+            return await attempts.claim(
                 session,
                 limit=limit,
                 in_flight=self.in_flight,
@@ -143,10 +143,7 @@ class DeliveryWorker:
     async def record(self, batch: list[tuple[Claimed, Outcome]]) -> None:
         try:
             async with transaction(self.sessions) as session:
-                verdicts = [
-                    await service.record_outcome(session, claimed=claimed, outcome=outcome, policy=self.policy)
-                    for claimed, outcome in batch
-                ]
+                verdicts = await attempts.record_outcomes(session, outcomes=batch, policy=self.policy)
         except Exception as exc:  # the database is away: the leases expire and these are sent again
             log.warning("deliveries.record_failed", deliveries=len(batch), error=str(exc)[:300])
             return

@@ -1,0 +1,97 @@
+"""Claiming due deliveries and recording attempts (`deliveries.attempts`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from aid_common.db import transaction
+from aid_notifications.app import create_app
+from aid_notifications.deliveries import attempts
+from aid_notifications.deliveries.models import Delivery
+from aid_notifications.deliveries.sender import Outcome
+from aid_notifications.deliveries.service import attempts_made
+from aid_notifications.settings import NotificationsSettings
+from tests.helpers import eventually
+from tests.notifications.conftest import FAST, create_partner, funding_event, publish, subscribe
+
+
+async def test_when_many_partners_wait_each_claims_its_fair_share_of_the_slots(
+    start_service, sqlite_url, admin
+) -> None:
+    # The worker sleeps after its first (empty) claim; the test claims by hand.
+    svc = await start_service(
+        create_app, NotificationsSettings, sqlite_url, role="all", **FAST | {"AID_DELIVERY_POLL_SECONDS": "600"}
+    )
+    big = await create_partner(svc, admin, "Big Partner")
+    for path in ("/a", "/b", "/c"):
+        await subscribe(svc, admin, big["id"], f"http://127.0.0.1:9/{path}", ["aid.project.*"], countries=["YE"])
+    small = []
+    for name in ("Qatar Charity", "Kuwait Red Crescent Society"):
+        small.append(partner := await create_partner(svc, admin, name))
+        await subscribe(svc, admin, partner["id"], "http://127.0.0.1:9/s", ["aid.project.*"], countries=["SY"])
+    for country in ("YE", "YE", "YE", "YE", "SY"):
+        await publish(svc, funding_event(country))
+    sessions = svc.runtime.sessions
+
+    async def queued() -> bool:
+        async with transaction(sessions) as session:
+            return await session.scalar(select(func.count()).select_from(Delivery)) == 14
+
+    await eventually(queued, timeout=10)
+
+    async def claim(slots: int | None) -> Counter[str]:
+        async with sessions() as session, session.begin():
+            claimed = await attempts.claim(
+                session, limit=6, in_flight=Counter(), per_subscription=4, per_partner=4,
+                lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box, slots=slots,
+            )  # fmt: skip
+            await session.rollback()
+        return Counter(str(c.partner_id) for c in claimed)
+
+    assert (await claim(None))[big["id"]] == 4, "by the per-partner limit alone, the big partner takes four of six"
+    fair = await claim(6)
+    assert fair[big["id"]] == 2 and all(fair[p["id"]] == 1 for p in small), (
+        "three partners wait: two slots each at most"
+    )
+
+
+async def test_an_attempt_that_ends_after_a_replay_leaves_the_replayed_turn_waiting(
+    start_service, sqlite_url, admin
+) -> None:
+    svc = await start_service(
+        create_app, NotificationsSettings, sqlite_url, role="all", **FAST | {"AID_DELIVERY_POLL_SECONDS": "600"}
+    )
+    partner = await create_partner(svc, admin)
+    sub = await subscribe(svc, admin, partner["id"], "http://127.0.0.1:9/x", ["aid.project.*"])
+    await publish(svc, funding_event())
+    sessions = svc.runtime.sessions
+
+    async def queued() -> bool:
+        async with transaction(sessions) as session:
+            return await session.scalar(select(func.count()).select_from(Delivery)) == 1
+
+    await eventually(queued, timeout=10)
+    async with transaction(sessions) as session:
+        (out,) = await attempts.claim(
+            session, limit=1, in_flight=Counter(), per_subscription=4, per_partner=4,
+            lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box,
+        )  # fmt: skip
+    # While the webhook is out, the partner replays: the delivery is queued again for a new turn.
+    r = await svc.client.post(
+        f"/v1/subscriptions/{sub['id']}/replay", json={"since": "2000-01-01T00:00:00Z"}, headers=admin
+    )
+    assert r.status_code == 202
+    async with transaction(sessions) as session:
+        (verdict,) = await attempts.record_outcomes(
+            session,
+            outcomes=[(out, Outcome(status_code=200, error=None, duration_ms=12))],
+            policy=svc.runtime.settings.retry_policy,
+        )
+    assert verdict is None
+    async with transaction(sessions) as session:
+        delivery = await session.get(Delivery, out.delivery_id)
+        assert delivery.status == "pending", "the replayed turn still goes out"
+        assert await attempts_made(session=session, delivery_id=delivery.id) == 1, "the attempt is kept as history"
