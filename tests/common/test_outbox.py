@@ -166,3 +166,33 @@ async def test_rows_written_while_the_broker_is_down_are_published_after_it_retu
     finally:
         await bus.stop()
         await engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_many_events_added_at_once_are_published_in_order_and_only_if_committed(
+    database, sqlite_url, pg_url
+) -> None:
+    """`add_many` (COPY on PostgreSQL, one executemany elsewhere): the rows carry what the relay needs, publish in
+    the order given, and vanish with a rollback like any other write."""
+    url = pg_url if database == "postgresql" else sqlite_url
+    engine = create_engine(url)
+    await create_all(engine, SampleBase.metadata)
+    sessions = session_factory(engine)
+    try:
+        things = [ThingHappened(thing_id=f"k{i % 3}", seq=i, amount=Decimal("2.50"), name="الكويت") for i in range(300)]
+        with pytest.raises(RuntimeError):
+            async with transaction(sessions) as s:
+                await outbox.add_many(s, things[:10], events=events)
+                raise RuntimeError("the caller's work failed")
+        async with transaction(sessions) as s:
+            await outbox.add_many(s, things, events=events)
+        bus = MemoryBus()
+        relay = OutboxRelay(service="test", sessions=sessions, bus=bus, database_url="sqlite://", batch_size=500)
+        assert await relay.relay_once() == 300
+        published = [json.loads(m.value) for m in bus.messages(TOPIC)]
+        assert [e["data"]["seq"] for e in published] == list(range(300))
+        assert published[0]["data"]["name"] == "الكويت" and published[0]["subject"] == "k0"
+        async with transaction(sessions) as s:
+            assert await s.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None))) == 0
+    finally:
+        await engine.dispose()

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, event, text
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, Table, event, insert, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -206,6 +206,28 @@ def is_transient(exc: BaseException) -> bool:
     # asyncpg's client-side state errors: a connection left mid-operation by a failure; the pool drops it.
     cause = getattr(exc.orig, "__cause__", None)
     return type(cause).__name__ in ("InternalClientError", "ConnectionDoesNotExistError")
+
+
+async def bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: PostgreSQL COPY (several times faster than multi-row
+    INSERTs for thousands of rows), elsewhere one executemany. Rows carry every column they set: Python-side
+    column defaults are not applied."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if not driver.is_in_transaction():  # type: ignore[union-attr]
+        # SQLAlchemy begins the database transaction at its first statement; COPY on the driver connection
+        # before that would commit on its own.
+        await connection.execute(text("SELECT 1"))
+    await driver.copy_records_to_table(  # type: ignore[union-attr]
+        table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
+    )
 
 
 async def lock_for_transaction(session: AsyncSession, name: str, *, shared: bool = False) -> None:

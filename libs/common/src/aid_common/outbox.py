@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from aid_common.aio import sleep_or_stop
 from aid_common.bus import Bus, BusUnavailable, OutgoingMessage
-from aid_common.db import transaction, utcnow
+from aid_common.db import bulk_insert, transaction, utcnow
 from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventRegistry, registry
 from aid_common.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from aid_common.tables import OUTBOX_CHANNEL, OutboxMessage
@@ -56,6 +56,7 @@ async def add_many(session: AsyncSession, payloads: list[BaseModel], *, events: 
     if not payloads:
         return
     rows = []
+    now = utcnow()
     for payload in payloads:
         et, event = events.envelope(payload)
         rows.append(
@@ -65,9 +66,13 @@ async def add_many(session: AsyncSession, payloads: list[BaseModel], *, events: 
                 "key": event.subject or "",
                 "event_type": et.type,
                 "payload": event.to_json(),
+                "created_at": now,
+                "published_at": None,
+                "attempts": 0,
+                "last_error": None,
             }
         )
-    await session.execute(insert(OutboxMessage.__table__), rows)  # Core: no ORM bookkeeping per row
+    await bulk_insert(session, OutboxMessage.__table__, rows)
     session.sync_session.info["aid_outbox_written"] = True
 
 

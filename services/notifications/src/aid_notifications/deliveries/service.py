@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox, visibility
 from aid_common.auth import Caller
-from aid_common.db import upsert_insert, utcnow
+from aid_common.db import bulk_insert, upsert_insert, utcnow
 from aid_common.errors import Conflict, NotFound
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
@@ -87,7 +87,7 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent) -> int:
         elif way is not digests.Route.SKIP:
             digests.hold(session, subscription=subscription, event_id=event.id, overflow=way is digests.Route.OVERFLOW)
     if deliveries:
-        await session.execute(insert(Delivery.__table__), deliveries)  # Core: no ORM bookkeeping per row
+        await bulk_insert(session, Delivery.__table__, deliveries)
         await outbox.add_many(session, alerts)
     return len(deliveries)
 
