@@ -167,6 +167,10 @@ class EventConsumer:
             async with transaction(self.sessions) as session:
                 if self.before_batch is not None:
                     await self.before_batch(session, [p for _, e, p in ready if e is not None])
+                # Every event's inbox row in one statement; what is not handled below is released before commit.
+                claimed = await inbox.claim_many(
+                    session, consumer=self.name, events={e.id: e.type for _, e, _ in ready if e is not None}
+                )
                 for message, event, payload in ready:
                     if stop is not None and stop.is_set():
                         break
@@ -177,17 +181,22 @@ class EventConsumer:
                     if key in blocked:
                         deferred.append(message)
                         continue
+                    if event.id not in claimed:  # handled before (or twice in this batch)
+                        done.append((message, event, "duplicate", 0.0))
+                        continue
                     start = time.perf_counter()
                     try:
                         async with session.begin_nested():
-                            outcome = await self._apply(session, event, payload)
+                            outcome = await self._apply(session, event, payload, claimed=True)
                     except Exception as exc:
                         if is_transient(exc):
                             raise
                         blocked.add(key)
                         deferred.append(message)
                         continue
+                    claimed.discard(event.id)
                     done.append((message, event, outcome, time.perf_counter() - start))
+                await inbox.release(session, consumer=self.name, event_ids=claimed)  # failed, deferred, not reached
         except Exception as exc:
             # The database went away mid-batch (or the batch could not take its locks): nothing of it committed;
             # the plain path waits it out, one event at a time.
@@ -225,9 +234,11 @@ class EventConsumer:
             done.append(message)
         return done
 
-    async def _apply(self, session: AsyncSession, event: CloudEvent, payload: Any) -> str:
+    async def _apply(self, session: AsyncSession, event: CloudEvent, payload: Any, *, claimed: bool = False) -> str:
         with bound(correlation=event.correlationid, trace=clean_traceparent(event.traceparent)):
-            if not await inbox.claim(session, consumer=self.name, event_id=event.id, event_type=event.type):
+            if not claimed and not await inbox.claim(
+                session, consumer=self.name, event_id=event.id, event_type=event.type
+            ):
                 return "duplicate"
             await self.handlers[event.type](session, payload, event)
         return "handled"

@@ -3,9 +3,10 @@ delivered twice takes effect once."""
 
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.db import upsert_insert
+from aid_common.db import upsert_insert, utcnow
 from aid_common.tables import InboxMessage
 
 
@@ -18,3 +19,27 @@ async def claim(session: AsyncSession, *, consumer: str, event_id: str, event_ty
         .returning(InboxMessage.event_id)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def claim_many(session: AsyncSession, *, consumer: str, events: dict[str, str]) -> set[str]:
+    """Claim a batch's events (id → type) in one statement; returns the ids this transaction claimed. Whoever
+    claims in bulk releases (`release`) every claimed event it then does not handle in this transaction."""
+    if not events:
+        return set()
+    now = utcnow()
+    rows = [{"consumer": consumer, "event_id": i, "event_type": t, "handled_at": now} for i, t in events.items()]
+    stmt = (
+        upsert_insert(session)(InboxMessage)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(InboxMessage.event_id)
+    )
+    return {row[0] for row in (await session.execute(stmt)).all()}
+
+
+async def release(session: AsyncSession, *, consumer: str, event_ids: set[str]) -> None:
+    """Give back claims of events not handled after all (they fail, or wait behind one that did)."""
+    if event_ids:
+        await session.execute(
+            delete(InboxMessage).where(InboxMessage.consumer == consumer, InboxMessage.event_id.in_(event_ids))
+        )
