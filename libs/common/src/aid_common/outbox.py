@@ -1,9 +1,9 @@
 """The transactional outbox: write an event with the state change, publish it afterwards.
 
-`add` (or `add_many`) puts events in the caller's transaction. `OutboxRelay` publishes pending rows in id
-order, a batch at a time (one produce of many records, then one UPDATE marking them published), and is safe
-with several relays at once: rows are claimed with FOR UPDATE SKIP LOCKED, and a row is held back while an
-earlier row with the same key is still pending elsewhere, so order per key holds.
+`add` (or `add_alike`, for thousands at once) puts events in the caller's transaction. `OutboxRelay` publishes
+pending rows in id order, a batch at a time (one produce of many records, then one UPDATE marking them
+published), and is safe with several relays at once: rows are claimed with FOR UPDATE SKIP LOCKED, and a row is
+held back while an earlier row with the same key is still pending elsewhere, so order per key holds.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import weakref
 from collections import Counter
 from typing import Any
 
+import orjson
 import structlog
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
@@ -51,21 +52,30 @@ def add(session: AsyncSession, payload: BaseModel, *, events: EventRegistry = re
     return event
 
 
-async def add_many(session: AsyncSession, payloads: list[BaseModel], *, events: EventRegistry = registry) -> None:
-    """Queue many events at once: one multi-row INSERT instead of one ORM object each (a fan-out of thousands)."""
-    if not payloads:
+async def add_alike(
+    session: AsyncSession, payload: BaseModel, variants: list[dict[str, Any]], *, events: EventRegistry = registry
+) -> None:
+    """Queue one event per variant: `payload` with the variant's top-level data fields replaced (JSON values),
+    each with an id of its own. The envelope is serialized once and copied — for a fan-out of thousands of events
+    that share a large body (the same time, correlation id and trace: they come from one moment and one cause)."""
+    if not variants:
         return
-    rows = []
+    et, first = events.envelope(payload)
+    template = orjson.loads(first.to_json())
     now = utcnow()
-    for payload in payloads:
-        et, event = events.envelope(payload)
+    rows = []
+    for variant in variants:
+        event_id = uuid.uuid4()
+        data = {**template["data"], **variant}
+        key = str(data[et.key_field])
+        body = {**template, "id": str(event_id), "subject": key, "data": data}
         rows.append(
             {
-                "event_id": uuid.UUID(event.id),
+                "event_id": event_id,
                 "topic": et.topic,
-                "key": event.subject or "",
+                "key": key,
                 "event_type": et.type,
-                "payload": event.to_json(),
+                "payload": orjson.dumps(body).decode(),
                 "created_at": now,
                 "published_at": None,
                 "attempts": 0,
