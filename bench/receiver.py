@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aid_notifications.subscriptions.secrets import new_encryption_key
+from bench.run import until_seen
 
 
 class Receiver:
@@ -53,11 +54,7 @@ class Receiver:
         self.arrivals.clear()
 
     async def until(self, count: int, timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while len(self.first) < count:
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"receiver: {len(self.first)} of {count} within {timeout} s")
-            await asyncio.sleep(0.02)
+        await until_seen(self.first, count, timeout, "receiver")
 
     async def _ok(self, request: Request) -> Response:
         data = json.loads(await request.body()).get("data") or {}

@@ -104,6 +104,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def until_seen(seen: dict, count: int, timeout: float, what: str) -> None:
+    """Wait until `seen` (filled by another task) holds `count` keys."""
+    deadline = time.perf_counter() + timeout
+    while len(seen) < count:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{what}: {len(seen)} of {count} within {timeout} s")
+        await asyncio.sleep(0.02)
+
+
 class Watch:
     """Reads a topic from its end and notes when each wanted record first shows up."""
 
@@ -126,11 +135,7 @@ class Watch:
             await self._task
 
     async def until(self, count: int, timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while len(self.seen) < count:
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"{self.topic}: {len(self.seen)} of {count} within {timeout} s")
-            await asyncio.sleep(0.02)
+        await until_seen(self.seen, count, timeout, self.topic)
 
     async def _run(self, ready: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(

@@ -16,6 +16,7 @@ everything but the preview and `as_of` (which need one writer) must hold at the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import uuid
@@ -257,11 +258,12 @@ class World:
         await asyncio.sleep(0.002)
 
 
-async def _run(history: list[tuple], key_files, token) -> None:
+@contextlib.asynccontextmanager
+async def _projects_service(database_url: str, key_files):
+    """The projects service (API role, its consumer driven by hand) on `database_url`: an httpx client and the
+    harness `deliver` hands events to."""
     settings_ = ProjectsSettings(
-        AID_MODE=Mode.EMBEDDED,
-        DATABASE_URL=f"sqlite+aiosqlite:///{key_files[0].parent / f'inv-{uuid.uuid4().hex}.db'}",
-        AID_JWT_PUBLIC_KEY_FILE=str(key_files[1]),
+        AID_MODE=Mode.EMBEDDED, DATABASE_URL=database_url, AID_JWT_PUBLIC_KEY_FILE=str(key_files[1])
     )
     app = create_app(settings_, role="api")
     await app.state.runtime.start()
@@ -271,21 +273,31 @@ async def _run(history: list[tuple], key_files, token) -> None:
             class Harness:
                 runtime = app.state.runtime
 
-            world = World(client, Harness, auth(token("projects:write projects:read")))
-            appeal = {
-                "code": "A-2024",
-                "title": "Appeal",
-                "year": 2024,
-                "pillars": [{"code": c, "title": c, "requirements_usd": f"{v}"} for c, v in STATED.items()],
-            }
-            assert (await client.post("/v1/appeals", json=appeal, headers=world.headers)).status_code == 201
-            for op in history:
-                await world.apply(op)
-                await world.check()
-            for moment, figures in world.moments:
-                assert await world.figures(as_of=moment) == figures, f"as_of {moment}"
+            yield client, Harness
     finally:
         await app.state.runtime.stop()
+
+
+async def _open_appeal(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    appeal = {
+        "code": "A-2024",
+        "title": "Appeal",
+        "year": 2024,
+        "pillars": [{"code": c, "title": c, "requirements_usd": f"{v}"} for c, v in STATED.items()],
+    }
+    assert (await client.post("/v1/appeals", json=appeal, headers=headers)).status_code == 201
+
+
+async def _run(history: list[tuple], key_files, token) -> None:
+    url = f"sqlite+aiosqlite:///{key_files[0].parent / f'inv-{uuid.uuid4().hex}.db'}"
+    async with _projects_service(url, key_files) as (client, harness):
+        world = World(client, harness, auth(token("projects:write projects:read")))
+        await _open_appeal(client, world.headers)
+        for op in history:
+            await world.apply(op)
+            await world.check()
+        for moment, figures in world.moments:
+            assert await world.figures(as_of=moment) == figures, f"as_of {moment}"
 
 
 # AID_INVARIANT_EXAMPLES raises the count for a longer local run.
@@ -305,31 +317,15 @@ async def _run_concurrently(history: list[tuple], pg_admin_dsn: str, key_files, 
     name = f"inv_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(pg_admin_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    settings_ = ProjectsSettings(
-        AID_MODE=Mode.EMBEDDED,
-        DATABASE_URL=f"postgresql+asyncpg://{pg_admin_dsn.split('//')[1].rsplit('/', 1)[0]}/{name}",
-        AID_JWT_PUBLIC_KEY_FILE=str(key_files[1]),
-    )
-    app = create_app(settings_, role="api")
-    await app.state.runtime.start()
+    url = f"postgresql+asyncpg://{pg_admin_dsn.split('//')[1].rsplit('/', 1)[0]}/{name}"
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-
-            class Harness:
-                runtime = app.state.runtime
-
+        async with _projects_service(url, key_files) as (client, harness):
             headers = auth(token("projects:write projects:read"))
-            lanes = [World(client, Harness, headers), World(client, Harness, headers)]
+            lanes = [World(client, harness, headers), World(client, harness, headers)]
             lanes[1].projects = lanes[0].projects  # one set of projects; agreements stay in their lane (their key)
             for lane, world in enumerate(lanes):
                 world.previews, world.lane = False, "AB"[lane]
-            appeal = {
-                "code": "A-2024",
-                "title": "Appeal",
-                "year": 2024,
-                "pillars": [{"code": c, "title": c, "requirements_usd": f"{v}"} for c, v in STATED.items()],
-            }
-            assert (await client.post("/v1/appeals", json=appeal, headers=headers)).status_code == 201
+            await _open_appeal(client, headers)
             setup = [i for i, op in enumerate(history) if op[0] == "project"][:2]  # something to fund from the start
             for i in setup:
                 await lanes[0].apply(history[i])
@@ -343,7 +339,6 @@ async def _run_concurrently(history: list[tuple], pg_admin_dsn: str, key_files, 
             lanes[0].disbursed.update(lanes[1].disbursed)
             await lanes[0].check()
     finally:
-        await app.state.runtime.stop()
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         except asyncpg.InsufficientPrivilegeError:

@@ -228,11 +228,6 @@ async def history(*, session: AsyncSession, delivery_id: uuid.UUID) -> list[Deli
     return list(rows.scalars())
 
 
-async def attempts_made(*, session: AsyncSession, delivery_id: uuid.UUID) -> int:
-    """Every attempt ever made (the delivery's own counter restarts when it is retried or replayed)."""
-    return int(await session.scalar(select(func.count()).where(DeliveryAttempt.delivery_id == delivery_id)) or 0)
-
-
 async def retry(*, session: AsyncSession, caller: Caller, delivery_id: uuid.UUID) -> Delivery:
     delivery = await get_visible(session=session, caller=caller, delivery_id=delivery_id)
     subscription = await session.get(Subscription, delivery.subscription_id)
