@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, Table, event, insert, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -177,11 +177,28 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield session
 
 
-def upsert_insert(session: AsyncSession) -> Any:
-    """The dialect's INSERT that supports ON CONFLICT (PostgreSQL or SQLite) for `session`'s database."""
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection on which each statement commits alone: one round trip for a one-statement write, no BEGIN and
+    COMMIT around it (SQLite: an ordinary transaction, committed when the block ends)."""
+    if engine.dialect.name == "sqlite":
+        async with engine.begin() as conn:
+            yield conn
+        return
+    async with engine.connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def upsert_insert(bound: AsyncSession | AsyncEngine | str) -> Any:
+    """The dialect's INSERT that supports ON CONFLICT (PostgreSQL or SQLite) for a session's or engine's database
+    (or a dialect named)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+    if isinstance(bound, str):
+        dialect = bound
+    else:
+        engine = bound if isinstance(bound, AsyncEngine) else bound.bind
+        dialect = engine.dialect.name if engine is not None else "postgresql"
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 

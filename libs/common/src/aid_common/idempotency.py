@@ -28,7 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_common.auth import Caller
-from aid_common.db import is_transient, transaction, upsert_insert, utcnow
+from aid_common.db import autocommit, is_transient, transaction, upsert_insert, utcnow
 from aid_common.errors import Conflict, Unprocessable
 from aid_common.tables import IdempotencyRecord
 from aid_common.uow import Transaction
@@ -181,6 +181,13 @@ async def _release_when_back(sessions: async_sessionmaker[AsyncSession], *, call
             delay = min(delay * 2, 5.0)
 
 
+@functools.cache
+def _reservation(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING for a key, built once per dialect (every POST runs it)."""
+    table = IdempotencyRecord.__table__
+    return upsert_insert(dialect)(table).on_conflict_do_nothing(index_elements=["caller", "key"]).returning(table.c.key)
+
+
 async def _reserve(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -192,16 +199,15 @@ async def _reserve(
 ) -> tuple[int, Any] | None:
     """Reserve the key (None), or the stored status and answer for it."""
     now = utcnow()
-    async with transaction(sessions) as session:
-        inserted = (
-            await session.execute(
-                upsert_insert(session)(IdempotencyRecord)
-                .values(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now, expires_at=now + ttl)
-                .on_conflict_do_nothing(index_elements=["caller", "key"])
-                .returning(IdempotencyRecord.key)
-            )
-        ).first()
-        if inserted is not None:
+    engine = sessions.kw["bind"]
+    reservation = _reservation(engine.dialect.name)
+    values = {"caller": caller, "key": key, "endpoint": endpoint, "fingerprint": fp, "created_at": now}
+    values["expires_at"] = now + ttl
+    async with autocommit(engine) as conn:  # a new key (the usual case): one statement, one round trip
+        if (await conn.execute(reservation, values)).first() is not None:
+            return None
+    async with transaction(sessions) as session:  # the key is known: read it under a lock (it may have just gone)
+        if (await session.execute(reservation, values)).first() is not None:
             return None
         record = (
             await session.execute(

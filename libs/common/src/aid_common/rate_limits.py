@@ -16,8 +16,21 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aid_common.db import autocommit
 from aid_common.errors import TooManyRequests
 from aid_common.tables import RateLimitCounter
+
+# Built once: every write request runs it.
+_INCREMENT = text(
+    "INSERT INTO rate_limit_counters (key, count, expires_at) "
+    "VALUES (:key, :amount, now() + make_interval(secs => :expiry_seconds)) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    "count = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.count "
+    "ELSE rate_limit_counters.count + EXCLUDED.count END, "
+    "expires_at = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.expires_at "
+    "ELSE rate_limit_counters.expires_at END "
+    "RETURNING count"
+)
 
 
 class PostgresStorage(Storage):
@@ -34,18 +47,9 @@ class PostgresStorage(Storage):
         return (OSError,)
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        async with self.engine.begin() as conn:
+        async with autocommit(self.engine) as conn:  # one statement, one round trip
             row = await conn.execute(
-                text(
-                    "INSERT INTO rate_limit_counters (key, count, expires_at) "
-                    "VALUES (:key, :amount, now() + make_interval(secs => :expiry_seconds)) "
-                    "ON CONFLICT (key) DO UPDATE SET "
-                    "count = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.count "
-                    "ELSE rate_limit_counters.count + EXCLUDED.count END, "
-                    "expires_at = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.expires_at "
-                    "ELSE rate_limit_counters.expires_at END "
-                    "RETURNING count"
-                ),
+                _INCREMENT,
                 {"key": key, "amount": amount, "expiry_seconds": float(expiry)},
             )
             return int(row.scalar_one())

@@ -1,0 +1,62 @@
+"""POST /v1/agreements on PostgreSQL: the reference check and the insert are one statement (INSERT … ON CONFLICT DO
+NOTHING), the reservation of an Idempotency-Key and the rate-limit counter each one autocommitted statement — so
+these tests hold the path to what partners rely on under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aid_pledges.app import create_app
+from aid_pledges.settings import PledgesSettings
+from tests.helpers import PROBLEM
+from tests.pledges.conftest import KUWAIT, agreement_body
+
+
+async def _pledges(start_service, pg_url):
+    return await start_service(create_app, PledgesSettings, pg_url, AID_RATE_LIMIT_WRITES="5/minute")
+
+
+async def test_racing_posts_of_one_reference_create_one_agreement_and_one_event(
+    start_service, pg_url, writer, reader
+) -> None:
+    svc = await start_service(create_app, PledgesSettings, pg_url)
+    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
+    body = agreement_body(donor["id"])
+    answers = await asyncio.gather(*[svc.client.post("/v1/agreements", headers=writer, json=body) for _ in range(8)])
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201] + [409] * 7, codes
+    refused = next(r for r in answers if r.status_code == 409)
+    assert refused.headers["content-type"] == PROBLEM and body["reference"] in refused.json()["detail"]
+    created = next(r.json() for r in answers if r.status_code == 201)
+    assert created["title"] == body["title"]  # Arabic, as sent
+    listed = (await svc.client.get("/v1/agreements", headers=reader)).json()["items"]
+    assert [a["id"] for a in listed] == [created["id"]]
+    history = (await svc.client.get(f"/v1/agreements/{created['id']}/history", headers=reader)).json()["items"]
+    assert [h["action"] for h in history] == ["created", "signed"]
+    assert await svc.relay() == 1, "the refused ones wrote no event"
+
+
+async def test_an_unknown_donor_is_422_and_writes_nothing(start_service, pg_url, writer, reader) -> None:
+    svc = await start_service(create_app, PledgesSettings, pg_url)
+    r = await svc.client.post(
+        "/v1/agreements", headers=writer, json=agreement_body("6f1c1f0e-0000-4000-8000-000000000000")
+    )
+    assert r.status_code == 422 and "POST /v1/donors" in r.json()["detail"]
+    assert (await svc.client.get("/v1/agreements", headers=reader)).json()["items"] == []
+    assert await svc.relay() == 0
+
+
+async def test_the_write_limit_counts_every_post_and_a_replay_answers_the_first(start_service, pg_url, writer) -> None:
+    svc = await _pledges(start_service, pg_url)
+    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()  # write 1
+    keyed = {**writer, "Idempotency-Key": "partner-retry-1"}
+    first = await svc.client.post("/v1/agreements", headers=keyed, json=agreement_body(donor["id"]))  # write 2
+    again = await svc.client.post("/v1/agreements", headers=keyed, json=agreement_body(donor["id"]))  # write 3
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    for n in (4, 5):
+        r = await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference=f"R{n}"))
+        assert r.status_code == 201
+    over = await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference="R6"))
+    assert over.status_code == 429 and int(over.headers["retry-after"]) >= 1
+    assert await svc.relay() == 3, "one event per agreement: the replay and the refused post wrote none"
