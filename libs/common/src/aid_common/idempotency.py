@@ -24,7 +24,7 @@ from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_common.auth import Caller
@@ -46,6 +46,14 @@ IdempotencyKey = Annotated[
 ABANDONED_AFTER = dt.timedelta(seconds=60)
 KEPT_FOR = dt.timedelta(hours=24)
 T = TypeVar("T")
+
+
+_RECORDS = IdempotencyRecord.__table__
+_ANSWER = (
+    update(_RECORDS)
+    .where(_RECORDS.c.caller == bindparam("c"), _RECORDS.c.key == bindparam("k"))
+    .values(status_code=bindparam("status_code"), response=bindparam("response"))
+)
 
 
 def fingerprint(endpoint: str, body: Any) -> str:
@@ -100,12 +108,9 @@ def idempotent(endpoint: Callable[..., Awaitable[Any]] | None = None, *, sealed:
             )
         work.after_rollback(functools.partial(_release_soon, sessions, caller=caller.identity, key=idempotency_key))
         result = jsonable_encoder(await endpoint(**kwargs))
-        await work.session.execute(  # one UPDATE, no read: the row is this request's reservation
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.caller == caller.identity, IdempotencyRecord.key == idempotency_key)
-            .values(status_code=status_code, response=_seal(result, sealed, sealer))
-            .execution_options(synchronize_session=False)
-        )
+        answer = {"status_code": status_code, "response": _seal(result, sealed, sealer)}
+        # one UPDATE, no read: the row is this request's reservation
+        await work.session.execute(_ANSWER, {"c": caller.identity, "k": idempotency_key, **answer})
         return JSONResponse(result, status_code=status_code)
 
     route.__signature__ = signature.replace(  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ import json
 from decimal import ROUND_HALF_EVEN, Decimal
 from importlib import resources
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.errors import Unprocessable
@@ -34,15 +34,18 @@ async def put(*, session: AsyncSession, currency: str, usd_per_unit: Decimal, va
     return rate
 
 
+_RATES = FxRate.__table__
+# Built once: every agreement and disbursement reads it.
+_RATE_ON = (
+    select(_RATES.c.usd_per_unit)
+    .where(_RATES.c.currency == bindparam("currency"), _RATES.c.valid_from <= bindparam("day"))
+    .order_by(_RATES.c.valid_from.desc())
+    .limit(1)
+)
+
+
 async def rate_on(*, session: AsyncSession, currency: str, day: dt.date) -> Decimal:
-    found = (
-        await session.execute(
-            select(FxRate.usd_per_unit)
-            .where(FxRate.currency == currency, FxRate.valid_from <= day)
-            .order_by(FxRate.valid_from.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    found = (await session.execute(_RATE_ON, {"currency": currency, "day": day})).scalar_one_or_none()
     if found is None:
         raise Unprocessable(
             f"no {currency} to USD rate is in force on {day.isoformat()}; add one with PUT /v1/fx-rates/{currency}"
