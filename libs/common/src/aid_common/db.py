@@ -127,7 +127,7 @@ class PlatformBase(DeclarativeBase):
     metadata = new_metadata()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _serialize_sqlite_writers(engine)
@@ -140,7 +140,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     engine = create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size // 2,
         json_serializer=_json_text,
         json_deserializer=orjson.loads,  # a fan-out reads thousands of subscriptions' JSON columns
     )

@@ -75,7 +75,7 @@ class ServiceRuntime:
         self.consume_topics = topics_of(self.subscriptions)
         self.role = role
         self.events = events
-        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         all_topics = sorted({*topics, *self.consume_topics, DEADLETTER_TOPIC})
         self.bus = bus or bus_from_settings(settings, topics=all_topics, client_id=f"crisisaid-{service}")

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
 
     mode: Mode = Field(default=Mode.PRODUCTION, alias="AID_MODE")
     database_url: str = Field(default="", alias="DATABASE_URL")
+    # Connections kept open per process: at least the requests it serves at once, or connections are opened and
+    # closed all the time (each a TLS handshake and a SCRAM exchange). Up to half as many again open under peaks.
+    db_pool_size: int = Field(default=20, alias="AID_DB_POOL_SIZE", ge=1, le=200)
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
     # Prepended to every topic and consumer group name: isolates tests and tenants sharing one cluster.
     kafka_topic_prefix: str = Field(default="", alias="AID_KAFKA_TOPIC_PREFIX")
