@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from bench.api import donor
 from bench.processes import free_port
 from bench.receiver import Receiver
-from bench.run import KAFKA, Run, Watch, percentiles
+from bench.run import KAFKA, MachineCpu, Run, Watch, percentiles
 
 COUNTRIES = ("SY", "YE", "SD", "LB", "AF", "SO")
 
@@ -209,10 +209,14 @@ async def drain(run: Run, n: int, workers: int, concurrency: int) -> dict:
         *(run.service("projects", "worker", db, prefix, migrate=False) for _ in range(workers))
     )
     await asyncio.sleep(10)  # every worker has joined the group and holds its partitions
+    machine = MachineCpu()
     async with Watch(f"{prefix}aid.projects.v1", _funding_of) as watch:
         relay = await run.service("pledges", "worker", pledges_db, prefix, migrate=False)
+        machine.start()
         await watch.until(n, 900)
+        busy = machine.stop()
     for p in (pledges, api, relay, *started):
         p.stop()
     times = sorted(watch.seen.values())
-    return {"per_second": round((n - 1) / (times[-1] - times[0]), 1), "count": n, "workers": workers}
+    per_second = round((n - 1) / (times[-1] - times[0]), 1)
+    return {"per_second": per_second, "count": n, "workers": workers, "machine_cpu_busy": busy}

@@ -46,7 +46,9 @@ def summary(raw: dict) -> dict:
         out["P3"] = figure(b["p99_ms"], p["p99_ms"], "ms (p99)", rate_per_second=p["rate"], p50_ms=p["p50_ms"])
     if "P4" in raw:
         b, p = raw["P4"]["bare"], raw["P4"]["platform"]
-        out["P4"] = figure(b["per_second"], p["per_second"], "agreements/s (1 → 2 workers)")
+        out["P4"] = figure(b["per_second"], p["per_second"], "agreements/s (1 → 2 workers)",
+                           bare_machine_cpu_busy=b.get("machine_cpu_busy"),
+                           machine_cpu_busy=p.get("machine_cpu_busy"))  # fmt: skip
     if "P5" in raw:
         b, p, h = raw["P5"]["bare"], raw["P5"]["platform"], raw["P5"]["one partner hanging"]
         out["P5"] = figure(b["all_s"], p["all_s"], "s until all delivered", subscriptions=p["count"],
@@ -68,6 +70,12 @@ def table(figures: dict) -> str:
         lines.append(
             f"     P1: wrk used {f['bare_wrk_cpu_share']:.1%} of the machine's CPU against the bare endpoint, "
             f"{f['wrk_cpu_share']:.1%} against the platform"
+        )
+    if figures.get("P4", {}).get("machine_cpu_busy") is not None:
+        f = figures["P4"]
+        lines.append(
+            f"     P4: the machine's CPUs were {f['bare_machine_cpu_busy']:.0%} busy while one worker drained, "
+            f"{f['machine_cpu_busy']:.0%} with two"
         )
     if "P5" in figures:
         f = figures["P5"]

@@ -98,6 +98,24 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
     return {"count": len(ms), "p50_ms": round(q[49], 1), "p95_ms": round(q[94], 1), "p99_ms": round(q[98], 1)}
 
 
+class MachineCpu:
+    """How busy the whole machine's CPUs were between `start()` and `stop()` (Linux /proc/stat): a figure with the
+    machine at ~100 % is bound by its cores, whatever the code does."""
+
+    @staticmethod
+    def _jiffies() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    def start(self) -> None:
+        self._begin = self._jiffies()
+
+    def stop(self) -> float:
+        busy, total = self._jiffies()
+        return round((busy - self._begin[0]) / max(1, total - self._begin[1]), 3)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
