@@ -196,3 +196,46 @@ async def _poll_all(bus):
     subscriber = bus.subscriber(group="batch", topics=[TOPIC])
     await subscriber.start()
     return await subscriber.poll(timeout=0.1, max_records=100)
+
+
+async def test_a_batch_does_what_its_free_locks_cover_first_and_the_rest_after_keeping_each_keys_order(
+    sqlite_url,
+) -> None:
+    """A worker whose batch mixes earmarks it can lock now with one another worker holds does the free ones at once
+    (first transaction) and waits only for the rest (second) — never running a key's later event before its
+    earlier one."""
+    from aid_common.bus import OutgoingMessage
+    from aid_common.memory_bus import MemoryBus
+
+    engine = create_engine(sqlite_url)
+    await create_all(engine, SampleBase.metadata)
+    sessions = session_factory(engine)
+    order: list[int] = []
+    calls: list[tuple[list[int], bool]] = []
+
+    async def note(session, payload: ThingHappened, event) -> None:
+        order.append(payload.seq)
+        await record_effect(session, payload, event)
+
+    async def busy_odd_seqs(session, payloads, wait: bool):  # odd ones busy at first; waiting, it gets them all
+        calls.append(([p.seq for p in payloads], wait))
+        if wait:
+            return None
+        return {i for i, p in enumerate(payloads) if p.seq % 2 == 0} if len(calls) == 1 else set()
+
+    keys = {1: "a", 2: "b", 3: "c", 4: "c", 5: "d", 6: "e"}  # 4 follows 3 on key c: it waits with it
+    bus = MemoryBus()
+    await bus.publish(
+        [
+            OutgoingMessage(topic=TOPIC, key=k, value=thing_event(f"t-{seq}", seq=seq).to_json().encode())
+            for seq, k in keys.items()
+        ]
+    )
+    consumer = _consumer(bus, sessions, handler=note, before_batch=busy_odd_seqs)
+    done = await consumer.process_batch(await _poll_all(bus), asyncio.Event())
+    assert len(done) == 6 and consumer.outcomes["handled"] == 6
+    assert calls == [([1, 2, 3, 4, 5, 6], False), ([1, 3, 4, 5], False), ([1, 3, 4, 5], True)]
+    assert order == [2, 6, 1, 3, 4, 5], "free ones first; 4 after 3 (same key) although its lock was free"
+    async with sessions() as s:
+        assert await count_effects(s) == 6
+    await engine.dispose()

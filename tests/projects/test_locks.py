@@ -78,6 +78,42 @@ async def test_writers_on_disjoint_earmarks_never_wait_while_one_holds_its_lock(
     assert (await project(svc, reader, sy["id"]))["funded_usd"] == "410000.00"
 
 
+async def test_a_batch_mixing_a_busy_country_with_free_ones_commits_the_free_ones_first(
+    on_postgres, writer, reader
+) -> None:
+    """Partitions carry every country (events are keyed by agreement), so a second worker's batch nearly always
+    holds some of what the first is busy with: it handles the rest at once instead of waiting for all of it."""
+    svc = on_postgres
+    sy = await create_project(svc, writer, "SY-HEALTH", "1000000.00", country="SY")
+    ye = await create_project(svc, writer, "YE-HEALTH", "1000000.00", country="YE")
+    paused = svc.runtime.sessions()  # worker A, inside its transaction on Syria
+    await paused.begin()
+    first = signed("100000.00", country="SY")
+    await handlers.agreement_changed(paused, first, envelope(first))
+    try:
+        batch = [signed("300000.00", country="SY"), signed("50000.00", country="YE"), signed("25000.00", country="YE")]
+        messages = [
+            IncomingMessage(
+                topic=PLEDGES_TOPIC, partition=2, offset=i, key=str(a.agreement_id), value=envelope(a).to_json()
+            )
+            for i, a in enumerate(batch)
+        ]
+        worker_b = asyncio.create_task(svc.runtime.consumer.process_batch(messages))
+        await eventually(lambda: _funded_is(svc, reader, ye["id"], "75000.00"), timeout=15)  # Yemen's committed
+        await eventually(lambda: _count_is(svc, 1), timeout=15)  # only Syria's waits
+        assert not worker_b.done()
+        await paused.commit()
+    finally:
+        await paused.close()
+    assert len(await asyncio.wait_for(worker_b, 15)) == 3
+    assert (await project(svc, reader, sy["id"]))["funded_usd"] == "400000.00"
+    await _assert_ledger_exact(svc)
+
+
+async def _funded_is(svc, reader, project_id: str, amount: str) -> bool:
+    return (await project(svc, reader, project_id))["funded_usd"] == amount
+
+
 async def _count_is(svc, n: int) -> bool:
     return await _waiting_for_a_lock(svc) == n
 

@@ -39,9 +39,12 @@ from aid_common.metrics import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEADLETTERE
 log = structlog.get_logger("aid.consumer")
 
 Handler = Callable[..., Awaitable[None]]  # async def handler(session, payload: <its payload model>, event) -> None
-# Runs first in a batch's transaction with the payloads it holds: a service takes there, in one order, the locks
-# its handlers would otherwise take one event at a time (and in a different order on another worker).
-BatchHook = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+# Runs first in each transaction of a batch with the payloads left: a service takes there the locks its handlers
+# would otherwise take one event at a time, and returns the positions of the payloads they cover (None: all). With
+# wait=False it takes only locks that are free now (it may cover nothing); with wait=True it must cover the first
+# payload, waiting if need be. The consumer handles the covered events, commits, and goes on with the rest — so a
+# batch that mixes an earmark another worker is busy with and free ones does the free ones first.
+BatchHook = Callable[[AsyncSession, list[Any], bool], Awaitable[set[int] | None]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,16 @@ def on(event: type[BaseModel] | str, handler: Handler, *, events: EventRegistry 
 
 def topics_of(subscriptions: Sequence[Subscription]) -> list[str]:
     return sorted({s.topic for s in subscriptions})
+
+
+@dataclass
+class _Round:
+    """What one transaction of a batch did (positions in the batch): handled, to retry one by one, left for the
+    next round (its locks were busy)."""
+
+    done: list[tuple[IncomingMessage, CloudEvent, str, float]]
+    deferred: list[int]
+    postponed: list[int]
 
 
 class _Poison(Exception):
@@ -146,9 +159,10 @@ class EventConsumer:
     async def process_batch(
         self, messages: Sequence[IncomingMessage], stop: asyncio.Event | None = None
     ) -> list[IncomingMessage]:
-        """Handle a polled batch in one database transaction: each event in a savepoint of its own, so one that
-        fails is rolled back alone and then retried (and dead-lettered if it keeps failing) on its own, with every
-        later event of the same key after it, in order. Returns the messages done, in order (their offsets may be
+        """Handle a polled batch in one database transaction (a few, when the batch hook covers it lane by lane:
+        what is free first, then the rest): each event in a savepoint of its own, so one that fails is
+        rolled back alone and then retried (and dead-lettered if it keeps failing) on its own, with every later
+        event of the same key after it, in order. Returns the messages done, in order (their offsets may be
         committed); it stops early only when `stop` is set."""
         ready: list[tuple[IncomingMessage, CloudEvent, Any]] = []
         for message in messages:
@@ -160,59 +174,43 @@ class EventConsumer:
             ready.append((message, event, payload))
         if any(isinstance(payload, _Poison) for _, _, payload in ready) or len(ready) <= 1:
             return await self._one_by_one([m for m, _, _ in ready], stop)  # poison inside, or just one: plain path
-        deferred: list[IncomingMessage] = []
+        rounds: list[_Round] = []
+        todo = list(range(len(ready)))
         blocked: set[tuple[str, str | None]] = set()
-        done: list[tuple[IncomingMessage, CloudEvent, str, float]] = []
+        wait = False
         try:
-            async with transaction(self.sessions) as session:
-                if self.before_batch is not None:
-                    await self.before_batch(session, [p for _, e, p in ready if e is not None])
-                # Every event's inbox row in one statement; what is not handled below is released before commit.
-                claimed = await inbox.claim_many(
-                    session, consumer=self.name, events={e.id: e.type for _, e, _ in ready if e is not None}
-                )
-                for message, event, payload in ready:
-                    if stop is not None and stop.is_set():
-                        break
-                    if event is None:  # a type this service does not handle
-                        done.append((message, None, "ignored", 0.0))  # type: ignore[arg-type]
-                        continue
-                    key = (message.topic, message.key)
-                    if key in blocked:
-                        deferred.append(message)
-                        continue
-                    if event.id not in claimed:  # handled before (or twice in this batch)
-                        done.append((message, event, "duplicate", 0.0))
-                        continue
-                    start = time.perf_counter()
-                    try:
-                        async with session.begin_nested():
-                            outcome = await self._apply(session, event, payload, claimed=True)
-                    except Exception as exc:
-                        if is_transient(exc):
-                            raise
-                        blocked.add(key)
-                        deferred.append(message)
-                        continue
-                    claimed.discard(event.id)
-                    done.append((message, event, outcome, time.perf_counter() - start))
-                await inbox.release(session, consumer=self.name, event_ids=claimed)  # failed, deferred, not reached
+            while todo:
+                done_round = await self._round(ready, todo, stop, blocked=blocked, wait=wait)
+                rounds.append(done_round)
+                stuck = len(done_round.postponed) == len(todo)  # what was free lies behind its key's busy events
+                if stuck and wait:  # a hook that covers nothing even when it may wait: the plain path, in order
+                    done_round.deferred.extend(done_round.postponed)
+                    break
+                todo, wait = done_round.postponed, stuck
+                if stop is not None and stop.is_set():
+                    break
         except Exception as exc:
-            # The database went away mid-batch (or the batch could not take its locks): nothing of it committed;
-            # the plain path waits it out, one event at a time.
-            if not is_transient(exc):
-                log.warning("consumer.batch_failed", consumer=self.name, error=repr(exc)[:300])
-            return await self._one_by_one([m for m, _, _ in ready], stop)
+            if not rounds:
+                # The database went away mid-batch (or the batch could not take its locks): nothing of it
+                # committed; the plain path waits it out, one event at a time.
+                if not is_transient(exc):
+                    log.warning("consumer.batch_failed", consumer=self.name, error=repr(exc)[:300])
+                return await self._one_by_one([m for m, _, _ in ready], stop)
+            # The first round committed: the rest goes the plain way, in order.
+            todo = sorted({*rounds[-1].postponed, *todo})
+            rounds.append(_Round(done=[], deferred=todo, postponed=[]))
         finished = []
-        for message, event, outcome, seconds in done:
-            if outcome == "handled":
-                HANDLER_LATENCY.labels(self.service, event.type).observe(seconds)
-            if self.after_handle is not None and event is not None:
-                await self.after_handle(message)
-            EVENTS_CONSUMED.labels(self.service, self.name, event.type if event else "unknown", outcome).inc()
-            self.outcomes[outcome] += 1
-            finished.append(message)
-        again = await self._one_by_one(deferred, stop) if deferred else []
+        for done_round in rounds:
+            for message, event, outcome, seconds in done_round.done:
+                if outcome == "handled":
+                    HANDLER_LATENCY.labels(self.service, event.type).observe(seconds)
+                if self.after_handle is not None and event is not None:
+                    await self.after_handle(message)
+                EVENTS_CONSUMED.labels(self.service, self.name, event.type if event else "unknown", outcome).inc()
+                self.outcomes[outcome] += 1
+                finished.append(message)
+        deferred = sorted(i for r in rounds for i in r.deferred)  # batch order: a key's events stay in order
+        again = await self._one_by_one([ready[i][0] for i in deferred], stop) if deferred else []
         # Offsets are committed per partition up to the last message handled: report the batch's order.
         done_ids = {id(m) for m in finished} | {id(m) for m in again}
         in_order = []
@@ -221,6 +219,67 @@ class EventConsumer:
                 break
             in_order.append(message)
         return in_order
+
+    async def _round(
+        self,
+        ready: list[tuple[IncomingMessage, CloudEvent, Any]],
+        todo: list[int],
+        stop: asyncio.Event | None,
+        *,
+        blocked: set[tuple[str, str | None]],
+        wait: bool,
+    ) -> _Round:
+        """One transaction over the events at positions `todo` that the batch hook covers (what is free now, or
+        else — or with `wait` — what the first one needs, waited for), each in a savepoint of its own. An event
+        that fails blocks its key (`blocked`, shared across rounds): it and every later event of that key are
+        deferred, to be retried one by one in order; an event not covered, and every later event of its key, is
+        postponed to the next round."""
+        result = _Round(done=[], deferred=[], postponed=[])
+        async with transaction(self.sessions) as session:
+            covered: set[int] | None = None
+            if self.before_batch is not None:
+                payloads = [ready[i][2] if ready[i][1] is not None else None for i in todo]
+                chosen = None if wait else await self.before_batch(session, payloads, False)
+                if wait or (chosen is not None and not chosen):  # all busy: wait for what the first one needs
+                    chosen = await self.before_batch(session, payloads, True)
+                covered = None if chosen is None else {todo[j] for j in chosen}
+            # Every event's inbox row in one statement; what is not handled below is released before commit.
+            claimed = await inbox.claim_many(
+                session, consumer=self.name, events={ready[i][1].id: ready[i][1].type for i in todo if ready[i][1]}
+            )
+            later: set[tuple[str, str | None]] = set()
+            for i in todo:
+                message, event, payload = ready[i]
+                if stop is not None and stop.is_set():
+                    break
+                key = (message.topic, message.key)
+                if key in later or (covered is not None and i not in covered):
+                    later.add(key)
+                    result.postponed.append(i)
+                    continue
+                if event is None:  # a type this service does not handle
+                    result.done.append((message, None, "ignored", 0.0))  # type: ignore[arg-type]
+                    continue
+                if key in blocked:
+                    result.deferred.append(i)
+                    continue
+                if event.id not in claimed:  # handled before (or twice in this batch)
+                    result.done.append((message, event, "duplicate", 0.0))
+                    continue
+                start = time.perf_counter()
+                try:
+                    async with session.begin_nested():
+                        outcome = await self._apply(session, event, payload, claimed=True)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    blocked.add(key)
+                    result.deferred.append(i)
+                    continue
+                claimed.discard(event.id)
+                result.done.append((message, event, outcome, time.perf_counter() - start))
+            await inbox.release(session, consumer=self.name, event_ids=claimed)  # failed, deferred, not reached
+        return result
 
     async def _one_by_one(
         self, messages: Sequence[IncomingMessage], stop: asyncio.Event | None

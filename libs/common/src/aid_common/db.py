@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import orjson
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, Table, event, insert, text
 from sqlalchemy.engine import Dialect
@@ -164,7 +163,7 @@ def _ping_on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         return
     try:
         await_(dbapi_connection.driver_connection.execute("SELECT 1"))
-    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:  # not a bug of ours: those surface
+    except Exception as exc:  # closed, reset, half-read, shut down: whatever it is, a new connection is the cure
         raise InvalidatePoolError(f"connection found dead on checkout: {exc!r}") from exc
 
 
@@ -278,6 +277,14 @@ async def lock_for_transaction(session: AsyncSession, name: str, *, shared: bool
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         await session.execute(text(f"SELECT {function}(hashtext(:name))"), {"name": name})
+
+
+async def try_lock_for_transaction(session: AsyncSession, name: str, *, shared: bool = False) -> bool:
+    """`lock_for_transaction` if the lock is free now (True), else nothing (False) — never waits. SQLite: True."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return True
+    function = "pg_try_advisory_xact_lock_shared" if shared else "pg_try_advisory_xact_lock"
+    return bool(await session.scalar(text(f"SELECT {function}(hashtext(:name))"), {"name": name}))
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -37,18 +37,21 @@ async def partner_seen(session: AsyncSession, payload: PartnerFacts, event: Clou
     await projects.link_partner(session=session, partner=payload)
 
 
-async def lock_batch(session: AsyncSession, payloads: list[object]) -> None:
-    """Before a consumer batch: the ledger locks every event of it will need, taken at once in the one order,
-    so two workers handling batches of disjoint earmarks never wait for each other (nor in a cycle)."""
-    scope = locks.NOTHING
-    for payload in payloads:
-        if scope.spanning:
-            break
-        if isinstance(payload, AgreementFacts):
-            scope |= await funding.scope_of_earmark(session, payload.earmark)
-        elif isinstance(payload, DisbursementReceived):
-            scope |= await funding.scope_of_disbursement(session, payload.agreement_id)
-    await locks.take(session, scope)
+async def lock_batch(session: AsyncSession, payloads: list[object], wait: bool) -> set[int] | None:
+    """Before each transaction of a consumer batch: the ledger locks of one lane (a country, or the spanning one) —
+    the first free one, or with `wait` the first one, waited for — and the positions of the events it covers.
+    Two workers whose batches mix the same countries (events are keyed by agreement, so every partition carries
+    every country) thus work on different countries at once instead of one waiting for the other's whole batch."""
+    scopes = [await _scope_of(session, p) for p in payloads]
+    return await (locks.take_first(session, scopes) if wait else locks.take_free(session, scopes))
+
+
+async def _scope_of(session: AsyncSession, payload: object) -> locks.Scope:
+    if isinstance(payload, AgreementFacts):
+        return await funding.scope_of_earmark(session, payload.earmark)
+    if isinstance(payload, DisbursementReceived):
+        return await funding.scope_of_disbursement(session, payload.agreement_id)
+    return locks.NOTHING
 
 
 SUBSCRIPTIONS = [
