@@ -154,7 +154,7 @@ def _mark_fresh(dbapi_connection: Any, record: Any) -> None:
 
 def _ping_on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     """Pessimistic disconnect handling (a connection from the pool is checked before it is handed out, so a request
-    after a database restart is served, not failed) in one round trip: an empty statement, simple protocol.
+    after a database restart is served, not failed) in one round trip: `SELECT 1`, simple protocol.
     SQLAlchemy's own `pool_pre_ping` on asyncpg wraps it in BEGIN … ROLLBACK (for pgbouncer), three round trips
     per checkout — on a request that checks out three connections, most of its time on the wire. A connection
     found dead invalidates the pool (every older connection is replaced: after a restart they are all dead) and

@@ -25,7 +25,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aid_common.auth import Caller
 from aid_common.db import autocommit, is_transient, transaction, upsert_insert, utcnow
@@ -96,11 +96,14 @@ def idempotent(endpoint: Callable[..., Awaitable[Any]] | None = None, *, sealed:
         caller = _one(kwargs, Caller)
         body = [v for v in kwargs.values() if isinstance(v, BaseModel)]
         status_code = idempotency_request.scope["route"].status_code or 200
-        sessions = idempotency_request.app.state.runtime.sessions
+        runtime = idempotency_request.app.state.runtime
+        sessions = runtime.sessions
         endpoint_name = f"{idempotency_request.method} {idempotency_request.url.path}"
         fp = fingerprint(endpoint_name, body)
         sealer: Sealer | None = getattr(idempotency_request.app.state, "idempotency_sealer", None)
-        stored = await _reserve(sessions, caller=caller.identity, key=idempotency_key, endpoint=endpoint_name, fp=fp)
+        stored = await _reserve(
+            runtime.engine, sessions, caller=caller.identity, key=idempotency_key, endpoint=endpoint_name, fp=fp
+        )
         if stored is not None:
             code, answer = stored
             return JSONResponse(
@@ -189,11 +192,12 @@ async def _release_when_back(sessions: async_sessionmaker[AsyncSession], *, call
 @functools.cache
 def _reservation(dialect: str) -> Any:
     """INSERT … ON CONFLICT DO NOTHING RETURNING for a key, built once per dialect (every POST runs it)."""
-    table = IdempotencyRecord.__table__
-    return upsert_insert(dialect)(table).on_conflict_do_nothing(index_elements=["caller", "key"]).returning(table.c.key)
+    new = upsert_insert(dialect)(_RECORDS).on_conflict_do_nothing(index_elements=["caller", "key"])
+    return new.returning(_RECORDS.c.key)
 
 
 async def _reserve(
+    engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     *,
     caller: str,
@@ -204,10 +208,8 @@ async def _reserve(
 ) -> tuple[int, Any] | None:
     """Reserve the key (None), or the stored status and answer for it."""
     now = utcnow()
-    engine = sessions.kw["bind"]
     reservation = _reservation(engine.dialect.name)
-    values = {"caller": caller, "key": key, "endpoint": endpoint, "fingerprint": fp, "created_at": now}
-    values["expires_at"] = now + ttl
+    values = dict(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now, expires_at=now + ttl)
     async with autocommit(engine) as conn:  # a new key (the usual case): one statement, one round trip
         if (await conn.execute(reservation, values)).first() is not None:
             return None
