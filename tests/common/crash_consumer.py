@@ -8,9 +8,10 @@ import os
 import signal
 import sys
 
-from aid_common.consumer import EventConsumer, on
+from aid_common.consumer import EventConsumer
 from aid_common.db import create_engine, session_factory
 from aid_common.kafka import KafkaBus
+from aid_common.subscriptions import on
 from tests.common.sample import TOPIC, ThingHappened, events, record_effect
 
 

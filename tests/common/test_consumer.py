@@ -11,10 +11,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
-from aid_common.consumer import EventConsumer, on
+from aid_common.consumer import EventConsumer
 from aid_common.db import create_all, create_engine, session_factory
 from aid_common.events import DEADLETTER_TOPIC
 from aid_common.kafka import KafkaBus
+from aid_common.subscriptions import on
 from aid_common.tables import InboxMessage
 from tests.common.sample import (
     TOPIC,

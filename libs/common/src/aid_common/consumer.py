@@ -32,37 +32,11 @@ from aid_common.events import (
     EventRegistry,
     InvalidEventData,
     UnknownEventType,
-    registry,
 )
 from aid_common.metrics import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEADLETTERED, HANDLER_LATENCY
+from aid_common.subscriptions import BatchHook, Subscription
 
 log = structlog.get_logger("aid.consumer")
-
-Handler = Callable[..., Awaitable[None]]  # async def handler(session, payload: <its payload model>, event) -> None
-# Runs first in each transaction of a batch with the payloads left: a service takes there the locks its handlers
-# would otherwise take one event at a time, and returns the positions of the payloads they cover (None: all). With
-# wait=False it takes only locks that are free now (it may cover nothing); with wait=True it must cover the first
-# payload, waiting if need be. The consumer handles the covered events, commits, and goes on with the rest — so a
-# batch that mixes an earmark another worker is busy with and free ones does the free ones first.
-BatchHook = Callable[[AsyncSession, list[Any], bool], Awaitable[set[int] | None]]
-
-
-@dataclass(frozen=True)
-class Subscription:
-    event_type: str
-    topic: str
-    handler: Handler
-
-
-def on(event: type[BaseModel] | str, handler: Handler, *, events: EventRegistry = registry) -> Subscription:
-    """`on(AgreementSigned, allocate)`: run `allocate(session, payload, event)` for each event of that payload
-    type (or that event type name); the topic to subscribe to follows from the registry."""
-    et = events.get(event) if isinstance(event, str) else events.for_model(event)
-    return Subscription(et.type, et.topic, handler)
-
-
-def topics_of(subscriptions: Sequence[Subscription]) -> list[str]:
-    return sorted({s.topic for s in subscriptions})
 
 
 @dataclass

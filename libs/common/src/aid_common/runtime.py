@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aid_common.auth import RevocationList, TokenVerifier
 from aid_common.bus import Bus, BusUnavailable
-from aid_common.consumer import BatchHook, EventConsumer, Subscription, topics_of
+from aid_common.consumer import EventConsumer
 from aid_common.db import create_all, create_engine, ping, session_factory
 from aid_common.errors import document_problems, install_problem_handlers, problem_response
 from aid_common.events import DEADLETTER_TOPIC, EventRegistry, registry
@@ -29,6 +29,7 @@ from aid_common.outbox import OutboxRelay
 from aid_common.rate_limits import RateLimits
 from aid_common.request_guards import reject_nul_characters, reject_unknown_query_parameters
 from aid_common.settings import Mode, Settings
+from aid_common.subscriptions import BatchHook, Subscription, topics_of
 
 log = structlog.get_logger("aid.runtime")
 

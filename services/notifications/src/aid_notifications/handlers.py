@@ -6,8 +6,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.consumer import on
 from aid_common.events import CloudEvent, registry
+from aid_common.subscriptions import on
 from aid_contracts import PLEDGES_TOPIC, PROJECTS_TOPIC
 from aid_notifications.deliveries import service as deliveries
 

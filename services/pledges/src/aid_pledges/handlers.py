@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.consumer import on
 from aid_common.events import CloudEvent
+from aid_common.subscriptions import on
 from aid_contracts.projects import AppealCreated, AppealFacts, AppealUpdated, ProjectCreated, ProjectUpdated
 from aid_pledges.earmarks import service as earmarks
 

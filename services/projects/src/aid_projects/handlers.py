@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.consumer import on
 from aid_common.events import CloudEvent
+from aid_common.subscriptions import on
 from aid_contracts.notifications import PartnerCreated, PartnerFacts, PartnerUpdated
 from aid_contracts.pledges import (
     AgreementAmended,
