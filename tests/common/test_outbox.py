@@ -120,10 +120,11 @@ async def test_two_relays_publish_every_row_exactly_once_in_key_order(pg_url, ka
         records = await read_topic(kafka_bootstrap, topic_prefix + TOPIC, expect=total, settle=2.0)
         ids = [json.loads(r.value)["id"] for r in records]
         assert len(ids) == total and len(set(ids)) == total, "each row exactly once"
-        by_key: dict[str, list[int]] = defaultdict(list)
+        by_key: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # (seq, partition, offset) as read
         for r in records:
-            by_key[r.key.decode()].append(json.loads(r.value)["data"]["seq"])
-        assert all(seqs == sorted(seqs) for seqs in by_key.values()), "order per key holds"
+            by_key[r.key.decode()].append((json.loads(r.value)["data"]["seq"], r.partition, r.offset))
+        out_of_order = {k: got for k, got in by_key.items() if [s for s, _, _ in got] != sorted(s for s, _, _ in got)}
+        assert not out_of_order, f"order per key holds; (seq, partition, offset) read: {out_of_order}"
         async with sessions_a() as s:
             published_by = await s.execute(select(func.count()).where(OutboxMessage.published_at.is_not(None)))
             assert published_by.scalar_one() == total
