@@ -274,17 +274,20 @@ async def lock_for_transaction(session: AsyncSession, name: str, *, shared: bool
     """Hold a named lock until this transaction ends, so writers of one aggregate take turns (PostgreSQL
     advisory lock; SQLite writers are serialized already by BEGIN IMMEDIATE). Shared holders do not wait for
     each other, only for an exclusive one."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        await session.execute(text(f"SELECT {function}(hashtext(:name))"), {"name": name})
+    await _advisory_lock(session, name, shared=shared, wait=True)
 
 
 async def try_lock_for_transaction(session: AsyncSession, name: str, *, shared: bool = False) -> bool:
     """`lock_for_transaction` if the lock is free now (True), else nothing (False) — never waits. SQLite: True."""
+    return await _advisory_lock(session, name, shared=shared, wait=False)
+
+
+async def _advisory_lock(session: AsyncSession, name: str, *, shared: bool, wait: bool) -> bool:
     if session.bind is None or session.bind.dialect.name != "postgresql":
         return True
-    function = "pg_try_advisory_xact_lock_shared" if shared else "pg_try_advisory_xact_lock"
-    return bool(await session.scalar(text(f"SELECT {function}(hashtext(:name))"), {"name": name}))
+    function = f"pg_{'' if wait else 'try_'}advisory_xact_lock{'_shared' if shared else ''}"
+    got = await session.scalar(text(f"SELECT {function}(hashtext(:name))"), {"name": name})
+    return wait or bool(got)  # the waiting functions return void
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -43,7 +43,7 @@ from aid_pledges.donors.models import Donor
 from aid_pledges.earmarks import service as earmarks
 from aid_pledges.fx import service as fx
 
-AGREEMENTS = Agreement.__table__
+_AGREEMENTS = Agreement.__table__
 _ADD_HISTORY = insert(AgreementHistory.__table__)
 
 
@@ -51,8 +51,8 @@ _ADD_HISTORY = insert(AgreementHistory.__table__)
 def _insert_new(dialect: str) -> Any:
     """An agreement's INSERT that writes nothing (and returns no row) when its donor already used the reference —
     the check and the write in one statement, built once."""
-    new = upsert_insert(dialect)(AGREEMENTS).on_conflict_do_nothing(index_elements=["donor_id", "reference"])
-    return new.returning(AGREEMENTS.c.id)
+    new = upsert_insert(dialect)(_AGREEMENTS).on_conflict_do_nothing(index_elements=["donor_id", "reference"])
+    return new.returning(_AGREEMENTS.c.id)
 
 
 def _today() -> dt.date:
@@ -119,10 +119,10 @@ def _donor_ref(donor: Donor) -> DonorRef:
     return DonorRef(id=donor.id, name=donor.name, names=donor.names, kind=donor.kind, country=donor.country)
 
 
-def _facts(agreement: Agreement, donor: Donor | DonorRef) -> dict:
+def _facts(agreement: Agreement, donor: DonorRef) -> dict:
     return {
         "agreement_id": agreement.id,
-        "donor": donor if isinstance(donor, DonorRef) else _donor_ref(donor),
+        "donor": donor,
         "reference": agreement.reference,
         "title": agreement.title,
         "status": agreement.status,
@@ -177,7 +177,7 @@ async def create(*, session: AsyncSession, data: AgreementCreate, caller: Caller
         updated_at=now,
     )
     inserted = await session.execute(
-        _insert_new(session.bind.dialect.name), {c.key: getattr(agreement, c.key) for c in AGREEMENTS.columns}
+        _insert_new(session.bind.dialect.name), {c.key: getattr(agreement, c.key) for c in _AGREEMENTS.columns}
     )
     if inserted.first() is None:
         raise Conflict(f"donor {donor.id} already has an agreement with reference {data.reference!r}")
@@ -224,7 +224,7 @@ async def sign(*, session: AsyncSession, agreement_id: uuid.UUID, signed_on: dt.
     agreement.status, agreement.signed_on = Status.SIGNED.value, signed_on
     agreement.fx_rate, agreement.amount_usd = rate, _usd(agreement.amount, agreement.currency, rate)
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
-    outbox.add(session, AgreementSigned(**_facts(agreement, donor), signed_on=signed_on))
+    outbox.add(session, AgreementSigned(**_facts(agreement, _donor_ref(donor)), signed_on=signed_on))
     _record(
         session,
         agreement,
@@ -253,7 +253,10 @@ async def cancel(*, session: AsyncSession, agreement_id: uuid.UUID, reason: str,
     outbox.add(
         session,
         AgreementCancelled(
-            **_facts(agreement, donor), was_signed=was_signed, reason=reason, cancelled_on=agreement.cancelled_on
+            **_facts(agreement, _donor_ref(donor)),
+            was_signed=was_signed,
+            reason=reason,
+            cancelled_on=agreement.cancelled_on,
         ),
     )
     _record(session, agreement, HistoryAction.CANCELLED, caller, reason=reason, was_signed=was_signed)
@@ -284,7 +287,7 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
     outbox.add(
         session,
         AgreementAmended(
-            **_facts(agreement, donor),
+            **_facts(agreement, _donor_ref(donor)),
             previous_amount=in_currency(previous, agreement.currency),
             previous_amount_usd=previous_usd,
             delta=in_currency(data.amount - previous, agreement.currency),
