@@ -135,6 +135,32 @@ async def test_two_relays_publish_every_row_exactly_once_in_key_order(pg_url, ka
         await engine_b.dispose()
 
 
+async def test_a_relay_never_publishes_a_keys_row_past_an_earlier_one_another_relay_holds(pg_url) -> None:
+    """The interleaving behind a once-seen CI failure: relay B's transaction holds row 2 of a key (claimed, held
+    back), and relay A claims rows 1 and 3 of that key around it (FOR UPDATE SKIP LOCKED). A may publish row 1,
+    never row 3: B would publish row 2 after it."""
+    engine = create_engine(pg_url)
+    await create_all(engine, SampleBase.metadata)
+    sessions = session_factory(engine)
+    try:
+        async with transaction(sessions) as s:
+            for seq in (1, 2, 3):
+                outbox.add(s, ThingHappened(thing_id="k", seq=seq, amount=Decimal(1), name="n"), events=events)
+        async with sessions() as other_relay, other_relay.begin():
+            second = select(OutboxMessage.id).order_by(OutboxMessage.id).offset(1).limit(1).scalar_subquery()
+            held = select(OutboxMessage).where(OutboxMessage.id == second).with_for_update()  # row 2 alone
+            assert json.loads((await other_relay.execute(held)).scalar_one().payload)["data"]["seq"] == 2
+            bus = MemoryBus()
+            relay = OutboxRelay(service="a", sessions=sessions, bus=bus, database_url=pg_url)
+            assert await relay.relay_once() == 1
+            assert [json.loads(m.value)["data"]["seq"] for m in bus.messages(TOPIC)] == [1]
+        # the other relay's transaction ended without publishing row 2: now rows 2 and 3 go, in that order
+        assert await relay.relay_once() == 2
+        assert [json.loads(m.value)["data"]["seq"] for m in bus.messages(TOPIC)] == [1, 2, 3]
+    finally:
+        await engine.dispose()
+
+
 async def _zero(sessions) -> bool:
     return await _pending(sessions) == 0
 

@@ -3,7 +3,8 @@
 `add` (or `add_alike`, for thousands at once) puts events in the caller's transaction. `OutboxRelay` publishes
 pending rows in id order, a batch at a time (one produce of many records, then one UPDATE marking them
 published), and is safe with several relays at once: rows are claimed with FOR UPDATE SKIP LOCKED, and a row is
-held back while an earlier row with the same key is still pending elsewhere, so order per key holds.
+held back while an earlier row with the same key is still pending and not claimed by this relay, so order per key
+holds.
 """
 
 from __future__ import annotations
@@ -183,20 +184,26 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels(self.service, topic).inc(count)
 
     async def _in_key_order(self, session: AsyncSession, rows: Any) -> list[OutboxMessage]:
-        """Hold back rows whose key has an earlier pending row claimed by another relay."""
-        keys = {r.key for r in rows}
-        first_pending = dict(
+        """Of the claimed rows, those with no pending row of their key before them that this relay does not hold.
+
+        Comparing with the key's first pending row is not enough: claims skip locked rows, so a claim can hold
+        rows 1 and 3 of a key while another relay's open transaction holds row 2 (claimed and held back) — row 3
+        must wait for it."""
+        ids = [r.id for r in rows]
+        first_elsewhere = dict(
             (
                 await session.execute(
                     select(OutboxMessage.key, func.min(OutboxMessage.id))
-                    .where(OutboxMessage.published_at.is_(None), OutboxMessage.key.in_(keys))
+                    .where(
+                        OutboxMessage.published_at.is_(None),
+                        OutboxMessage.key.in_({r.key for r in rows}),
+                        OutboxMessage.id.not_in(ids),
+                    )
                     .group_by(OutboxMessage.key)
                 )
             ).all()
         )
-        ids = {r.id for r in rows}
-        blocked = {k for k, first in first_pending.items() if first not in ids}
-        return [r for r in rows if r.key not in blocked]
+        return [r for r in rows if r.id < first_elsewhere.get(r.key, r.id + 1)]
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._listen()
