@@ -7,6 +7,8 @@ grants every scope.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,12 +78,34 @@ class TokenVerifier:
     max_lifetime: dt.timedelta = dt.timedelta(days=30)
     partner_max_lifetime: dt.timedelta = dt.timedelta(hours=24)
     revoked: RevocationList = field(default_factory=lambda: RevocationList(None))
+    # Tokens verified already, by SHA-256 digest (the token itself is a credential and is not kept): their caller,
+    # jti and expiry. A partner system sends the same token on every call, and the RS256 check and JWT decoding
+    # cost more than the rest of authentication; expiry and revocation are still checked on every request.
+    _verified: dict[bytes, tuple[Caller, str, float]] = field(default_factory=dict, compare=False, repr=False)
+
+    VERIFIED_CACHE_SIZE = 4096
 
     @classmethod
     def from_file(cls, path: Path, **kw: Any) -> TokenVerifier:
         return cls(serialization.load_pem_public_key(path.read_bytes()), **kw)
 
     def verify(self, token: str) -> Caller:
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None:
+            caller, jti, expires = known
+            if time.time() < expires:
+                if jti in self.revoked:
+                    raise Unauthorized("the bearer token was revoked")
+                return caller
+            del self._verified[digest]  # expired: the full check below says so
+        caller, jti, expires = self._verify_fully(token)
+        if len(self._verified) >= self.VERIFIED_CACHE_SIZE:
+            self._verified.clear()  # bounded; refilled by the tokens still in use
+        self._verified[digest] = (caller, jti, expires)
+        return caller
+
+    def _verify_fully(self, token: str) -> tuple[Caller, str, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -115,7 +139,8 @@ class TokenVerifier:
             partner_id = uuid.UUID(str(partner)) if partner else None
         except ValueError:
             raise Unauthorized("the token's partner_id claim is not a UUID") from None
-        return Caller(str(claims["sub"]), frozenset(str(claims.get("scope", "")).split()), partner_id)
+        caller = Caller(str(claims["sub"]), frozenset(str(claims.get("scope", "")).split()), partner_id)
+        return caller, str(claims["jti"]), float(claims["exp"])
 
 
 def generate_keypair() -> tuple[bytes, bytes]:
