@@ -71,3 +71,47 @@ async def test_without_a_key_every_request_writes(sample, token) -> None:
         r = await sample.client.post(URL, json={"name": "a", "count": 1}, headers=auth(token("things:write")))
         assert r.status_code == 201
     assert await _things(sample) == 2
+
+
+def test_fingerprints_and_stored_answers_are_what_they_were_before_the_fast_encoder() -> None:
+    """Keys reserved before an upgrade must still match their retries: the fingerprint of a body, and a stored
+    answer, are byte for byte what `jsonable_encoder` made of them (the encoder they were computed with)."""
+    import datetime as dt
+    import enum
+    import hashlib
+    import json
+    import uuid
+    from decimal import Decimal
+
+    from fastapi.encoders import jsonable_encoder
+    from pydantic import BaseModel, Field
+
+    from aid_common.idempotency import _plain, fingerprint
+
+    class Kind(enum.StrEnum):
+        GOVERNMENT = "government"
+
+    class Earmark(BaseModel):
+        country: str | None = None
+        sector: str = "health"
+
+    class Body(BaseModel):
+        donor_id: uuid.UUID
+        title: str
+        amount: Decimal
+        signed_on: dt.date
+        at: dt.datetime
+        kind: Kind
+        earmark: Earmark
+        tags: list[str] = []
+        note: str | None = None
+        legacy: str = Field("x", alias="legacyName")
+
+    body = Body(
+        donor_id=uuid.uuid4(), title="منحة لدعم الرعاية الصحية\n\t\"quoted\"", amount=Decimal("125000.50"),
+        signed_on=dt.date(2024, 6, 1), at=dt.datetime(2024, 6, 1, 12, 30, 5, 123456, tzinfo=dt.UTC),
+        kind=Kind.GOVERNMENT, earmark=Earmark(country="SY"), tags=["ص", "b"], legacyName="y",
+    )  # fmt: skip
+    before = json.dumps(jsonable_encoder([body]), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert fingerprint("POST /v1/x", [body]) == hashlib.sha256(f"POST /v1/x\n{before}".encode()).hexdigest()
+    assert _plain(body) == jsonable_encoder(body)

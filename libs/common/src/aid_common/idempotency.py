@@ -56,8 +56,18 @@ _ANSWER = (
 )
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready data, as `jsonable_encoder` makes it — for models by pydantic's own serializer, which gives the
+    same result at a fraction of the cost (it runs on every idempotent write)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, list) and all(isinstance(v, BaseModel) for v in value):
+        return [v.model_dump(mode="json", by_alias=True) for v in value]
+    return jsonable_encoder(value)
+
+
 def fingerprint(endpoint: str, body: Any) -> str:
-    canonical = json.dumps(jsonable_encoder(body), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(_plain(body), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(f"{endpoint}\n{canonical}".encode()).hexdigest()
 
 
@@ -110,7 +120,7 @@ def idempotent(endpoint: Callable[..., Awaitable[Any]] | None = None, *, sealed:
                 _open(answer, sealed, sealer), status_code=code, headers={"Idempotent-Replayed": "true"}
             )
         work.after_rollback(functools.partial(_release_soon, sessions, caller=caller.identity, key=idempotency_key))
-        result = jsonable_encoder(await endpoint(**kwargs))
+        result = _plain(await endpoint(**kwargs))
         answer = {"status_code": status_code, "response": _seal(result, sealed, sealer)}
         # one UPDATE, no read: the row is this request's reservation
         await work.session.execute(_ANSWER, {"c": caller.identity, "k": idempotency_key, **answer})
