@@ -1,11 +1,15 @@
-"""The connection pool (real PostgreSQL): a pooled connection is checked in one round trip before it is handed out,
-reused while healthy, and replaced when the server dropped it (a restart) without failing the request."""
+"""The connection pool (real PostgreSQL): a pooled connection is handed out again at no cost while it is in use,
+checked in one round trip after it sat idle, and replaced when the server dropped it (a restart, a terminated
+backend) without failing the request."""
 
 from __future__ import annotations
+
+import asyncio
 
 import asyncpg
 from sqlalchemy import text
 
+from aid_common import db
 from aid_common.db import create_engine
 
 
@@ -14,7 +18,8 @@ async def _backend(engine) -> int:
         return (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
 
 
-async def test_a_healthy_pooled_connection_is_reused_after_one_cheap_check(pg_url) -> None:
+async def test_a_healthy_pooled_connection_is_reused_and_checked_only_after_sitting_idle(pg_url, monkeypatch) -> None:
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.3)
     engine = create_engine(pg_url)
     statements: list[str] = []
     try:
@@ -24,7 +29,10 @@ async def test_a_healthy_pooled_connection_is_reused_after_one_cheap_check(pg_ur
             raw.add_query_logger(lambda record: statements.append(record.query))
         again = [await _backend(engine) for _ in range(3)]
         assert again == [first] * 3, "the same connection, not a new one per checkout"
-        assert statements.count("SELECT 1") == 3, statements  # one check per checkout, nothing around it
+        assert "SELECT 1" not in statements, "no round trip for a connection in use a moment ago"
+        await asyncio.sleep(0.4)
+        assert await _backend(engine) == first
+        assert statements.count("SELECT 1") == 1, statements  # one check after the idle time, nothing around it
     finally:
         await engine.dispose()
 
@@ -46,7 +54,23 @@ async def test_connections_the_server_dropped_are_replaced_without_failing_the_c
         finally:
             await admin.close()
         assert killed == 2
+        await _until_gone(pg_admin_dsn, pg_url)  # no idle time passes: the pool sees them closed, no ping needed
         served = [await _backend(engine) for _ in range(3)]  # each would fail on a dead connection
         assert not set(served) & pids, "served on new connections"
     finally:
         await engine.dispose()
+
+
+async def _until_gone(admin_dsn: str, pg_url: str) -> None:
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        for _ in range(100):
+            left = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", pg_url.rsplit("/", 1)[1]
+            )
+            if left == 0:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the terminated backends are still there")
+    finally:
+        await admin.close()
