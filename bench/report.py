@@ -40,7 +40,8 @@ def summary(raw: dict) -> dict:
                            p50_ms=p.get("p50_ms"), p99_ms=p.get("p99_ms"), bare_p99_ms=b.get("p99_ms"))  # fmt: skip
     if "P2" in raw:
         b, p = raw["P2"]["bare"], raw["P2"]["platform"]
-        out["P2"] = figure(b["per_second"], p["per_second"], "agreements/s", p99_ms=p["p99_ms"])
+        out["P2"] = figure(b["per_second"], p["per_second"], "agreements/s", p99_ms=p["p99_ms"],
+                           intake_per_second=p.get("intake_per_second"))  # fmt: skip
     if "P3" in raw:
         b, p = raw["P3"]["bare"], raw["P3"]["platform"]
         out["P3"] = figure(b["p99_ms"], p["p99_ms"], "ms (p99)", rate_per_second=p["rate"], p50_ms=p["p50_ms"])
@@ -70,6 +71,10 @@ def table(figures: dict) -> str:
         lines.append(
             f"     P1: wrk used {f['bare_wrk_cpu_share']:.1%} of the machine's CPU against the bare endpoint, "
             f"{f['wrk_cpu_share']:.1%} against the platform"
+        )
+    if figures.get("P2", {}).get("intake_per_second") is not None:
+        lines.append(
+            f"     P2: wrk sent the burst; the API answered it at {figures['P2']['intake_per_second']} agreements/s"
         )
     if figures.get("P4", {}).get("machine_cpu_busy") is not None:
         f = figures["P4"]

@@ -3,15 +3,19 @@ the machine it took) and read its figures."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 SCRIPT = Path(__file__).with_name("post.lua")
+BURST_SCRIPT = Path(__file__).with_name("burst.lua")
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -34,6 +38,63 @@ def post(url: str, body: str, *, auth: str = "", run: str, seconds: int, connect
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return parse(out) | {"wrk_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 3)}
+
+
+async def burst(
+    url: str, body: str, *, count: int, auth: str = "", run: str, connections: int, threads: int = 2
+) -> Burst:
+    """Start POSTing exactly `count` bodies (REF replaced by a unique reference), as fast as the server answers;
+    `Burst.answered()` waits for every answer and says when each came (time.perf_counter's clock)."""
+    if count % threads:
+        raise ValueError(f"a burst of {count} does not split over {threads} wrk threads")
+    out = tempfile.mkdtemp(prefix="bench-burst-")
+    env = {**os.environ, "BENCH_BODY": body, "BENCH_AUTH": auth, "BENCH_RUN": run,
+           "BENCH_COUNT": str(count // threads), "BENCH_OUT": f"{out}/answers"}  # fmt: skip
+    # --timeout: a request wrk gives up on (default 2 s) would never be answered, and the burst never end
+    cmd = [available(), f"-t{threads}", f"-c{max(connections, threads)}", "-d3600s", "--timeout", "120s",
+           "-s", str(BURST_SCRIPT), url]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *cmd, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    return Burst(process, Path(out), count)
+
+
+class Burst:
+    """A running wrk burst (see `burst`)."""
+
+    def __init__(self, process: asyncio.subprocess.Process, out: Path, count: int) -> None:
+        self.process, self.out, self.count = process, out, count
+
+    async def _stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            await self.process.wait()
+
+    def _read(self) -> list[tuple[int, str, float]]:
+        lines = [line.split() for f in sorted(self.out.glob("answers-*")) for line in f.read_text().splitlines()]
+        return [(int(status), id_, float(at)) for status, id_, at in lines]
+
+    async def answered(self, timeout: float) -> dict[str, float]:
+        """Agreement id → when its 201 came back; raises if any answer was not a 201."""
+        loop = asyncio.get_running_loop()
+        deadline, progress = loop.time() + timeout, (0, loop.time())
+        try:
+            while len(answers := self._read()) < self.count:
+                if len(answers) > progress[0]:
+                    progress = (len(answers), loop.time())
+                stalled = loop.time() - progress[1] > 30  # a request lost (a socket error): it never ends
+                if self.process.returncode is not None or stalled or loop.time() > deadline:
+                    await self._stop()
+                    err = (await self.process.stderr.read()).decode() if self.process.stderr else ""
+                    raise RuntimeError(f"wrk burst: {len(answers)} of {self.count} answered; {err[-500:]}")
+                await asyncio.sleep(0.2)
+        finally:
+            await self._stop()
+            shutil.rmtree(self.out, ignore_errors=True)
+        failed = [(status, id_) for status, id_, _ in answers if status != 201]
+        if failed:
+            raise RuntimeError(f"wrk burst: {len(failed)} answers were not 201, e.g. {failed[:3]}")
+        return {id_: at for _, id_, at in answers}
 
 
 def parse(out: str) -> dict:
