@@ -229,3 +229,21 @@ async def test_many_events_added_alike_are_published_in_order_and_only_if_commit
             assert await s.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None))) == 0
     finally:
         await engine.dispose()
+
+
+async def test_a_relay_is_woken_once_by_the_commit_not_by_each_savepoint(sessions) -> None:
+    """A consumer batch handles each event in a savepoint of its own: releasing one must not send the relay to
+    look for rows nobody can see yet (a claim query per event) — and the real commit must still wake it."""
+    relay = OutboxRelay(service="t", sessions=sessions, bus=MemoryBus(), database_url="sqlite://")
+    relay._wake.clear()
+    async with transaction(sessions) as s:
+        for seq in range(3):
+            async with s.begin_nested():
+                outbox.add(s, ThingHappened(thing_id="k", seq=seq, amount=Decimal(1), name="n"), events=events)
+            assert not relay._wake.is_set(), "woken by a released savepoint"
+        with pytest.raises(RuntimeError):
+            async with s.begin_nested():  # one event fails: its savepoint rolls back, the others still commit
+                outbox.add(s, ThingHappened(thing_id="k", seq=9, amount=Decimal(1), name="n"), events=events)
+                raise RuntimeError("handler failed")
+    assert relay._wake.is_set(), "the commit wakes the relay"
+    assert await relay.relay_once() == 3

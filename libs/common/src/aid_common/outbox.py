@@ -88,14 +88,23 @@ async def add_alike(
 
 
 def _wake_local_relays(session: Session) -> None:
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too (a consumer batch releases one per event): the
+    # rows are not visible to a relay before the real commit, so the flag waits for that.
+    if session.in_nested_transaction():
+        return
     if session.info.pop("aid_outbox_written", False):
         for relay in list(_local_relays):
             relay.wake()
 
 
+def _forget_written(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint rolled back: its neighbours' rows may still commit
+        session.info.pop("aid_outbox_written", None)
+
+
 # A relay in this process hears about new rows the moment their transaction commits (any database).
 sa_event.listen(Session, "after_commit", _wake_local_relays)
-sa_event.listen(Session, "after_rollback", lambda s: s.info.pop("aid_outbox_written", None))
+sa_event.listen(Session, "after_rollback", _forget_written)
 
 
 class OutboxRelay:
