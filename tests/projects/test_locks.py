@@ -236,3 +236,47 @@ async def _assert_ledger_exact(svc) -> None:
                     fields = {"country": a.earmark_country, "sector": a.earmark_sector}
                     matches = all(v is None or getattr(p, k) == v for k, v in fields.items())
                     assert not (matches and a.earmark_appeal is None), f"{p.code} has a gap while {a.pool_key} waits"
+
+
+async def test_a_batch_ends_exactly_where_the_same_events_one_by_one_end(start_service, pg_database, writer) -> None:
+    """A batch reads what an earmark matches once per transaction (the lane's lock keeps it fixed) while its
+    agreements fill, free and refill the same projects: every project's figure and every pool must come out as
+    when each event has its own transaction."""
+    rng = random.Random(7)
+    stream: list = []
+    live: list = []
+    for _ in range(60):
+        roll = rng.random()
+        if live and roll < 0.2:
+            stream.append(amended(rng.choice(live), f"{rng.randint(1, 200) * 1000}.00"))
+        elif live and roll < 0.3:
+            stream.append(cancelled(live.pop(rng.randrange(len(live)))))
+        else:
+            earmark = rng.choice([{"country": "SY"}, {"country": "SY", "sector": "health"}])
+            live.append(signed(f"{rng.randint(1, 150) * 1000}.00", **earmark))
+            stream.append(live[-1])
+
+    async def outcome(batched: bool) -> dict:
+        svc = await start_service(create_app, ProjectsSettings, await pg_database(), role="all")
+        for i, (sector, need) in enumerate([("health", 300), ("health", 500), ("wash", 400), ("health", 200)]):
+            await create_project(svc, writer, f"SY-{i}", f"{need * 1000}.00", country="SY", sector=sector)
+        if batched:
+            messages = [
+                IncomingMessage(topic=PLEDGES_TOPIC, partition=0, offset=i, key=str(e.agreement_id),
+                                value=envelope(e).to_json())
+                for i, e in enumerate(stream)
+            ]  # fmt: skip
+            for start in range(0, len(messages), 20):
+                assert len(await svc.runtime.consumer.process_batch(messages[start : start + 20])) == 20
+        else:
+            for event in stream:
+                assert await deliver(svc, event) == "handled"
+        await _assert_ledger_exact(svc)
+        async with svc.runtime.sessions() as session:
+            funded = dict((await session.execute(select(Project.code, Project.funded_usd))).all())
+            pools = dict((await session.execute(select(AgreementFunds.agreement_id, AgreementFunds.pool_usd))).all())
+        return {"funded": funded, "pools": pools}
+
+    one_by_one, batched = await outcome(False), await outcome(True)
+    assert any(v > 0 for v in one_by_one["funded"].values())
+    assert batched == one_by_one

@@ -59,11 +59,24 @@ def earmark_values(earmark: Earmark) -> dict[str, str]:
     return {f: str(getattr(earmark, f)) for f in EARMARK_FIELDS if getattr(earmark, f)}
 
 
-async def matching_active_projects(session: AsyncSession, earmark: Earmark) -> list[Project]:
+async def matching_active_projects(session: AsyncSession, earmark: Earmark, *, locked: bool = False) -> list[Project]:
+    """The active projects an earmark matches, oldest first. With `locked` (the caller holds the ledger lock of the
+    earmark's scope) the answer is kept for the rest of the transaction: under that lock no project of the scope
+    can be created, closed or moved, and the objects are the session's own, so their figures stay current — a
+    consumer batch of agreements on one earmark reads it once, not once per agreement."""
+    values = earmark_values(earmark)
+    root = session.sync_session.get_transaction()
+    cache = session.info.setdefault("aid_matching_projects", {})
+    key = tuple(sorted(values.items()))
+    if locked and key in cache and cache[key][0] is root:
+        return cache[key][1]
     stmt = select(Project).where(Project.status == ProjectStatus.ACTIVE.value)
-    for name, value in earmark_values(earmark).items():
+    for name, value in values.items():
         stmt = stmt.where(getattr(Project, name) == value)
-    return list((await session.execute(stmt.order_by(Project.created_at, Project.id))).scalars())
+    projects = list((await session.execute(stmt.order_by(Project.created_at, Project.id))).scalars())
+    if locked:
+        cache[key] = (root, projects)
+    return projects
 
 
 @dataclass
@@ -76,10 +89,16 @@ class Proposal:
 
 
 async def propose(
-    session: AsyncSession, *, earmark: Earmark, target: Decimal, held: dict[uuid.UUID, Decimal], pool: Decimal
+    session: AsyncSession,
+    *,
+    earmark: Earmark,
+    target: Decimal,
+    held: dict[uuid.UUID, Decimal],
+    pool: Decimal,
+    locked: bool = False,
 ) -> Proposal:
     """The one planner for real allocations and for previews: bring an agreement holding `held` per project
-    and `pool` to `target` USD. Reads, never writes."""
+    and `pool` to `target` USD. Reads, never writes. `locked`: the caller holds the earmark's ledger lock."""
     projects: dict[uuid.UUID, Project] = {}
     named = gaps = None
     if target > sum(held.values(), ZERO) + pool:
@@ -88,7 +107,7 @@ async def propose(
             if project is not None:
                 named, projects[project.id] = project.id, project
         else:
-            projects = {p.id: p for p in await matching_active_projects(session, earmark)}
+            projects = {p.id: p for p in await matching_active_projects(session, earmark, locked=locked)}
             gaps = {pid: p.gap_usd for pid, p in projects.items()}
     return Proposal(plan_agreement(target=target, shares=held, pool=pool, named=named, gaps=gaps), projects)
 
@@ -151,6 +170,7 @@ async def apply_agreement(session: AsyncSession, *, facts: AgreementFacts, event
         target=target,
         held={pid: s.allocated_usd for pid, s in shares.items()},
         pool=agreement.pool_usd,
+        locked=True,
     )
     freed: list[Project] = []
     for project_id, amount in proposal.plan.projects.items():
