@@ -238,7 +238,7 @@ async def _assert_ledger_exact(svc) -> None:
                     assert not (matches and a.earmark_appeal is None), f"{p.code} has a gap while {a.pool_key} waits"
 
 
-async def test_a_batch_ends_exactly_where_the_same_events_one_by_one_end(start_service, pg_database, writer) -> None:
+async def test_a_batch_ends_exactly_where_the_same_events_one_by_one_end(pg_database, start_service, writer) -> None:
     """A batch reads what an earmark matches once per transaction (the lane's lock keeps it fixed) while its
     agreements fill, free and refill the same projects: every project's figure and every pool must come out as
     when each event has its own transaction."""
