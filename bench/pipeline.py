@@ -23,7 +23,7 @@ from bench import wrk
 from bench.api import agreement_body, donor
 from bench.processes import free_port
 from bench.receiver import Receiver
-from bench.run import KAFKA, MachineCpu, Run, Watch, percentiles
+from bench.run import KAFKA, MachineCpu, Run, Watch, cpu_seconds, percentiles
 
 COUNTRIES = ("SY", "YE", "SD", "LB", "AF", "SO")
 
@@ -101,6 +101,7 @@ async def burst(run: Run, n: int, concurrency: int) -> dict:
         await c.post(f"{pledges.url}/v1/agreements", json=_agreement(donor_id, "warm", 0))
     await asyncio.sleep(3)
     async with Watch(f"{prefix}aid.projects.v1", _funding_of) as watch:
+        cpu = ServiceCpu(pledges=pledges, projects=projects)
         start = time.perf_counter()
         sending = await wrk.burst(
             f"{pledges.url}/v1/agreements", agreement_body(donor_id), count=n, auth=run.headers["Authorization"],
@@ -108,13 +109,17 @@ async def burst(run: Run, n: int, concurrency: int) -> dict:
         )  # fmt: skip
         answered = await sending.answered(300)
         await watch.until(n, 600)
+        cpu_ms = cpu.ms_per(n)
     seen = watch.seen
     for p in (pledges, projects):
         p.stop()
     intake = round(n / (max(answered.values()) - start), 1)  # what bounds it: the API, or what comes after
-    return {"per_second": round(n / (max(seen.values()) - start), 1), "intake_per_second": intake} | percentiles(
-        [seen[k] - answered[k] for k in answered]
-    )
+    return {
+        "per_second": round(n / (max(seen.values()) - start), 1),
+        "intake_per_second": intake,
+        "cpu_ms_per_agreement": cpu_ms,  # each service process (API + relay; consumer + relay)
+        "machine_cpu_busy": cpu.machine_busy,
+    } | percentiles([seen[k] - answered[k] for k in answered])
 
 
 async def bare_paced(rate: float, seconds: float) -> dict:
@@ -177,13 +182,38 @@ async def webhook_paced(run: Run, rate: float, seconds: float) -> dict:
                 r = await c.post(f"{pledges.url}/v1/agreements", json=_agreement(donor_id, "paced", i))
                 return r.json()["id"]
 
+            cpu = ServiceCpu(pledges=pledges, projects=projects, notifications=notifications)
             answered = await _paced(rate, seconds, sign)
             await receiver.until(len(answered), 120)
+            cpu_ms = cpu.ms_per(len(answered))
         for p in (pledges, projects, notifications):
             p.stop()
     finally:
         await receiver.stop()
-    return percentiles([receiver.first[k] - answered[k] for k in answered]) | {"rate": rate}
+    return percentiles([receiver.first[k] - answered[k] for k in answered]) | {
+        "rate": rate,
+        "cpu_ms_per_agreement": cpu_ms,
+        "machine_cpu_busy": cpu.machine_busy,
+    }
+
+
+class ServiceCpu:
+    """CPU each service process uses from now on, per agreement (what bounds a pipeline on shared cores), and
+    how busy the whole machine was."""
+
+    def __init__(self, **services) -> None:
+        self.services = services
+        self.before = {name: cpu_seconds(p.proc.pid) for name, p in services.items()}
+        self.machine = MachineCpu()
+        self.machine.start()
+        self.machine_busy: float | None = None
+
+    def ms_per(self, count: int) -> dict[str, float]:
+        self.machine_busy = self.machine.stop()
+        return {
+            name: round((cpu_seconds(p.proc.pid) - self.before[name]) * 1000 / count, 2)
+            for name, p in self.services.items()
+        }
 
 
 async def drain(run: Run, n: int, workers: int, concurrency: int) -> dict:

@@ -41,10 +41,14 @@ def summary(raw: dict) -> dict:
     if "P2" in raw:
         b, p = raw["P2"]["bare"], raw["P2"]["platform"]
         out["P2"] = figure(b["per_second"], p["per_second"], "agreements/s", p99_ms=p["p99_ms"],
-                           intake_per_second=p.get("intake_per_second"))  # fmt: skip
+                           intake_per_second=p.get("intake_per_second"),
+                           cpu_ms_per_agreement=p.get("cpu_ms_per_agreement"),
+                           machine_cpu_busy=p.get("machine_cpu_busy"))  # fmt: skip
     if "P3" in raw:
         b, p = raw["P3"]["bare"], raw["P3"]["platform"]
-        out["P3"] = figure(b["p99_ms"], p["p99_ms"], "ms (p99)", rate_per_second=p["rate"], p50_ms=p["p50_ms"])
+        out["P3"] = figure(b["p99_ms"], p["p99_ms"], "ms (p99)", rate_per_second=p["rate"], p50_ms=p["p50_ms"],
+                           cpu_ms_per_agreement=p.get("cpu_ms_per_agreement"),
+                           machine_cpu_busy=p.get("machine_cpu_busy"))  # fmt: skip
     if "P4" in raw:
         b, p = raw["P4"]["bare"], raw["P4"]["platform"]
         out["P4"] = figure(b["per_second"], p["per_second"], "agreements/s (1 → 2 workers)",
@@ -57,6 +61,15 @@ def summary(raw: dict) -> dict:
                            hanging_p99_s=round(h["p99_ms"] / 1000, 2),
                            hanging_ratio=round(h["p99_ms"] / p["p99_ms"], 3))  # fmt: skip
     return out
+
+
+def _per_service(cpu: dict | None) -> str:
+    return ", ".join(f"{name} {ms}" for name, ms in (cpu or {}).items()) or "-"
+
+
+def _busy(figure: dict) -> str:
+    busy = figure.get("machine_cpu_busy")
+    return f"{busy:.0%}" if busy is not None else "-"
 
 
 def table(figures: dict) -> str:
@@ -73,8 +86,16 @@ def table(figures: dict) -> str:
             f"{f['wrk_cpu_share']:.1%} against the platform"
         )
     if figures.get("P2", {}).get("intake_per_second") is not None:
+        f = figures["P2"]
         lines.append(
-            f"     P2: wrk sent the burst; the API answered it at {figures['P2']['intake_per_second']} agreements/s"
+            f"     P2: wrk sent the burst; the API answered it at {f['intake_per_second']} agreements/s; "
+            f"CPU ms per agreement {_per_service(f.get('cpu_ms_per_agreement'))}, machine {_busy(f)} busy"
+        )
+    if figures.get("P3", {}).get("cpu_ms_per_agreement") is not None:
+        f = figures["P3"]
+        lines.append(
+            f"     P3: {f['rate_per_second']} agreements/s, p50 {f['p50_ms']} ms; "
+            f"CPU ms per agreement {_per_service(f['cpu_ms_per_agreement'])}, machine {_busy(f)} busy"
         )
     if figures.get("P4", {}).get("machine_cpu_busy") is not None:
         f = figures["P4"]

@@ -262,14 +262,20 @@ def is_transient(exc: BaseException) -> bool:
     return type(cause).__name__ in ("InternalClientError", "ConnectionDoesNotExistError")
 
 
+# From this many rows on, COPY: several times faster than multi-row INSERTs for thousands of rows, but each one
+# first asks the server for the table's column types — for a handful of rows (a fan-out matching one or two
+# subscriptions, its one alert) that costs more than the INSERT.
+COPY_FROM_ROWS = 100
+
+
 async def bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the session's transaction: PostgreSQL COPY (several times faster than multi-row
-    INSERTs for thousands of rows), elsewhere one executemany. Rows carry every column they set: Python-side
-    column defaults are not applied."""
+    """Insert many rows in the session's transaction: PostgreSQL COPY from COPY_FROM_ROWS rows, otherwise one
+    executemany (multi-row INSERTs). Rows carry every column they set: Python-side column defaults are not
+    applied."""
     if not rows:
         return
     connection = await session.connection()
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
         await connection.execute(insert(table), rows)
         return
     columns = list(rows[0])
