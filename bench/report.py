@@ -72,6 +72,50 @@ def _busy(figure: dict) -> str:
     return f"{busy:.0%}" if busy is not None else "-"
 
 
+def _p1(f: dict) -> str:
+    return (
+        f"wrk used {f['bare_wrk_cpu_share']:.1%} of the machine's CPU against the bare endpoint, "
+        f"{f['wrk_cpu_share']:.1%} against the platform"
+    )
+
+
+def _p2(f: dict) -> str | None:
+    if f.get("intake_per_second") is None:
+        return None
+    return (
+        f"wrk sent the burst; the API answered it at {f['intake_per_second']} agreements/s; "
+        f"CPU ms per agreement {_per_service(f.get('cpu_ms_per_agreement'))}, machine {_busy(f)} busy"
+    )
+
+
+def _p3(f: dict) -> str | None:
+    if f.get("cpu_ms_per_agreement") is None:
+        return None
+    return (
+        f"{f['rate_per_second']} agreements/s, p50 {f['p50_ms']} ms; "
+        f"CPU ms per agreement {_per_service(f['cpu_ms_per_agreement'])}, machine {_busy(f)} busy"
+    )
+
+
+def _p4(f: dict) -> str | None:
+    if f.get("machine_cpu_busy") is None:
+        return None
+    return (
+        f"the machine's CPUs were {f['bare_machine_cpu_busy']:.0%} busy while one worker drained, "
+        f"{f['machine_cpu_busy']:.0%} with two"
+    )
+
+
+def _p5(f: dict) -> str:
+    return (
+        f"{f['subscriptions']} deliveries queued in {f['queued_s']} s, first webhook {f['first_s']} s, "
+        f"p99 {f['p99_s']} s; with one partner hanging p99 {f['hanging_p99_s']} s ({f['hanging_ratio']:.2f}×)"
+    )
+
+
+NOTES = {"P1": _p1, "P2": _p2, "P3": _p3, "P4": _p4, "P5": _p5}  # a line under the table, when the run says it
+
+
 def table(figures: dict) -> str:
     lines = [f"{'':4} {'figure':42} {'bare':>10} {'platform':>10} {'ratio':>8}  {'unit':30} goal"]
     for key, f in figures.items():
@@ -79,36 +123,10 @@ def table(figures: dict) -> str:
         lines.append(
             f"{key:4} {TITLES[key]:42} {f['bare']:>10} {f['platform']:>10} {ratio:>8}  {f['unit']:30} {GOALS[key]}"
         )
-    if "P1" in figures:
-        f = figures["P1"]
-        lines.append(
-            f"     P1: wrk used {f['bare_wrk_cpu_share']:.1%} of the machine's CPU against the bare endpoint, "
-            f"{f['wrk_cpu_share']:.1%} against the platform"
-        )
-    if figures.get("P2", {}).get("intake_per_second") is not None:
-        f = figures["P2"]
-        lines.append(
-            f"     P2: wrk sent the burst; the API answered it at {f['intake_per_second']} agreements/s; "
-            f"CPU ms per agreement {_per_service(f.get('cpu_ms_per_agreement'))}, machine {_busy(f)} busy"
-        )
-    if figures.get("P3", {}).get("cpu_ms_per_agreement") is not None:
-        f = figures["P3"]
-        lines.append(
-            f"     P3: {f['rate_per_second']} agreements/s, p50 {f['p50_ms']} ms; "
-            f"CPU ms per agreement {_per_service(f['cpu_ms_per_agreement'])}, machine {_busy(f)} busy"
-        )
-    if figures.get("P4", {}).get("machine_cpu_busy") is not None:
-        f = figures["P4"]
-        lines.append(
-            f"     P4: the machine's CPUs were {f['bare_machine_cpu_busy']:.0%} busy while one worker drained, "
-            f"{f['machine_cpu_busy']:.0%} with two"
-        )
-    if "P5" in figures:
-        f = figures["P5"]
-        lines.append(
-            f"     P5: {f['subscriptions']} deliveries queued in {f['queued_s']} s, first webhook {f['first_s']} s, "
-            f"p99 {f['p99_s']} s; with one partner hanging p99 {f['hanging_p99_s']} s ({f['hanging_ratio']:.2f}×)"
-        )
+    for key, note in NOTES.items():
+        text = note(figures[key]) if key in figures else None
+        if text:
+            lines.append(f"     {key}: {text}")
     return "\n".join(lines)
 
 

@@ -140,7 +140,7 @@ class TokenVerifier:
         except ValueError:
             raise Unauthorized("the token's partner_id claim is not a UUID") from None
         caller = Caller(str(claims["sub"]), frozenset(str(claims.get("scope", "")).split()), partner_id)
-        return caller, str(claims["jti"]), float(claims["exp"])
+        return caller, str(claims["jti"]), float(claims["exp"])  # epoch seconds: a time, not money
 
 
 def generate_keypair() -> tuple[bytes, bytes]:
