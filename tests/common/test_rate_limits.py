@@ -3,6 +3,10 @@ failed authentications per client address; over a limit is 429 problem+json with
 
 from __future__ import annotations
 
+import asyncio
+
+from sqlalchemy import select
+
 from aid_pledges.app import create_app
 from aid_pledges.settings import PledgesSettings
 from tests.helpers import PROBLEM, auth
@@ -32,3 +36,28 @@ async def test_an_address_that_keeps_failing_to_authenticate_is_refused(start_se
     assert codes == [401, 401, 401, 429, 429]
     refused = await svc.client.get("/v1/donors", headers=auth(token("pledges:read")))
     assert refused.status_code == 429 and refused.headers["retry-after"], "until the window passes"
+
+
+async def test_counters_whose_window_passed_are_forgotten_and_live_ones_kept(pg_url, monkeypatch) -> None:
+    """Every address that ever failed to authenticate leaves a counter: a process forgets expired ones now and
+    then (one indexed DELETE), while a window still open keeps counting."""
+    from aid_common import rate_limits
+    from aid_common.db import create_all, create_engine
+    from aid_common.tables import PlatformBase, RateLimitCounter
+
+    engine = create_engine(pg_url)
+    await create_all(engine, PlatformBase.metadata)
+    limits = rate_limits.RateLimits(engine, writes="100/minute", failed_auth="3/second")
+    try:
+        for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+            await limits.count_failure(address)
+        await asyncio.sleep(1.1)  # their one-second windows pass
+        await limits.count_write("busy-system")  # a minute's window, still open
+        monkeypatch.setattr(rate_limits, "PURGE_EVERY_SECONDS", 0.0)
+        limits._next_purge = 0.0
+        await limits.count_write("busy-system")  # the purge runs before this request's check
+        async with engine.connect() as conn:
+            left = dict((await conn.execute(select(RateLimitCounter.key, RateLimitCounter.count))).all())
+        assert len(left) == 1 and list(left.values()) == [2], left
+    finally:
+        await engine.dispose()

@@ -13,7 +13,7 @@ from typing import ClassVar
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aid_common.db import autocommit
@@ -81,8 +81,16 @@ class PostgresStorage(Storage):
         async with self.engine.begin() as conn:
             await conn.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
 
+    async def purge_expired(self) -> int:
+        """Forget counters whose window has passed (a later hit starts a new window either way): without this the
+        table keeps a row for every address that ever failed to authenticate."""
+        async with autocommit(self.engine) as conn:
+            gone = await conn.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at <= func.now()))
+            return gone.rowcount
+
 
 CLEAR_FOR = 1.0
+PURGE_EVERY_SECONDS = 600.0  # how often a process forgets expired counters (one indexed DELETE)
 
 
 class RateLimits:
@@ -91,6 +99,7 @@ class RateLimits:
 
     def __init__(self, engine: AsyncEngine, *, writes: str, failed_auth: str) -> None:
         storage = PostgresStorage(engine) if engine.dialect.name == "postgresql" else MemoryStorage()
+        self.shared = storage if isinstance(storage, PostgresStorage) else None  # memory forgets by itself
         self.limiter = FixedWindowRateLimiter(storage)
         self.writes = parse(writes)
         self.failed_auth = parse(failed_auth)
@@ -98,9 +107,17 @@ class RateLimits:
         # read per request saved. A failure here forgets the verdict at once; failures counted by other replicas
         # are seen at most CLEAR_FOR seconds later.
         self._clear_until: dict[str, float] = {}
+        self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+
+    async def _purge_now_and_then(self) -> None:
+        if self.shared is None or time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+        await self.shared.purge_expired()
 
     async def _over(self, item: RateLimitItem, *keys: str, hit: bool) -> int | None:
         """Seconds until the window resets, if the limit is reached (or, with `hit`, would be by this one)."""
+        await self._purge_now_and_then()
         allowed = await (self.limiter.hit(item, *keys) if hit else self.limiter.test(item, *keys))
         if allowed:
             return None
