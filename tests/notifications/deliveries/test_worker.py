@@ -209,6 +209,26 @@ async def test_a_slow_partner_does_not_hold_up_the_others(start_service, sqlite_
     assert len(receiver.at("/slow")) == 2, "the slow partner never had more than its two requests open"
 
 
+async def test_a_subscription_at_its_cap_gets_its_next_webhook_as_soon_as_one_ends(
+    start_service, sqlite_url, receiver, admin
+) -> None:
+    """Two requests at a time for one subscription, an endpoint answering in 0.2 s, a poll interval of 3 s: 20
+    webhooks take about 2 s, not the 30 s that waiting out the interval after every pair would."""
+    svc = await start_service(
+        create_app,
+        NotificationsSettings,
+        sqlite_url,
+        role="all",
+        **FAST | {"AID_DELIVERY_PER_SUBSCRIPTION": "2", "AID_DELIVERY_POLL_SECONDS": "3"},
+    )
+    receiver.answer("/hook", *[(200, {}, 0.2)] * 20)
+    partner = await create_partner(svc, admin)
+    await subscribe(svc, admin, partner["id"], receiver.url(), ["aid.project.*"])
+    for _ in range(20):
+        await publish(svc, funding_event())
+    await eventually(lambda: len(receiver.at("/hook")) == 20, timeout=15)
+
+
 async def test_a_partner_recovers_its_failed_deliveries_after_an_outage(notifications, receiver, admin, token) -> None:
     receiver.answer("/outage", *([500] * 6))
     partner = await create_partner(notifications, admin)

@@ -93,11 +93,29 @@ class DeliveryWorker:
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
                 if not claimed:
-                    await sleep_or_stop(stop, self.settings.delivery_poll_seconds)
+                    await self._until_a_slot_frees(stop)
             if self.tasks:  # let requests in flight finish; what does not is sent again after its lease
                 await asyncio.wait(self.tasks, timeout=self.settings.webhook_timeout_seconds + 1)
         sent_all.set()
         await recorder
+
+    async def _until_a_slot_frees(self, stop: asyncio.Event) -> None:
+        """Nothing could be claimed: wait for the poll interval — or less, until a request in flight finishes.
+        A subscription at its cap (AID_DELIVERY_PER_SUBSCRIPTION) has due deliveries held back until one of its
+        requests ends; sleeping the whole interval then capped it at that many webhooks per interval (4 per 0.5 s
+        by default), however fast its endpoint answered."""
+        if not self.tasks:
+            await sleep_or_stop(stop, self.settings.delivery_poll_seconds)
+            return
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait(
+                {*self.tasks, stopping},
+                timeout=self.settings.delivery_poll_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopping.cancel()
 
     async def claim(self, limit: int) -> list[Claimed]:
         async with transaction(self.sessions) as session:
