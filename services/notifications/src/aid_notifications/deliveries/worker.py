@@ -69,9 +69,7 @@ class DeliveryWorker:
                     free = self.settings.delivery_concurrency - len(self.tasks)
                     if 0 < free < self.settings.delivery_concurrency // 4 and self.tasks:
                         # A claim per finished request would cost a transaction per webhook: gather a few slots.
-                        await asyncio.wait(
-                            self.tasks, timeout=self.settings.delivery_poll_seconds, return_when=asyncio.FIRST_COMPLETED
-                        )
+                        await self._until_a_slot_frees(stop)
                         free = self.settings.delivery_concurrency - len(self.tasks)
                     if free > 0:
                         claimed = await self.claim(free)
@@ -100,10 +98,11 @@ class DeliveryWorker:
         await recorder
 
     async def _until_a_slot_frees(self, stop: asyncio.Event) -> None:
-        """Nothing could be claimed: wait for the poll interval — or less, until a request in flight finishes.
-        A subscription at its cap (AID_DELIVERY_PER_SUBSCRIPTION) has due deliveries held back until one of its
-        requests ends; sleeping the whole interval then capped it at that many webhooks per interval (4 per 0.5 s
-        by default), however fast its endpoint answered."""
+        """Wait for the poll interval — or less, until a request in flight finishes (or the worker stops). Used
+        when few slots are free, and when nothing could be claimed: a subscription at its cap
+        (AID_DELIVERY_PER_SUBSCRIPTION) has due deliveries held back until one of its requests ends; sleeping the
+        whole interval then capped it at that many webhooks per interval (4 per 0.5 s by default), however fast
+        its endpoint answered."""
         if not self.tasks:
             await sleep_or_stop(stop, self.settings.delivery_poll_seconds)
             return
