@@ -37,6 +37,9 @@ start() {
   as_postgres psql -q -p "$port" -v ON_ERROR_STOP=1 <<'SQL'
 SELECT 'CREATE ROLE aid LOGIN CREATEDB PASSWORD ''aid'''
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'aid')\gexec
+-- Tests drop their throwaway databases WITH (FORCE); on PostgreSQL 15 that refuses a non-superuser when an
+-- autovacuum worker happens to be in the database, unless the role is a member of pg_signal_backend.
+SELECT 'GRANT pg_signal_backend TO aid' WHERE NOT pg_has_role('aid', 'pg_signal_backend', 'MEMBER')\gexec
 SELECT format('CREATE DATABASE %I OWNER aid', d) FROM unnest(ARRAY['aid_pledges','aid_projects','aid_notifications']) d
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = d)\gexec
 SQL

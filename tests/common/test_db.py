@@ -48,7 +48,8 @@ async def test_connections_the_server_dropped_are_replaced_without_failing_the_c
         admin = await asyncpg.connect(pg_admin_dsn)
         try:  # what a database restart does to every open connection
             killed = await admin.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = $1 AND usename = current_user AND pid <> pg_backend_pid()",
                 pg_url.rsplit("/", 1)[1],
             )
         finally:
@@ -66,7 +67,8 @@ async def _until_gone(admin_dsn: str, pg_url: str) -> None:
     try:
         for _ in range(100):
             left = await admin.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", pg_url.rsplit("/", 1)[1]
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename = current_user",
+                pg_url.rsplit("/", 1)[1],
             )
             if left == 0:
                 return
