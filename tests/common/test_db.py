@@ -76,3 +76,44 @@ async def _until_gone(admin_dsn: str, pg_url: str) -> None:
         raise AssertionError("the terminated backends are still there")
     finally:
         await admin.close()
+
+
+async def test_savepoints_reuse_their_statements_and_roll_back_to_the_right_one(pg_url) -> None:
+    """A consumer batch opens a savepoint per event: a hundred of them must not be a hundred new prepared
+    statements (each a Parse round trip, pushing the batch's own statements out of the connection's cache) —
+    and with names reused per depth, rolling back still undoes exactly what it should."""
+    engine = create_engine(pg_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CREATE TABLE t (v int)"))
+            await conn.commit()
+        async with engine.connect() as conn, conn.begin():
+            for v in range(100):  # one savepoint per event, each released
+                async with conn.begin_nested():
+                    await conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": v})
+            outer = await conn.begin_nested()
+            await conn.execute(text("INSERT INTO t VALUES (1000)"))
+            inner = await conn.begin_nested()
+            await conn.execute(text("INSERT INTO t VALUES (2000)"))
+            await inner.rollback()  # the inner one alone
+            await conn.execute(text("INSERT INTO t VALUES (3000)"))
+            async with conn.begin_nested():  # the same depth as the rolled-back one, released
+                await conn.execute(text("INSERT INTO t VALUES (4000)"))
+            await outer.rollback()  # back to before 1000: not to the inner savepoint that is still defined
+            async with conn.begin_nested():
+                await conn.execute(text("INSERT INTO t VALUES (5000)"))
+            prepared = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_prepared_statements"
+                        " WHERE statement ILIKE '%SAVEPOINT%' AND statement NOT ILIKE '%pg_prepared_statements%'"
+                    )
+                )
+            ).scalar_one()
+        async with engine.connect() as conn:
+            kept = (await conn.execute(text("SELECT v FROM t ORDER BY v"))).scalars().all()
+        assert kept == [*range(100), 5000]
+        # SAVEPOINT, RELEASE and ROLLBACK TO at two depths, whatever the count of savepoints
+        assert prepared <= 6, f"{prepared} savepoint statements prepared for 104 savepoints"
+    finally:
+        await engine.dispose()

@@ -146,7 +146,38 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     )
     event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
     event.listen(engine.sync_engine.pool, "checkout", _check_on_checkout)
+    _name_savepoints_by_depth(engine.sync_engine.dialect)
     return engine
+
+
+def _name_savepoints_by_depth(dialect: Dialect) -> None:
+    """Name each savepoint by how deep it is (`aid_savepoint_1` for an event's own savepoint in a consumer batch),
+    not by SQLAlchemy's running count (`sa_savepoint_1` … `sa_savepoint_100` in a batch of 100). asyncpg runs
+    every statement as a prepared statement cached by its text: a new name per savepoint cost a Parse round trip
+    for each SAVEPOINT and RELEASE, and 200 new texts per batch pushed the batch's real statements out of the
+    connection's cache (100 entries). Savepoints are released or rolled back innermost first, so a name per
+    depth is unambiguous; PostgreSQL lets a newer savepoint of the same name hide an older one (one rolled back
+    to stays defined) and RELEASE/ROLLBACK TO use the newest."""
+    save, rollback_to, release = dialect.do_savepoint, dialect.do_rollback_to_savepoint, dialect.do_release_savepoint
+
+    def open_(connection: Any) -> dict[str, str]:
+        # Per SQLAlchemy Connection (one per session transaction): the savepoints now open, their names by depth.
+        return connection.__dict__.setdefault("_aid_savepoints", {})
+
+    def do_savepoint(connection: Any, name: str) -> None:
+        names = open_(connection)
+        names[name] = f"aid_savepoint_{len(names) + 1}"
+        save(connection, names[name])
+
+    def do_rollback_to_savepoint(connection: Any, name: str) -> None:
+        rollback_to(connection, open_(connection).pop(name, name))
+
+    def do_release_savepoint(connection: Any, name: str) -> None:
+        release(connection, open_(connection).pop(name, name))
+
+    dialect.do_savepoint = do_savepoint  # type: ignore[method-assign]
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]
+    dialect.do_release_savepoint = do_release_savepoint  # type: ignore[method-assign]
 
 
 # A connection back in the pool for less than this is handed out again without a round trip to the server.
