@@ -59,7 +59,11 @@ class Delivery(Base):
 
     @property
     def webhook_id(self) -> str:
-        return f"msg_{self.id.hex}"
+        return webhook_id_of(self.id)
+
+
+def webhook_id_of(delivery_id: uuid.UUID) -> str:
+    return f"msg_{delivery_id.hex}"
 
 
 class DeliveryAttempt(Base):

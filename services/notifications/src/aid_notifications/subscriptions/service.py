@@ -218,13 +218,26 @@ async def rotate_secret(
 
 async def signing_secrets(*, session: AsyncSession, subscription_id: uuid.UUID, box: SecretBox) -> list[str]:
     """The secrets to sign with now: the newest first, then any still inside its rotation overlap."""
+    sealed = await signing_secrets_of(session=session, subscription_ids={subscription_id})
+    return [box.open(s) for s in sealed.get(subscription_id, [])]
+
+
+async def signing_secrets_of(*, session: AsyncSession, subscription_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Sealed secrets to sign with now, per subscription, in one query: the newest first, then any still inside
+    its rotation overlap. A subscription without one is absent."""
+    if not subscription_ids:
+        return {}
     now = utcnow()
     rows = await session.execute(
-        select(SigningSecret)
-        .where(SigningSecret.subscription_id == subscription_id)
+        select(SigningSecret.subscription_id, SigningSecret.sealed, SigningSecret.expires_at)
+        .where(SigningSecret.subscription_id.in_(subscription_ids))
         .order_by(SigningSecret.created_at.desc())
     )
-    return [box.open(s.sealed) for s in rows.scalars() if s.expires_at is None or s.expires_at > now]
+    out: dict[uuid.UUID, list[str]] = {}
+    for subscription_id, sealed, expires_at in rows:
+        if expires_at is None or expires_at > now:
+            out.setdefault(subscription_id, []).append(sealed)
+    return out
 
 
 async def disable(*, session: AsyncSession, subscription_id: uuid.UUID, reason: str) -> None:
