@@ -103,6 +103,7 @@ async def measure(requests: int, blocks: int = 5) -> None:
     from aid_pledges.settings import PledgesSettings
 
     app = create_app(PledgesSettings(), role="api")
+    app.state.runtime.freeze_heap_at_start = os.environ.get("FREEZE", "1") == "1"  # as `crisisaid serve` does
     auth = [(b"authorization", run.headers["Authorization"].encode())]
     spent: Counter[str] = Counter()
     try:

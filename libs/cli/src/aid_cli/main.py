@@ -100,6 +100,7 @@ def serve(
         application = spec.create_app()(settings, role=role)
     except ValueError as exc:
         _fail(str(exc))
+    application.state.runtime.freeze_heap_at_start = True
     if wait > 0:
         from aid_cli.preflight import Unreachable, preflight
 

@@ -4,6 +4,7 @@ money exact and times in UTC on both."""
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -316,8 +317,10 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str, 
         # SQLAlchemy begins the database transaction at its first statement; COPY on the driver connection
         # before that would commit on its own.
         await connection.execute(text("SELECT 1"))
+    # itemgetter builds each record in C: a generator per row cost ~0.2 s CPU for a fan-out's 20 000 rows.
+    record = operator.itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     await driver.copy_records_to_table(  # type: ignore[union-attr]
-        table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
+        table.name, records=[record(row) for row in rows], columns=columns
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Literal
@@ -82,6 +83,7 @@ class ServiceRuntime:
         self.bus = bus or bus_from_settings(settings, topics=all_topics, client_id=f"crisisaid-{service}")
         self._owns_bus = bus is None
         self.create_tables = settings.mode is Mode.EMBEDDED if create_tables is None else create_tables
+        self.freeze_heap_at_start = False  # `crisisaid serve` sets it: see start()
         self.token_verifier = token_verifier or (
             TokenVerifier.from_file(
                 settings.jwt_public_key_file,
@@ -204,6 +206,13 @@ class ServiceRuntime:
             if self.consumer is not None:
                 loops.append(self.consumer.run)
             self._tasks = [asyncio.create_task(loop(self._stop), name=f"{self.service}:{loop}") for loop in loops]
+        if self.freeze_heap_at_start:
+            # What is alive now (modules, mappers, schemas, routes: most of the heap, kept for the process's
+            # life) leaves the cyclic garbage collector's view, which walked all of it at every full collection:
+            # that was 40 % of the CPU of a fan-out to 10 000 subscriptions (0.59 → 0.37 s). Only for a server
+            # process: in one that starts and stops services over and over (tests), what is frozen stays.
+            gc.collect()
+            gc.freeze()
         log.info("service.started", service=self.service, role=self.role)
 
     async def stop(self) -> None:
