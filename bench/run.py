@@ -18,6 +18,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from aid_common.auth import generate_keypair, mint_token
+from aid_common.kafka import delete_topics
 from bench.processes import Process, free_port
 
 PG_ADMIN = "postgresql://aid:aid@127.0.0.1:5432/postgres"
@@ -90,6 +91,7 @@ class Run:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
+        await delete_topics(KAFKA, prefix="bench")  # this run's, and any a crashed run left
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from aid_common.bus import OutgoingMessage
-from aid_common.kafka import KafkaBus
+from aid_common.kafka import KafkaBus, delete_topics
 
 TOPIC = "aid.sample.v1"
 
@@ -40,3 +43,23 @@ async def test_a_tail_reader_starts_at_the_latest_messages_follows_new_ones_and_
         assert not [g for g in groups if g.startswith(topic_prefix)], "a live view leaves no consumer group behind"
     finally:
         await bus.stop()
+
+
+async def test_a_throwaway_prefix_s_topics_are_deleted_and_no_other(kafka_bootstrap) -> None:
+    mine, other = f"t{uuid.uuid4().hex[:10]}.", f"t{uuid.uuid4().hex[:10]}."
+    for prefix in (mine, other):
+        bus = KafkaBus(kafka_bootstrap, topic_prefix=prefix, create_topics=[TOPIC, "aid.other.v1"])
+        await bus.start()
+        await bus.stop()
+    assert sorted(await delete_topics(kafka_bootstrap, prefix=mine)) == [mine + "aid.other.v1", mine + TOPIC]
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        left = await admin.list_topics()
+    finally:
+        await admin.close()
+    assert not [t for t in left if t.startswith(mine)]
+    assert {other + TOPIC, other + "aid.other.v1"} <= set(left)
+    await delete_topics(kafka_bootstrap, prefix=other)
+    with pytest.raises(ValueError):
+        await delete_topics(kafka_bootstrap, prefix="")

@@ -164,6 +164,23 @@ class KafkaBus(Bus):
             raise BusUnavailable(f"Kafka at {self.bootstrap_servers} does not answer: {exc!r}") from exc
 
 
+async def delete_topics(bootstrap_servers: str, *, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix` — for throwaway prefixes (a test's, a benchmark
+    run's), never a deployment's. A local broker that keeps every test's topics grows to thousands of
+    partitions: each restart then recovers them all, and its latency tail grows with them."""
+    if not prefix:
+        raise ValueError("a prefix is required: this never deletes every topic")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        await admin.start()
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+    finally:
+        await admin.close()
+
+
 class KafkaSubscriber(Subscriber):
     def __init__(self, bus: KafkaBus, *, group: str, topics: list[str], tail: int | None = None) -> None:
         self.bus, self.group, self.topics, self.tail = bus, group, topics, tail
