@@ -16,6 +16,7 @@ from bench import api, fanout, pipeline, report, wrk
 from bench.run import Run
 
 ALL = ("P1", "P2", "P3", "P4", "P5")
+UNLOADED_RATE = 5.0  # agreements/s for P3's floor
 
 
 async def measure(args: argparse.Namespace, only: set[str]) -> dict:
@@ -33,6 +34,8 @@ async def measure(args: argparse.Namespace, only: set[str]) -> dict:
             raw["P3"] = {
                 "bare": await pipeline.bare_paced(rate, args.paced_seconds),
                 "platform": await pipeline.webhook_paced(run, rate, args.paced_seconds),
+                # The same path on an idle machine: what the pipeline itself takes, apart from queueing.
+                "unloaded": await pipeline.webhook_paced(run, UNLOADED_RATE, args.paced_seconds / 2),
             }
         if "P4" in only:
             raw["P4"] = {

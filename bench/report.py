@@ -46,9 +46,11 @@ def summary(raw: dict) -> dict:
                            machine_cpu_busy=p.get("machine_cpu_busy"))  # fmt: skip
     if "P3" in raw:
         b, p = raw["P3"]["bare"], raw["P3"]["platform"]
+        idle = raw["P3"].get("unloaded") or {}
         out["P3"] = figure(b["p99_ms"], p["p99_ms"], "ms (p99)", rate_per_second=p["rate"], p50_ms=p["p50_ms"],
                            cpu_ms_per_agreement=p.get("cpu_ms_per_agreement"),
-                           machine_cpu_busy=p.get("machine_cpu_busy"))  # fmt: skip
+                           machine_cpu_busy=p.get("machine_cpu_busy"), unloaded_rate=idle.get("rate"),
+                           unloaded_p50_ms=idle.get("p50_ms"), unloaded_p99_ms=idle.get("p99_ms"))  # fmt: skip
     if "P4" in raw:
         b, p = raw["P4"]["bare"], raw["P4"]["platform"]
         out["P4"] = figure(b["per_second"], p["per_second"], "agreements/s (1 → 2 workers)",
@@ -91,9 +93,14 @@ def _p2(f: dict) -> str | None:
 def _p3(f: dict) -> str | None:
     if f.get("cpu_ms_per_agreement") is None:
         return None
+    floor = (
+        f"; at {f['unloaded_rate']:g}/s (idle machine) p50 {f['unloaded_p50_ms']} ms, p99 {f['unloaded_p99_ms']} ms"
+        if f.get("unloaded_p99_ms") is not None
+        else ""
+    )
     return (
         f"{f['rate_per_second']} agreements/s, p50 {f['p50_ms']} ms; "
-        f"CPU ms per agreement {_per_service(f['cpu_ms_per_agreement'])}, machine {_busy(f)} busy"
+        f"CPU ms per agreement {_per_service(f['cpu_ms_per_agreement'])}, machine {_busy(f)} busy{floor}"
     )
 
 
