@@ -99,7 +99,7 @@ async def measure(run: Run, n: int) -> dict:
     try:
         notifications = await run.service(
             "notifications", "all", db, prefix, **receiver.allow(),
-            AID_MAX_SUBSCRIPTIONS_PER_PARTNER=str(PER_PARTNER), AID_DELIVERY_POLL_SECONDS="0.05",
+            AID_MAX_SUBSCRIPTIONS_PER_PARTNER=str(PER_PARTNER),
         )  # fmt: skip
         setup = time.perf_counter()
         async with httpx.AsyncClient(headers=run.headers, timeout=60) as c:

@@ -165,9 +165,7 @@ async def webhook_paced(run: Run, rate: float, seconds: float) -> dict:
     try:
         pledges = await run.service("pledges", "all", await run.database(), prefix)
         projects = await run.service("projects", "all", await run.database(), prefix)
-        notifications = await run.service(
-            "notifications", "all", await run.database(), prefix, **receiver.allow(), AID_DELIVERY_POLL_SECONDS="0.05"
-        )
+        notifications = await run.service("notifications", "all", await run.database(), prefix, **receiver.allow())
         async with httpx.AsyncClient(headers=run.headers, timeout=60) as c:
             await _projects(c, projects.url, ("SY",))
             partner = (await c.post(f"{notifications.url}/v1/partners", json={"name": "Bench partner"})).json()

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections import Counter
 
+import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
@@ -15,18 +16,23 @@ from aid_notifications.deliveries import attempts
 from aid_notifications.deliveries.models import Delivery
 from aid_notifications.deliveries.sender import Outcome
 from aid_notifications.deliveries.service import history
+from aid_notifications.deliveries.worker import DeliveryWorker
 from aid_notifications.settings import NotificationsSettings
 from tests.helpers import eventually
 from tests.notifications.conftest import FAST, create_partner, funding_event, publish, subscribe
 
 
-async def test_when_many_partners_wait_each_claims_its_fair_share_of_the_slots(
-    start_service, sqlite_url, admin
-) -> None:
-    # The worker sleeps after its first (empty) claim; the test claims by hand.
-    svc = await start_service(
+@pytest.fixture
+async def svc(start_service, sqlite_url, monkeypatch):
+    """The service with its delivery worker asleep (it polls every 600 s and is not woken by commits): the tests
+    claim by hand."""
+    monkeypatch.setattr(DeliveryWorker, "wake", lambda self: None)
+    return await start_service(
         create_app, NotificationsSettings, sqlite_url, role="all", **FAST | {"AID_DELIVERY_POLL_SECONDS": "600"}
     )
+
+
+async def test_when_many_partners_wait_each_claims_its_fair_share_of_the_slots(svc, admin) -> None:
     big = await create_partner(svc, admin, "Big Partner")
     for path in ("/a", "/b", "/c"):
         await subscribe(svc, admin, big["id"], f"http://127.0.0.1:9/{path}", ["aid.project.*"], countries=["YE"])
@@ -60,12 +66,7 @@ async def test_when_many_partners_wait_each_claims_its_fair_share_of_the_slots(
     )
 
 
-async def test_an_attempt_that_ends_after_a_replay_leaves_the_replayed_turn_waiting(
-    start_service, sqlite_url, admin
-) -> None:
-    svc = await start_service(
-        create_app, NotificationsSettings, sqlite_url, role="all", **FAST | {"AID_DELIVERY_POLL_SECONDS": "600"}
-    )
+async def test_an_attempt_that_ends_after_a_replay_leaves_the_replayed_turn_waiting(svc, admin) -> None:
     partner = await create_partner(svc, admin)
     sub = await subscribe(svc, admin, partner["id"], "http://127.0.0.1:9/x", ["aid.project.*"])
     await publish(svc, funding_event())
@@ -99,15 +100,10 @@ async def test_an_attempt_that_ends_after_a_replay_leaves_the_replayed_turn_wait
         assert len(await history(session=session, delivery_id=delivery.id)) == 1, "the attempt is kept as history"
 
 
-async def test_a_claim_reads_in_a_fixed_number_of_statements_however_many_subscriptions_it_takes(
-    start_service, sqlite_url, admin
-) -> None:
+async def test_a_claim_reads_in_a_fixed_number_of_statements_however_many_subscriptions_it_takes(svc, admin) -> None:
     """A fan-out claim takes deliveries of many subscriptions and events at once: their addresses, secrets and
     event bodies are read together (a claim of 64 used to cost ~130 statements, one per subscription, secret
     and event) — and each delivery still gets its own subscription's address and secret and its own event."""
-    svc = await start_service(
-        create_app, NotificationsSettings, sqlite_url, role="all", **FAST | {"AID_DELIVERY_POLL_SECONDS": "600"}
-    )
     subs = {}
     for i in range(8):
         partner = await create_partner(svc, admin, f"Partner {i}")

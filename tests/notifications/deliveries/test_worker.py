@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -227,6 +228,25 @@ async def test_a_subscription_at_its_cap_gets_its_next_webhook_as_soon_as_one_en
     for _ in range(20):
         await publish(svc, funding_event())
     await eventually(lambda: len(receiver.at("/hook")) == 20, timeout=15)
+
+
+async def test_an_idle_worker_sends_at_once_when_deliveries_are_committed_not_at_its_next_poll(
+    start_service, sqlite_url, receiver, admin
+) -> None:
+    """The worker polls every 30 s here; a matching event, and a delivery retried by hand, still go out within
+    seconds: the commit that queued them wakes the worker in the same process."""
+    svc = await start_service(
+        create_app, NotificationsSettings, sqlite_url, role="all", **FAST | {"AID_DELIVERY_POLL_SECONDS": "30"}
+    )
+    partner = await create_partner(svc, admin)
+    await subscribe(svc, admin, partner["id"], receiver.url(), ["aid.project.*"])
+    await asyncio.sleep(1)  # the worker's first claim found nothing: it sleeps its 30 s
+    await publish(svc, funding_event())
+    await eventually(lambda: len(receiver.at("/hook")) == 1, timeout=5)
+    (delivery,) = await _deliveries(svc, admin)
+    r = await svc.client.post(f"/v1/deliveries/{delivery['id']}/retry", headers=admin)
+    assert r.status_code == 202, r.text
+    await eventually(lambda: len(receiver.at("/hook")) == 2, timeout=5)
 
 
 async def test_a_partner_recovers_its_failed_deliveries_after_an_outage(notifications, receiver, admin, token) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-import weakref
 from collections import Counter
 from typing import Any
 
@@ -20,11 +19,10 @@ import orjson
 import structlog
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
+from aid_common import commit_signals
 from aid_common.aio import sleep_or_stop
 from aid_common.bus import Bus, BusUnavailable, OutgoingMessage
 from aid_common.db import bulk_insert, transaction, utcnow
@@ -34,7 +32,7 @@ from aid_common.tables import OUTBOX_CHANNEL, OutboxMessage
 
 log = structlog.get_logger("aid.outbox")
 
-_local_relays: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+OUTBOX_SIGNAL = "outbox"  # a relay in this process hears about new rows the moment their transaction commits
 
 
 def add(session: AsyncSession, payload: BaseModel, *, events: EventRegistry = registry) -> CloudEvent:
@@ -49,7 +47,7 @@ def add(session: AsyncSession, payload: BaseModel, *, events: EventRegistry = re
             payload=event.to_json(),
         )
     )
-    session.sync_session.info["aid_outbox_written"] = True
+    commit_signals.signal(session, OUTBOX_SIGNAL)
     return event
 
 
@@ -84,27 +82,7 @@ async def add_alike(
             }
         )
     await bulk_insert(session, OutboxMessage.__table__, rows)
-    session.sync_session.info["aid_outbox_written"] = True
-
-
-def _wake_local_relays(session: Session) -> None:
-    # SQLAlchemy fires after_commit for a released SAVEPOINT too (a consumer batch releases one per event): the
-    # rows are not visible to a relay before the real commit, so the flag waits for that.
-    if session.in_nested_transaction():
-        return
-    if session.info.pop("aid_outbox_written", False):
-        for relay in list(_local_relays):
-            relay.wake()
-
-
-def _forget_written(session: Session) -> None:
-    if not session.in_nested_transaction():  # a savepoint rolled back: its neighbours' rows may still commit
-        session.info.pop("aid_outbox_written", None)
-
-
-# A relay in this process hears about new rows the moment their transaction commits (any database).
-sa_event.listen(Session, "after_commit", _wake_local_relays)
-sa_event.listen(Session, "after_rollback", _forget_written)
+    commit_signals.signal(session, OUTBOX_SIGNAL)
 
 
 class OutboxRelay:
@@ -130,7 +108,7 @@ class OutboxRelay:
         self._listener: Any = None
         self._last_gauges = 0.0
         self._last_cleanup = 0.0
-        _local_relays.add(self)
+        commit_signals.listen(OUTBOX_SIGNAL, self)
 
     def wake(self) -> None:
         self._wake.set()

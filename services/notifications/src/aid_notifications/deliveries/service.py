@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common import outbox, visibility
+from aid_common import commit_signals, outbox, visibility
 from aid_common.auth import Caller
 from aid_common.db import bulk_insert, upsert_insert, utcnow
 from aid_common.errors import Conflict, NotFound
@@ -30,6 +30,9 @@ from aid_notifications.partners.service import visible_partner
 from aid_notifications.subscriptions import service as subscriptions
 from aid_notifications.subscriptions.matching import dimensions, filter_matches, type_matches
 from aid_notifications.subscriptions.models import Subscription, SubscriptionStatus
+
+# A delivery worker in this process claims the moment deliveries due now are committed, not at its next poll.
+DELIVERIES_SIGNAL = "deliveries"
 
 
 def matches(subscription: Subscription, event_type: str, data: dict) -> bool:
@@ -98,6 +101,7 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent) -> int:
     if deliveries:
         await bulk_insert(session, Delivery.__table__, deliveries)
         await outbox.add_alike(session, first, alerts)  # one envelope serialized, 10 000 copies
+        commit_signals.signal(session, DELIVERIES_SIGNAL)
     return len(deliveries)
 
 
@@ -116,6 +120,7 @@ async def queue(
             select(Delivery).where(Delivery.subscription_id == subscription.id, Delivery.event_id == event_id)
         )
     ).scalar_one_or_none()
+    commit_signals.signal(session, DELIVERIES_SIGNAL)
     if existing is not None:
         existing.status, existing.attempts, existing.next_attempt_at = DeliveryStatus.PENDING.value, 0, now
         return existing
@@ -210,6 +215,7 @@ async def recover(
     for delivery in rows.scalars():
         delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING.value, 0, now
         count += 1
+    commit_signals.signal(session, DELIVERIES_SIGNAL)
     return count, since
 
 
@@ -234,6 +240,7 @@ async def retry(*, session: AsyncSession, caller: Caller, delivery_id: uuid.UUID
     if subscription is None or subscription.status != SubscriptionStatus.ACTIVE.value:
         raise Conflict(f"the subscription of delivery {delivery_id} is disabled; enable it first, then retry")
     delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING.value, 0, utcnow()
+    commit_signals.signal(session, DELIVERIES_SIGNAL)
     await session.flush()
     return delivery
 

@@ -19,7 +19,7 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aid_common.aio import sleep_or_stop
+from aid_common import commit_signals
 from aid_common.db import transaction
 from aid_notifications.deliveries import attempts, service
 from aid_notifications.deliveries.attempts import Claimed
@@ -54,6 +54,11 @@ class DeliveryWorker:
         self.in_flight: Counter[uuid.UUID] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
         self.outcomes: asyncio.Queue[tuple[Claimed, Outcome]] = asyncio.Queue()
+        self._wake = asyncio.Event()  # deliveries due now were committed in this process
+        commit_signals.listen(service.DELIVERIES_SIGNAL, self)
+
+    def wake(self) -> None:
+        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         timeout = httpx.Timeout(self.settings.webhook_timeout_seconds)
@@ -72,6 +77,7 @@ class DeliveryWorker:
                         await self._until_a_slot_frees(stop)
                         free = self.settings.delivery_concurrency - len(self.tasks)
                     if free > 0:
+                        self._wake.clear()  # what commits from here on wakes the next turn
                         claimed = await self.claim(free)
                     if loop.time() - last_gauges > GAUGES_EVERY_SECONDS:
                         await self.report_queue()
@@ -98,23 +104,22 @@ class DeliveryWorker:
         await recorder
 
     async def _until_a_slot_frees(self, stop: asyncio.Event) -> None:
-        """Wait for the poll interval — or less, until a request in flight finishes (or the worker stops). Used
+        """Wait for the poll interval — or less: until a request in flight finishes, deliveries due now are committed
+        in this process (a fan-out, a replay: `commit_signals`), or the worker stops. Used
         when few slots are free, and when nothing could be claimed: a subscription at its cap
         (AID_DELIVERY_PER_SUBSCRIPTION) has due deliveries held back until one of its requests ends; sleeping the
         whole interval then capped it at that many webhooks per interval (4 per 0.5 s by default), however fast
         its endpoint answered."""
-        if not self.tasks:
-            await sleep_or_stop(stop, self.settings.delivery_poll_seconds)
-            return
-        stopping = asyncio.ensure_future(stop.wait())
+        stopping, woken = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())
         try:
             await asyncio.wait(
-                {*self.tasks, stopping},
+                {*self.tasks, stopping, woken},
                 timeout=self.settings.delivery_poll_seconds,
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             stopping.cancel()
+            woken.cancel()
 
     async def claim(self, limit: int) -> list[Claimed]:
         async with transaction(self.sessions) as session:
