@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections import Counter
 
 import pytest
@@ -18,6 +19,7 @@ from aid_notifications.deliveries.sender import Outcome
 from aid_notifications.deliveries.service import history
 from aid_notifications.deliveries.worker import DeliveryWorker
 from aid_notifications.settings import NotificationsSettings
+from aid_notifications.subscriptions import service as subscriptions
 from tests.helpers import eventually
 from tests.notifications.conftest import FAST, create_partner, funding_event, publish, subscribe
 
@@ -144,3 +146,36 @@ async def test_a_claim_reads_in_a_fixed_number_of_statements_however_many_subscr
             select(func.count()).select_from(Delivery).where(Delivery.next_attempt_at > dt.datetime.now(dt.UTC))
         )
     assert leased == 24, "every claimed delivery is leased"
+
+
+async def test_deliveries_of_a_disabled_subscription_go_dead_without_taking_the_partner_s_share(svc, admin) -> None:
+    """A partner's disabled subscription still has deliveries waiting, older than those of its active one: the
+    claim marks them dead (no request is made) and still gives the partner its one slot for the active one."""
+    partner = await create_partner(svc, admin)
+    sessions = svc.runtime.sessions
+
+    def queued(count: int):
+        async def check() -> bool:
+            async with transaction(sessions) as session:
+                return await session.scalar(select(func.count()).select_from(Delivery)) == count
+
+        return check
+
+    gone = await subscribe(svc, admin, partner["id"], "http://127.0.0.1:9/gone", ["aid.project.*"])
+    await publish(svc, funding_event())
+    await eventually(queued(1), timeout=10)  # only the first subscription exists: its delivery is the oldest
+    live = await subscribe(svc, admin, partner["id"], "http://127.0.0.1:9/live", ["aid.project.*"])
+    await publish(svc, funding_event())
+    await eventually(queued(3), timeout=10)
+    async with transaction(sessions) as session:
+        await subscriptions.disable(session=session, subscription_id=uuid.UUID(gone["id"]), reason="410 Gone")
+    async with transaction(sessions) as session:
+        claimed = await attempts.claim(
+            session, limit=3, in_flight=Counter(), per_subscription=4, per_partner=1,
+            lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box,
+        )  # fmt: skip
+    assert [str(c.subscription_id) for c in claimed] == [live["id"]]
+    async with transaction(sessions) as session:
+        dead = (await session.execute(select(Delivery).where(Delivery.status == "dead"))).scalars().all()
+    assert [str(d.subscription_id) for d in dead] == [gone["id"]] * 2
+    assert all(d.last_error == "the subscription is disabled" for d in dead)

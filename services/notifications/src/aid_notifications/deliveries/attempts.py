@@ -91,6 +91,9 @@ async def claim(
     for row in candidates:
         if len(chosen) >= limit:
             break
+        if row.status != SubscriptionStatus.ACTIVE.value:
+            chosen.append(row)  # to be marked dead below: no request, so it takes no share of the caps
+            continue
         if in_flight[row.subscription_id] + taken[row.subscription_id] >= per_subscription:
             continue  # this subscription has enough requests open; others go first
         if in_flight[row.partner_id] + taken[row.partner_id] >= per_partner:
