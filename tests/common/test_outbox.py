@@ -9,6 +9,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from aid_common import outbox
@@ -157,6 +158,24 @@ async def test_a_relay_never_publishes_a_keys_row_past_an_earlier_one_another_re
         # the other relay's transaction ended without publishing row 2: now rows 2 and 3 go, in that order
         assert await relay.relay_once() == 2
         assert [json.loads(m.value)["data"]["seq"] for m in bus.messages(TOPIC)] == [1, 2, 3]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_relay_publishes_a_batch_in_two_statements(pg_url) -> None:
+    """One claim (with its key-order check) and one UPDATE per batch, whatever its size: every statement is a round
+    trip on each hop of the pipeline."""
+    engine = create_engine(pg_url)
+    await create_all(engine, SampleBase.metadata)
+    sessions = session_factory(engine)
+    statements: list[str] = []
+    try:
+        await _write(sessions, 30, keys=4)
+        sa_event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        bus = MemoryBus()
+        assert await OutboxRelay(service="t", sessions=sessions, bus=bus, database_url=pg_url).relay_once() == 30
+        assert [json.loads(m.value)["data"]["seq"] for m in bus.messages(TOPIC)] == list(range(30))
+        assert len(statements) == 2, statements
     finally:
         await engine.dispose()
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from aid_common import commit_signals
 from aid_common.aio import sleep_or_stop
@@ -118,22 +119,7 @@ class OutboxRelay:
         Raises BusUnavailable after recording the failed attempt on the rows."""
         failure: BusUnavailable | None = None
         async with transaction(self.sessions) as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(OutboxMessage)
-                        .where(OutboxMessage.published_at.is_(None))
-                        .order_by(OutboxMessage.id)
-                        .limit(self.batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if not rows:
-                return 0
-            sendable = await self._in_key_order(session, rows)
+            sendable = await self._claim_in_key_order(session)
             if not sendable:
                 return 0
             try:
@@ -170,27 +156,34 @@ class OutboxRelay:
         for topic, count in Counter(r.topic for r in sendable).items():
             EVENTS_PUBLISHED.labels(self.service, topic).inc(count)
 
-    async def _in_key_order(self, session: AsyncSession, rows: Any) -> list[OutboxMessage]:
-        """Of the claimed rows, those with no pending row of their key before them that this relay does not hold.
+    async def _claim_in_key_order(self, session: AsyncSession) -> list[OutboxMessage]:
+        """Claim the oldest pending rows no other relay holds (FOR UPDATE SKIP LOCKED) and return those with no
+        pending row of their key before them that this relay does not hold — one statement, the claim as a CTE.
 
         Comparing with the key's first pending row is not enough: claims skip locked rows, so a claim can hold
         rows 1 and 3 of a key while another relay's open transaction holds row 2 (claimed and held back) — row 3
-        must wait for it."""
-        ids = [r.id for r in rows]
-        first_elsewhere = dict(
-            (
-                await session.execute(
-                    select(OutboxMessage.key, func.min(OutboxMessage.id))
-                    .where(
-                        OutboxMessage.published_at.is_(None),
-                        OutboxMessage.key.in_({r.key for r in rows}),
-                        OutboxMessage.id.not_in(ids),
-                    )
-                    .group_by(OutboxMessage.key)
-                )
-            ).all()
+        must wait for it. Rows held back stay locked until this transaction ends, then wait for the next turn."""
+        claimed = (
+            select(OutboxMessage)
+            .where(OutboxMessage.published_at.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+            .cte("claimed")
         )
-        return [r for r in rows if r.id < first_elsewhere.get(r.key, r.id + 1)]
+        mine, other = aliased(OutboxMessage, claimed), aliased(OutboxMessage)
+        earlier_elsewhere = (
+            select(other.id)
+            .where(
+                other.published_at.is_(None),
+                other.key == mine.key,
+                other.id < mine.id,
+                other.id.not_in(select(claimed.c.id)),
+            )
+            .exists()
+        )
+        rows = await session.execute(select(mine, earlier_elsewhere).order_by(mine.id))
+        return [row for row, held_back in rows.all() if not held_back]
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._listen()
