@@ -141,10 +141,10 @@ async def claim(
         await session.execute(
             update(Delivery).where(Delivery.id.in_([c.delivery_id for c in out])).values(next_attempt_at=leased_until)
         )
-    for delivery_id, reason in dead.items():
+    for reason in set(dead.values()):  # one UPDATE per reason, not per delivery
         await session.execute(
             update(Delivery)
-            .where(Delivery.id == delivery_id)
+            .where(Delivery.id.in_([i for i, why in dead.items() if why == reason]))
             .values(status=DeliveryStatus.DEAD.value, next_attempt_at=None, last_error=reason)
         )
     return out

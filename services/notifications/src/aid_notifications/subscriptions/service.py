@@ -216,12 +216,6 @@ async def rotate_secret(
     return subscription, secret
 
 
-async def signing_secrets(*, session: AsyncSession, subscription_id: uuid.UUID, box: SecretBox) -> list[str]:
-    """The secrets to sign with now: the newest first, then any still inside its rotation overlap."""
-    sealed = await signing_secrets_of(session=session, subscription_ids={subscription_id})
-    return [box.open(s) for s in sealed.get(subscription_id, [])]
-
-
 async def signing_secrets_of(*, session: AsyncSession, subscription_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     """Sealed secrets to sign with now, per subscription, in one query: the newest first, then any still inside
     its rotation overlap. A subscription without one is absent."""
