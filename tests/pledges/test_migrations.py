@@ -31,7 +31,7 @@ async def test_migrated_database_serves_the_api_and_notifies_relays(start_servic
         "idempotency_keys",
         "alembic_version",
     } <= tables
-    assert "outbox_notify" in triggers
+    assert {"outbox_notify", "fx_rates_changed", "donors_changed", "fx_rates_truncated"} <= triggers
     svc = await start_service(
         create_app, PledgesSettings, pg_url, AID_MODE="production", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092"
     )

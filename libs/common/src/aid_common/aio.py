@@ -28,3 +28,13 @@ async def quietly(aw: Awaitable[Any]) -> None:
         await aw
     except Exception as exc:
         log.debug("shutdown_step_failed", error=repr(exc))
+
+
+async def wait_any(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of `events` is set, or `timeout` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

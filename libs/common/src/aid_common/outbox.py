@@ -23,8 +23,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from aid_common import commit_signals
-from aid_common.aio import sleep_or_stop
+from aid_common import commit_signals, pg_listen
+from aid_common.aio import sleep_or_stop, wait_any
 from aid_common.bus import Bus, BusUnavailable, OutgoingMessage
 from aid_common.db import bulk_insert, transaction, utcnow
 from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventRegistry, registry
@@ -209,10 +209,7 @@ class OutboxRelay:
                     continue
                 if self._listener is None:
                     await self._listen()
-                waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-                _, pending = await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                for w in pending:
-                    w.cancel()
+                await wait_any(self._wake, stop, timeout=self.poll_seconds)
         finally:
             await self._unlisten()
 
@@ -240,19 +237,9 @@ class OutboxRelay:
 
     async def _listen(self) -> None:
         """PostgreSQL: LISTEN on a connection of its own so commits in other processes wake this relay."""
-        if not self.database_url.startswith("postgresql"):
-            return
-        import asyncpg
-
-        dsn = self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        try:
-            conn = await asyncpg.connect(dsn, timeout=5)
-            await conn.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
-            conn.add_termination_listener(lambda *_: self._lost_listener())
-            self._listener = conn
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            log.warning("outbox.listen_failed", service=self.service, error=str(exc))
-            self._listener = None
+        self._listener = await pg_listen.listen(
+            self.database_url, OUTBOX_CHANNEL, on_notify=lambda _: self._wake.set(), on_lost=self._lost_listener
+        )
 
     def _lost_listener(self) -> None:
         self._listener = None
@@ -261,7 +248,4 @@ class OutboxRelay:
     async def _unlisten(self) -> None:
         if self._listener is not None:
             conn, self._listener = self._listener, None
-            try:
-                await asyncio.wait_for(conn.close(), timeout=2)
-            except Exception:
-                conn.terminate()
+            await pg_listen.close(conn)

@@ -100,6 +100,7 @@ class ServiceRuntime:
             self.engine, writes=settings.rate_limit_writes, failed_auth=settings.rate_limit_failed_auth
         )
         self.background: list[BackgroundTask] = []
+        self.api_background: list[BackgroundTask] = []
         self.startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
         self.relay = OutboxRelay(
             service=service,
@@ -138,6 +139,10 @@ class ServiceRuntime:
     def add_background(self, task: BackgroundTask) -> None:
         """A loop to run beside the relay and the consumer in worker processes (e.g. webhook delivery)."""
         self.background.append(task)
+
+    def add_api_background(self, task: BackgroundTask) -> None:
+        """A loop to run in processes that serve the API (e.g. a cache's LISTEN connection)."""
+        self.api_background.append(task)
 
     def on_start(self, hook: Callable[[ServiceRuntime], Awaitable[None]]) -> None:
         """Run `hook(runtime)` at start, after the tables exist (e.g. loading reference data)."""
@@ -200,12 +205,15 @@ class ServiceRuntime:
             await hook(self)
         if self._owns_bus:
             await self.bus.start()
+        self._stop.clear()
+        loops: list[BackgroundTask] = []
         if self.runs_workers:
-            self._stop.clear()
-            loops: list[BackgroundTask] = [self.relay.run, *self.background]
+            loops += [self.relay.run, *self.background]
             if self.consumer is not None:
                 loops.append(self.consumer.run)
-            self._tasks = [asyncio.create_task(loop(self._stop), name=f"{self.service}:{loop}") for loop in loops]
+        if self.serves_api:
+            loops += self.api_background
+        self._tasks = [asyncio.create_task(loop(self._stop), name=f"{self.service}:{loop}") for loop in loops]
         if self.freeze_heap_at_start:
             # What is alive now (modules, mappers, schemas, routes: most of the heap, kept for the process's
             # life) leaves the cyclic garbage collector's view, which walked all of it at every full collection:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aid_common.bus import Bus
+from aid_common.notified_cache import NotifiedCache
 from aid_common.runtime import Role, ServiceRuntime
 from aid_contracts import PLEDGES_TOPIC
 from aid_pledges import handlers
@@ -12,6 +13,7 @@ from aid_pledges.agreements import views as agreements
 from aid_pledges.db import Base
 from aid_pledges.donors import views as donors
 from aid_pledges.fx import views as fx
+from aid_pledges.reference_cache import CHANNEL
 from aid_pledges.seed import seed_reference_data
 from aid_pledges.settings import PledgesSettings
 
@@ -32,6 +34,9 @@ def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", b
     app = FastAPI(title="Pledges", version="1", lifespan=runtime.lifespan, description=__doc__)
     runtime.install(app)
     if runtime.serves_api:
+        # the donor and FX rate of every new agreement, read from memory (see aid_pledges.reference_cache)
+        app.state.reference_cache = NotifiedCache(CHANNEL, database_url=settings.database_url)
+        runtime.add_api_background(app.state.reference_cache.run)
         app.include_router(donors.router)
         app.include_router(fx.router)
         app.include_router(agreements.router)

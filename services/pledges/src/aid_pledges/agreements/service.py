@@ -18,6 +18,7 @@ from aid_common.auth import Caller
 from aid_common.context import current_correlation_id
 from aid_common.db import upsert_insert, utcnow
 from aid_common.errors import Conflict, NotFound, Unprocessable
+from aid_common.notified_cache import NotifiedCache
 from aid_common.pagination import keyset, page
 from aid_contracts.pledges import (
     AgreementAmended,
@@ -134,12 +135,15 @@ def _facts(agreement: Agreement, donor: DonorRef) -> dict:
     }
 
 
-async def create(*, session: AsyncSession, data: AgreementCreate, caller: Caller) -> Agreement:
+async def create(
+    *, session: AsyncSession, data: AgreementCreate, caller: Caller, cache: NotifiedCache | None = None
+) -> Agreement:
     """The busiest write there is (partner systems post every agreement they sign): plain statements, no ORM
-    flush — the donor and rate read, the agreement inserted unless its reference is taken (one statement: no
-    separate check), its history rows in one INSERT, its event into the outbox."""
+    flush — the donor and rate from `cache` (read once per process until they change), the agreement inserted
+    unless its reference is taken (one statement: no separate check), its history rows in one INSERT, its event
+    into the outbox."""
     _check_places(data.amount, data.currency)
-    donor = await donors.ref_or_422(session=session, donor_id=data.donor_id)
+    donor = await donors.ref_or_422(session=session, donor_id=data.donor_id, cache=cache)
     today = _today()
     signed = data.status is Status.SIGNED
     # Created already signed and no pledge date given: it was announced when it was signed.
@@ -150,7 +154,7 @@ async def create(*, session: AsyncSession, data: AgreementCreate, caller: Caller
     _not_in_future(pledged_on, "pledged_on")
     await earmarks.check(session=session, earmark=data.earmark)
     rate_day = (data.signed_on or today) if signed else today
-    rate = await fx.rate_on(session=session, currency=data.currency, day=rate_day)
+    rate = await fx.rate_on(session=session, currency=data.currency, day=rate_day, cache=cache)
     e = data.earmark
     now = utcnow()
     agreement = Agreement(  # transient: written by the INSERT below, answered from here

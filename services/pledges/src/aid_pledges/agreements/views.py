@@ -25,7 +25,7 @@ from aid_pledges.agreements.models import (
     SignRequest,
     Status,
 )
-from aid_pledges.deps import Reader, Writer
+from aid_pledges.deps import Reader, ReferenceCache, Writer
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 exports_router = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -52,13 +52,17 @@ AGREEMENT_COLUMNS = (
 
 @router.post("", status_code=201)
 @idempotent
-async def create_agreement(body: AgreementCreate, uow: UnitOfWork, caller: Writer) -> AgreementRead:
+async def create_agreement(
+    body: AgreementCreate, uow: UnitOfWork, caller: Writer, cache: ReferenceCache
+) -> AgreementRead:
     """Record a pledged or signed agreement; converts to USD at the rate in force on the signing day (or today
     while pledged), rounding half to even to the cent. The earmark is checked against the appeals, pillars and
     projects this service knows **as of the last event it has seen** from the projects service: an unknown
     appeal, pillar or project, or a closed project, is 422 (a project created a moment ago is known within about
     a second). Dates: pledged_on ≤ signed_on ≤ today."""
-    return AgreementRead.model_validate(await service.create(session=uow.session, data=body, caller=caller))
+    return AgreementRead.model_validate(
+        await service.create(session=uow.session, data=body, caller=caller, cache=cache)
+    )
 
 
 @router.get("")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 from decimal import ROUND_HALF_EVEN, Decimal
 from importlib import resources
+from operator import itemgetter
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_common import commit_signals
 from aid_common.errors import Unprocessable
+from aid_common.notified_cache import NotifiedCache
 from aid_pledges.fx.models import FxRate
+from aid_pledges.reference_cache import CHANNEL, fx_key
 
 CENT = Decimal("0.01")
 
@@ -31,6 +36,7 @@ async def put(*, session: AsyncSession, currency: str, usd_per_unit: Decimal, va
     else:
         rate.usd_per_unit = usd_per_unit
     await session.flush()
+    commit_signals.signal(session, CHANNEL)  # this process's caches forget rates before the answer goes out
     return rate
 
 
@@ -42,10 +48,22 @@ _RATE_ON = (
     .order_by(_RATES.c.valid_from.desc())
     .limit(1)
 )
+_RATES_OF = select(_RATES.c.valid_from, _RATES.c.usd_per_unit).where(_RATES.c.currency == bindparam("currency"))
 
 
-async def rate_on(*, session: AsyncSession, currency: str, day: dt.date) -> Decimal:
-    found = (await session.execute(_RATE_ON, {"currency": currency, "day": day})).scalar_one_or_none()
+async def rate_on(*, session: AsyncSession, currency: str, day: dt.date, cache: NotifiedCache | None = None) -> Decimal:
+    """The rate in force on `day`: with `cache`, from the currency's rates held in memory (read all at once, a
+    few dozen rows; dropped whenever one changes), else one statement."""
+    if cache is None:
+        found = (await session.execute(_RATE_ON, {"currency": currency, "day": day})).scalar_one_or_none()
+    else:
+
+        async def read() -> tuple[tuple[dt.date, Decimal], ...]:
+            return tuple(sorted(tuple(row) for row in await session.execute(_RATES_OF, {"currency": currency})))
+
+        rates = await cache.get(fx_key(currency), read)
+        in_force = bisect.bisect_right(rates, day, key=itemgetter(0))
+        found = rates[in_force - 1][1] if in_force else None
     if found is None:
         raise Unprocessable(
             f"no {currency} to USD rate is in force on {day.isoformat()}; add one with PUT /v1/fx-rates/{currency}"
@@ -70,4 +88,5 @@ async def seed(*, session: AsyncSession) -> int:
             session.add(FxRate(currency=key[0], valid_from=key[1], usd_per_unit=Decimal(row["usd_per_unit"])))
             added += 1
     await session.flush()
+    commit_signals.signal(session, CHANNEL)
     return added
