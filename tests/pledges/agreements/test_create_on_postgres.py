@@ -5,7 +5,11 @@ these tests hold the path to what partners rely on under concurrency."""
 from __future__ import annotations
 
 import asyncio
+import json
 
+from sqlalchemy import event
+
+from aid_contracts import PLEDGES_TOPIC
 from aid_pledges.app import create_app
 from aid_pledges.settings import PledgesSettings
 from tests.helpers import PROBLEM
@@ -60,3 +64,36 @@ async def test_the_write_limit_counts_every_post_and_a_replay_answers_the_first(
     over = await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference="R6"))
     assert over.status_code == 429 and int(over.headers["retry-after"]) >= 1
     assert await svc.relay() == 3, "one event per agreement: the replay and the refused post wrote none"
+
+
+async def test_a_new_agreement_is_four_statements_and_writes_its_history_and_event_with_it(
+    start_service, pg_url, writer, reader
+) -> None:
+    """The write limit, the Idempotency-Key, the agreement with its history and its event (one statement), the
+    stored answer: the donor and the rate come from memory once read."""
+    svc = await start_service(create_app, PledgesSettings, pg_url)
+    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
+    await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference="warm"))
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(svc.runtime.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        r = await svc.client.post(
+            "/v1/agreements",
+            headers={**writer, "Idempotency-Key": "k-1"},
+            json=agreement_body(donor["id"], reference="pledged", status="pledged", signed_on=None),
+        )
+    finally:
+        event.remove(svc.runtime.engine.sync_engine, "before_cursor_execute", seen)
+    assert r.status_code == 201, r.text
+    assert len(statements) <= 4, statements
+    history = (await svc.client.get(f"/v1/agreements/{r.json()['id']}/history", headers=reader)).json()["items"]
+    assert [h["action"] for h in history] == ["created"]
+    assert await svc.relay() == 2  # the warm-up's and this one's
+    pledged = [m for m in svc.bus.messages(PLEDGES_TOPIC) if m.key == r.json()["id"]]
+    assert len(pledged) == 1
+    sent = json.loads(pledged[0].value)
+    assert sent["type"] == "aid.agreement.pledged" and sent["data"]["amount"] == "1000000.00"

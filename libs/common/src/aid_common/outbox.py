@@ -38,18 +38,28 @@ OUTBOX_SIGNAL = "outbox"  # a relay in this process hears about new rows the mom
 
 def add(session: AsyncSession, payload: BaseModel, *, events: EventRegistry = registry) -> CloudEvent:
     """Queue `payload` as a CloudEvent in `session`'s transaction; it is published only if that commits."""
-    et, event = events.envelope(payload)
-    session.add(
-        OutboxMessage(
-            event_id=uuid.UUID(event.id),
-            topic=et.topic,
-            key=event.subject or "",
-            event_type=et.type,
-            payload=event.to_json(),
-        )
-    )
-    commit_signals.signal(session, OUTBOX_SIGNAL)
+    values, event = row(session, payload, events=events)
+    session.add(OutboxMessage(**values))
     return event
+
+
+def row(
+    session: AsyncSession, payload: BaseModel, *, events: EventRegistry = registry
+) -> tuple[dict[str, Any], CloudEvent]:
+    """The outbox row of `payload`, as column values for a statement the caller writes itself in `session`'s
+    transaction (e.g. folded into the INSERT of what the event reports: one round trip), and its CloudEvent."""
+    et, event = events.envelope(payload)
+    commit_signals.signal(session, OUTBOX_SIGNAL)
+    values = {
+        "event_id": uuid.UUID(event.id),
+        "topic": et.topic,
+        "key": event.subject or "",
+        "event_type": et.type,
+        "payload": event.to_json(),
+        "created_at": utcnow(),
+        "attempts": 0,
+    }
+    return values, event
 
 
 async def add_alike(

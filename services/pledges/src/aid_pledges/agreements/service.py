@@ -4,19 +4,18 @@ its event to the outbox in the same transaction."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 from decimal import Decimal
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.auth import Caller
 from aid_common.context import current_correlation_id
-from aid_common.db import upsert_insert, utcnow
+from aid_common.db import utcnow
 from aid_common.errors import Conflict, NotFound, Unprocessable
 from aid_common.notified_cache import NotifiedCache
 from aid_common.pagination import keyset, page
@@ -29,6 +28,7 @@ from aid_contracts.pledges import (
     DonorRef,
 )
 from aid_contracts.types import currency_exponent, in_currency
+from aid_pledges.agreements import writes
 from aid_pledges.agreements.models import (
     Agreement,
     AgreementCreate,
@@ -43,17 +43,6 @@ from aid_pledges.donors import service as donors
 from aid_pledges.donors.models import Donor
 from aid_pledges.earmarks import service as earmarks
 from aid_pledges.fx import service as fx
-
-_AGREEMENTS = Agreement.__table__
-_ADD_HISTORY = insert(AgreementHistory.__table__)
-
-
-@functools.cache
-def _insert_new(dialect: str) -> Any:
-    """An agreement's INSERT that writes nothing (and returns no row) when its donor already used the reference —
-    the check and the write in one statement, built once."""
-    new = upsert_insert(dialect)(_AGREEMENTS).on_conflict_do_nothing(index_elements=["donor_id", "reference"])
-    return new.returning(_AGREEMENTS.c.id)
 
 
 def _today() -> dt.date:
@@ -138,10 +127,9 @@ def _facts(agreement: Agreement, donor: DonorRef) -> dict:
 async def create(
     *, session: AsyncSession, data: AgreementCreate, caller: Caller, cache: NotifiedCache | None = None
 ) -> Agreement:
-    """The busiest write there is (partner systems post every agreement they sign): plain statements, no ORM
-    flush — the donor and rate from `cache` (read once per process until they change), the agreement inserted
-    unless its reference is taken (one statement: no separate check), its history rows in one INSERT, its event
-    into the outbox."""
+    """The busiest write there is (partner systems post every agreement they sign): the donor and rate from
+    `cache` (read once per process until they change), then the agreement, its history and its event written
+    together unless its reference is taken (`writes.write_new`: one statement on PostgreSQL, no ORM flush)."""
     _check_places(data.amount, data.currency)
     donor = await donors.ref_or_422(session=session, donor_id=data.donor_id, cache=cache)
     today = _today()
@@ -180,11 +168,6 @@ async def create(
         created_at=now,
         updated_at=now,
     )
-    inserted = await session.execute(
-        _insert_new(session.bind.dialect.name), {c.key: getattr(agreement, c.key) for c in _AGREEMENTS.columns}
-    )
-    if inserted.first() is None:
-        raise Conflict(f"donor {donor.id} already has an agreement with reference {data.reference!r}")
     history = [
         _entry(
             agreement,
@@ -199,11 +182,13 @@ async def create(
     ]
     if signed:
         history.append(_entry(agreement, HistoryAction.SIGNED, caller, signed_on=agreement.signed_on, fx_rate=rate))
-    await session.execute(_ADD_HISTORY, history)
-    if signed:
-        outbox.add(session, AgreementSigned(**_facts(agreement, donor), signed_on=agreement.signed_on))
+        event: AgreementSigned | AgreementPledged = AgreementSigned(
+            **_facts(agreement, donor), signed_on=agreement.signed_on
+        )
     else:
-        outbox.add(session, AgreementPledged(**_facts(agreement, donor), pledged_on=agreement.pledged_on))
+        event = AgreementPledged(**_facts(agreement, donor), pledged_on=agreement.pledged_on)
+    if not await writes.write_new(session, agreement=agreement, history=history, event=event):
+        raise Conflict(f"donor {donor.id} already has an agreement with reference {data.reference!r}")
     return agreement
 
 
