@@ -193,6 +193,48 @@ async def test_a_batch_with_one_failing_event_commits_the_others_and_dead_letter
     await engine.dispose()
 
 
+async def test_a_batch_without_a_failing_event_takes_no_savepoint_and_one_with_one_commits_the_others_once(
+    db,
+) -> None:
+    """Savepoints (two round trips per event) only when an event of the round fails: then the round is rolled
+    back and run again with them, and the events before the failing one take effect once, not twice."""
+    from sqlalchemy import event as sa_event
+
+    from aid_common.bus import OutgoingMessage
+    from aid_common.memory_bus import MemoryBus
+
+    async def sometimes(session, payload: ThingHappened, event) -> None:
+        if payload.seq == 9:
+            raise ValueError("this one is broken")
+        await record_effect(session, payload, event)
+
+    statements: list[str] = []
+    engine = db.kw["bind"].sync_engine
+    sa_event.listen(engine, "before_cursor_execute", lambda c, cur, statement, *a: statements.append(statement))
+    bus = MemoryBus()
+    consumer = _consumer(bus, db, handler=sometimes, max_attempts=1)
+    subscriber = bus.subscriber(group="batch", topics=[TOPIC])
+    await subscriber.start()
+    for seqs in ((1, 2, 3, 4, 5, 6), (7, 8, 9, 10)):
+        await bus.publish(
+            [
+                OutgoingMessage(topic=TOPIC, key=f"t-{i}", value=thing_event(f"t-{i}", seq=i).to_json().encode())
+                for i in seqs
+            ]
+        )
+        statements.clear()
+        done = await consumer.process_batch(await subscriber.poll(timeout=0.1, max_records=100), asyncio.Event())
+        assert len(done) == len(seqs)
+        savepoints = [s for s in statements if s.startswith("SAVEPOINT")]
+        if 9 not in seqs:
+            assert savepoints == [], "a clean batch takes no savepoint"
+        else:
+            assert len(savepoints) >= 3, "run again with a savepoint per event"
+    async with db() as s:
+        assert await count_effects(s) == 9  # 1–8 and 10, each once
+    assert consumer.outcomes["handled"] == 9 and consumer.outcomes["deadlettered"] == 1
+
+
 async def _poll_all(bus):
     subscriber = bus.subscriber(group="batch", topics=[TOPIC])
     await subscriber.start()

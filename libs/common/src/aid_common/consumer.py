@@ -49,6 +49,11 @@ class _Round:
     postponed: list[int]
 
 
+class _Undo(Exception):
+    """An event failed in a round run without savepoints: the round's transaction is rolled back and run again
+    with them."""
+
+
 class _Poison(Exception):
     def __init__(self, reason: str, error: str) -> None:
         super().__init__(error)
@@ -134,9 +139,10 @@ class EventConsumer:
         self, messages: Sequence[IncomingMessage], stop: asyncio.Event | None = None
     ) -> list[IncomingMessage]:
         """Handle a polled batch in one database transaction (a few, when the batch hook covers it lane by lane:
-        what is free first, then the rest): each event in a savepoint of its own, so one that fails is
-        rolled back alone and then retried (and dead-lettered if it keeps failing) on its own, with every later
-        event of the same key after it, in order. Returns the messages done, in order (their offsets may be
+        what is free first, then the rest). A round runs first without savepoints; if an event fails, the round
+        is rolled back and run again with each event in a savepoint of its own, so the one that fails is rolled
+        back alone and then retried (and dead-lettered if it keeps failing) on its own, with every later event of
+        the same key after it, in order. Returns the messages done, in order (their offsets may be
         committed); it stops early only when `stop` is set."""
         ready: list[tuple[IncomingMessage, CloudEvent, Any]] = []
         for message in messages:
@@ -154,7 +160,10 @@ class EventConsumer:
         wait = False
         try:
             while todo:
-                done_round = await self._round(ready, todo, stop, blocked=blocked, wait=wait)
+                try:  # most batches hold no failing event: no savepoints, two round trips per event fewer
+                    done_round = await self._round(ready, todo, stop, blocked=blocked, wait=wait, savepoints=False)
+                except _Undo:  # one failed: nothing of this round committed; again, each event in a savepoint
+                    done_round = await self._round(ready, todo, stop, blocked=blocked, wait=wait, savepoints=True)
                 rounds.append(done_round)
                 stuck = len(done_round.postponed) == len(todo)  # what was free lies behind its key's busy events
                 if stuck and wait:  # a hook that covers nothing even when it may wait: the plain path, in order
@@ -202,12 +211,14 @@ class EventConsumer:
         *,
         blocked: set[tuple[str, str | None]],
         wait: bool,
+        savepoints: bool,
     ) -> _Round:
         """One transaction over the events at positions `todo` that the batch hook covers (what is free now, or
         else — or with `wait` — what the first one needs, waited for), each in a savepoint of its own. An event
         that fails blocks its key (`blocked`, shared across rounds): it and every later event of that key are
         deferred, to be retried one by one in order; an event not covered, and every later event of its key, is
-        postponed to the next round."""
+        postponed to the next round. Without `savepoints`, a failing event raises _Undo instead (the caller runs
+        the round again with them)."""
         result = _Round(done=[], deferred=[], postponed=[])
         async with transaction(self.sessions) as session:
             covered: set[int] | None = None
@@ -242,11 +253,16 @@ class EventConsumer:
                     continue
                 start = time.perf_counter()
                 try:
-                    async with session.begin_nested():
+                    if savepoints:
+                        async with session.begin_nested():
+                            outcome = await self._apply(session, event, payload, claimed=True)
+                    else:
                         outcome = await self._apply(session, event, payload, claimed=True)
                 except Exception as exc:
                     if is_transient(exc):
                         raise
+                    if not savepoints:
+                        raise _Undo from exc
                     blocked.add(key)
                     result.deferred.append(i)
                     continue
