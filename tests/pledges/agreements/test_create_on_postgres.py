@@ -12,7 +12,7 @@ from sqlalchemy import event
 from aid_contracts import PLEDGES_TOPIC
 from aid_pledges.app import create_app
 from aid_pledges.settings import PledgesSettings
-from tests.helpers import PROBLEM
+from tests.helpers import PROBLEM, eventually
 from tests.pledges.conftest import KUWAIT, agreement_body
 
 
@@ -72,6 +72,7 @@ async def test_a_new_agreement_is_four_statements_and_writes_its_history_and_eve
     """The write limit, the Idempotency-Key, the agreement with its history and its event (one statement), the
     stored answer: the donor and the rate come from memory once read."""
     svc = await start_service(create_app, PledgesSettings, pg_url)
+    await eventually(lambda: svc.app.state.reference_cache.live, timeout=10)  # its LISTEN connection is up
     donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
     await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference="warm"))
     statements: list[str] = []
