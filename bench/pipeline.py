@@ -29,8 +29,9 @@ COUNTRIES = ("SY", "YE", "SD", "LB", "AF", "SO")
 # P3 sends every webhook to one subscription, ~60 a second. The default cap of 4 requests in flight per
 # subscription (AID_DELIVERY_PER_SUBSCRIPTION, which spares a partner's endpoint) holds one subscription to
 # 4 ÷ its endpoint's answer time — below that rate for this receiver on the busy bench machine: p99 13 s at 4,
-# 1.7 s at 16 (2026-11-27). P3 measures the pipeline, so it runs as a deployment serving such a partner would.
-P3_PER_SUBSCRIPTION = "16"
+# 1.7 s at 16 (2026-11-27). P3 measures the pipeline, so its partner asks for more, as a partner with such a
+# stream would: the subscription's own `max_in_flight` (the partner's cap, 8 by default, still applies).
+P3_MAX_IN_FLIGHT = 16
 
 
 def _agreement(donor_id: str, tag: str, i: int, country: str = "SY") -> dict:
@@ -172,12 +173,12 @@ async def webhook_paced(run: Run, rate: float, seconds: float) -> dict:
         projects = await run.service("projects", "all", await run.database(), prefix)
         notifications = await run.service(
             "notifications", "all", await run.database(), prefix, **receiver.allow(),
-            AID_DELIVERY_PER_SUBSCRIPTION=P3_PER_SUBSCRIPTION,
         )  # fmt: skip
         async with httpx.AsyncClient(headers=run.headers, timeout=60) as c:
             await _projects(c, projects.url, ("SY",))
             partner = (await c.post(f"{notifications.url}/v1/partners", json={"name": "Bench partner"})).json()
-            sub = {"partner_id": partner["id"], "url": receiver.url, "event_types": ["aid.project.funding_updated"]}
+            sub = {"partner_id": partner["id"], "url": receiver.url, "event_types": ["aid.project.funding_updated"],
+                   "max_in_flight": P3_MAX_IN_FLIGHT}  # fmt: skip
             (await c.post(f"{notifications.url}/v1/subscriptions", json=sub)).raise_for_status()
             donor_id = await donor(pledges.url, run.headers)
             await c.post(f"{pledges.url}/v1/agreements", json=_agreement(donor_id, "warm", 0))

@@ -179,3 +179,51 @@ async def test_deliveries_of_a_disabled_subscription_go_dead_without_taking_the_
         dead = (await session.execute(select(Delivery).where(Delivery.status == "dead"))).scalars().all()
     assert [str(d.subscription_id) for d in dead] == [gone["id"]] * 2
     assert all(d.last_error == "the subscription is disabled" for d in dead)
+
+
+async def test_a_subscription_s_own_cap_on_requests_at_once_replaces_the_default_within_the_partner_s(
+    svc, admin
+) -> None:
+    """One endpoint takes one request at a time, another keeps up with more than the default (4); the partner's
+    cap (AID_DELIVERY_PER_PARTNER) still bounds them all."""
+    serial = await create_partner(svc, admin, "Serial Partner")
+    busy = await create_partner(svc, admin, "Busy Partner")
+    one = await subscribe(svc, admin, serial["id"], "http://127.0.0.1:9/one", ["aid.project.*"])
+    r = await svc.client.patch(f"/v1/subscriptions/{one['id']}", json={"max_in_flight": 1}, headers=admin)
+    assert r.status_code == 200 and r.json()["max_in_flight"] == 1
+    r = await svc.client.post(
+        "/v1/subscriptions",
+        json={"partner_id": busy["id"], "url": "http://127.0.0.1:9/many", "event_types": ["aid.project.*"],
+              "max_in_flight": 10},
+        headers=admin,
+    )  # fmt: skip
+    assert r.status_code == 201 and r.json()["max_in_flight"] == 10
+    many = r.json()
+    for _ in range(12):
+        await publish(svc, funding_event())
+    sessions = svc.runtime.sessions
+
+    async def queued() -> bool:
+        async with transaction(sessions) as session:
+            return await session.scalar(select(func.count()).select_from(Delivery)) == 24
+
+    await eventually(queued, timeout=10)
+
+    async def claim(per_partner: int) -> Counter[str]:
+        async with sessions() as session, session.begin():
+            claimed = await attempts.claim(
+                session, limit=24, in_flight=Counter(), per_subscription=4, per_partner=per_partner,
+                lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box,
+            )  # fmt: skip
+            await session.rollback()
+        return Counter(str(c.subscription_id) for c in claimed)
+
+    taken = await claim(per_partner=16)
+    assert taken[one["id"]] == 1 and taken[many["id"]] == 10
+    assert (await claim(per_partner=8))[many["id"]] == 8, "the partner's cap still holds"
+    for bad in (0, 65, "many"):
+        r = await svc.client.patch(f"/v1/subscriptions/{one['id']}", json={"max_in_flight": bad}, headers=admin)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", bad
+    r = await svc.client.patch(f"/v1/subscriptions/{one['id']}", json={"max_in_flight": None}, headers=admin)
+    assert r.status_code == 200 and r.json()["max_in_flight"] is None
+    assert (await claim(per_partner=16))[one["id"]] == 4, "unset: the default again"

@@ -55,11 +55,11 @@ async def claim(
 ) -> list[Claimed]:
     """Lease up to `limit` due deliveries (FOR UPDATE SKIP LOCKED: workers share the queue). A claimed row's
     next attempt moves forward by `lease`, so a worker that dies mid-request leaves it to be claimed again —
-    at least once, with the same webhook-id. No subscription gets more than `per_subscription` requests in
-    flight, nor any partner more than `per_partner` (counting `in_flight`, this worker's open requests by
-    subscription and by partner id), so one slow partner cannot take every slot. When more partners wait than
-    the worker has `slots`, each gets its fair share of them (at least one): a partner whose endpoint hangs then
-    holds one slot, not `per_partner`, while the others go on.
+    at least once, with the same webhook-id. No subscription gets more than its own `max_in_flight` (or, unset,
+    `per_subscription`) requests in flight, nor any partner more than `per_partner` (counting `in_flight`, this
+    worker's open requests by subscription and by partner id), so one slow partner cannot take every slot. When
+    more partners wait than the worker has `slots`, each gets its fair share of them (at least one): a partner
+    whose endpoint hangs then holds one slot, not `per_partner`, while the others go on.
 
     A fixed number of statements however many deliveries, subscriptions and events a claim takes: candidates
     with their subscription's address and state, then the signing secrets and the event bodies of those taken,
@@ -78,6 +78,7 @@ async def claim(
             Delivery.event_id,
             Subscription.url,
             Subscription.status,
+            Subscription.max_in_flight,
         )
         .outerjoin(Subscription, Subscription.id == Delivery.subscription_id)
         .where(*due)
@@ -94,8 +95,8 @@ async def claim(
         if row.status != SubscriptionStatus.ACTIVE.value:
             chosen.append(row)  # to be marked dead below: no request, so it takes no share of the caps
             continue
-        if in_flight[row.subscription_id] + taken[row.subscription_id] >= per_subscription:
-            continue  # this subscription has enough requests open; others go first
+        if in_flight[row.subscription_id] + taken[row.subscription_id] >= (row.max_in_flight or per_subscription):
+            continue  # this subscription has enough requests open (its own cap, or the default); others go first
         if in_flight[row.partner_id] + taken[row.partner_id] >= per_partner:
             continue  # so has this partner, over all its subscriptions
         taken[row.subscription_id] += 1

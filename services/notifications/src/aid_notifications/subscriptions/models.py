@@ -43,6 +43,8 @@ class Subscription(Base):
     digest_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     thresholds: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Webhook requests to this URL at once, at most (None: AID_DELIVERY_PER_SUBSCRIPTION); the partner's cap holds.
+    max_in_flight: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The audiences (aid_common.visibility) whose events it may carry: those of the caller who set its types.
     entitled: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["public"])
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
@@ -106,11 +108,13 @@ class Digest(BaseModel):
         return value
 
 
+MAX_IN_FLIGHT = 64  # a subscription's own cap may not ask for more
 Threshold = Annotated[Decimal, Field(gt=0, le=10, max_digits=6, decimal_places=4, allow_inf_nan=False)]
 
 
 class NoiseControls(BaseModel):
-    """How often a subscription speaks (shared by create and update)."""
+    """How often a subscription speaks, and how many requests its endpoint takes at once (shared by create and
+    update)."""
 
     delivery: DeliveryMode | None = None
     digest: Digest | None = None
@@ -121,6 +125,14 @@ class NoiseControls(BaseModel):
     )
     max_per_day: int | None = Field(
         default=None, ge=1, le=100_000, description="immediate webhooks a day at most; the rest go in the next digest"
+    )
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_IN_FLIGHT,
+        description="webhook requests to this URL at once, at most: 1 for an endpoint that takes one at a time, more "
+        "for one that keeps up with a busy stream (default: the server's AID_DELIVERY_PER_SUBSCRIPTION, 4; the "
+        "server's per-partner cap, AID_DELIVERY_PER_PARTNER, still applies)",
     )
 
 
@@ -167,6 +179,7 @@ class SubscriptionRead(BaseModel):
     digest: Digest | None
     thresholds: list[str]
     max_per_day: int | None
+    max_in_flight: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -186,6 +199,7 @@ class SubscriptionRead(BaseModel):
             digest=Digest(every=s.digest_every, at=s.digest_at, timezone=s.digest_timezone) if s.digest_every else None,
             thresholds=s.thresholds or [],
             max_per_day=s.max_per_day,
+            max_in_flight=s.max_in_flight,
             created_at=s.created_at,
             updated_at=s.updated_at,
         )

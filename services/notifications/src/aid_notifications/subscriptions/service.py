@@ -84,6 +84,8 @@ def _quieten(subscription: Subscription, data: NoiseControls) -> None:
         subscription.thresholds = levels
     if "max_per_day" in given:
         subscription.max_per_day = data.max_per_day
+    if "max_in_flight" in given:
+        subscription.max_in_flight = data.max_in_flight
 
 
 def _check_url(url: str, allow: Destinations) -> None:
@@ -164,8 +166,8 @@ async def update(
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise Unprocessable(
-            "nothing to change: give url, event_types, filter, description, status, delivery, digest, thresholds or "
-            "max_per_day"
+            "nothing to change: give url, event_types, filter, description, status, delivery, digest, thresholds, "
+            "max_per_day or max_in_flight"
         )
     if data.url is not None:
         _check_url(str(data.url), allow)
