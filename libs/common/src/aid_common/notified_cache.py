@@ -97,6 +97,8 @@ class NotifiedCache:
             lost = asyncio.Event()
 
             def on_lost(lost: asyncio.Event = lost) -> None:
+                if lost.is_set():  # this connection's loss is handled (asyncpg also calls it when we close it)
+                    return
                 self._set_live(False)  # at once: a notification may already have been missed
                 lost.set()
 
