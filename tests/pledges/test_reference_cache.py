@@ -5,6 +5,7 @@ lost its LISTEN connection reads the database until it is back."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import asyncpg
@@ -75,6 +76,12 @@ async def test_a_rate_changed_on_one_replica_or_by_hand_applies_to_the_next_agre
         assert await eventually(lambda r=replica: _is(r, writer, donor, "3.3100000000"), timeout=5)
 
 
+async def _listening(replica) -> str:
+    metrics = (await replica.client.get("/metrics")).text
+    [value] = re.findall(r'^aid_cache_listening\{cache="aid_pledges_reference"\} (\S+)$', metrics, re.M)
+    return value
+
+
 async def _is(replica, writer, donor: str, rate: str) -> bool:
     return await _rate_applied(replica, writer, donor) == rate
 
@@ -126,6 +133,7 @@ async def test_a_replica_that_lost_its_listener_reads_the_database_until_it_list
         )
         assert killed == 2  # one per replica
         assert await eventually(lambda: not cache.live, timeout=5)
+        assert await _listening(first) == "0.0"  # what an operator sees (dashboard "Donor and FX rate cache")
         await conn.execute("UPDATE fx_rates SET usd_per_unit = 3.40 WHERE currency = 'KWD'")
         misses = cache.misses
         assert await _rate_applied(first, writer, donor) == "3.4000000000"
@@ -134,6 +142,7 @@ async def test_a_replica_that_lost_its_listener_reads_the_database_until_it_list
         await conn.close()
     refused = False
     assert await eventually(lambda: cache.live, timeout=20)  # it listens again, and uses memory again
+    assert await _listening(first) == "1.0"
     await _rate_applied(first, writer, donor)
     hits = cache.hits
     assert await _rate_applied(first, writer, donor) == "3.4000000000"

@@ -29,6 +29,16 @@ HANDLER_LATENCY = Histogram(
 )
 OUTBOX_BACKLOG = Gauge("aid_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("aid_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox row", ["service"])
+CACHE_LOOKUPS = Counter(
+    "aid_cache_lookups_total",
+    "Reads of an in-process cache (aid_common.notified_cache), by result",
+    ["cache", "result"],
+)
+CACHE_LISTENING = Gauge(
+    "aid_cache_listening",
+    "1 while an in-process cache hears its change notices; 0: every read goes to the database",
+    ["cache"],
+)
 CONSUMER_LAG = Gauge(
     "aid_consumer_lag", "Messages behind the end of the partition", ["service", "consumer", "topic", "partition"]
 )

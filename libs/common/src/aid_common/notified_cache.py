@@ -29,6 +29,7 @@ import structlog
 
 from aid_common import commit_signals, pg_listen
 from aid_common.aio import sleep_or_stop, wait_any
+from aid_common.metrics import CACHE_LISTENING, CACHE_LOOKUPS
 
 log = structlog.get_logger("aid.notified_cache")
 T = TypeVar("T")
@@ -52,8 +53,11 @@ class NotifiedCache:
         self.check_seconds = check_seconds
         self._entries: dict[str, tuple[float, Any]] = {}
         self._generation = 0
-        self.live = not database_url.startswith("postgresql")  # see the module docstring (SQLite)
         self.hits = self.misses = 0
+        self._hit, self._miss = CACHE_LOOKUPS.labels(channel, "hit"), CACHE_LOOKUPS.labels(channel, "miss")
+        self._listening = CACHE_LISTENING.labels(channel)
+        self.live = False
+        self._set_live(not database_url.startswith("postgresql"))  # see the module docstring (SQLite)
         commit_signals.listen(channel, self)
 
     async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
@@ -63,8 +67,10 @@ class NotifiedCache:
             entry = self._entries.get(key)
             if entry is not None and entry[0] > now:
                 self.hits += 1
+                self._hit.inc()
                 return entry[1]
         self.misses += 1
+        self._miss.inc()
         generation = self._generation
         value = await load()
         if self.live and generation == self._generation:
@@ -87,6 +93,7 @@ class NotifiedCache:
     def _set_live(self, live: bool) -> None:
         self.drop(ALL)
         self.live = live
+        self._listening.set(1 if live else 0)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Listen for as long as the process serves (PostgreSQL only); reconnect when the connection is lost."""
