@@ -37,7 +37,8 @@ def test_the_rules_pass_promtool_check_and_each_alert_its_unit_test() -> None:
     cases = yaml.safe_load((PROMETHEUS / "alerts.test.yml").read_text())["tests"]
     tested_alerts = {t["alertname"] for case in cases for t in case["alert_rule_test"] if t["exp_alerts"]}
     assert alerts == tested_alerts == {
-        "ConsumerLagGrowing", "EventsDeadLettered", "OutboxBacklog", "WebhookFailureRate", "WebhookDeliveryStuck"
+        "ConsumerLagGrowing", "EventsDeadLettered", "OutboxBacklog", "WebhookFailureRate", "WebhookDeliveryStuck",
+        "CacheNotListening",
     }  # fmt: skip
 
 

@@ -159,3 +159,18 @@ async def test_in_one_process_on_sqlite_a_corrected_rate_applies_to_the_very_nex
     assert pledges.app.state.reference_cache.hits >= 1
     await _set_kwd(pledges, writer, "3.30")
     assert await _rate_applied(pledges, writer, kuwait["id"]) == "3.3000000000"
+
+
+async def test_with_the_cache_off_every_agreement_reads_the_database(start_service, pg_url, writer) -> None:
+    """AID_REFERENCE_CACHE=false, for a DATABASE_URL through a transaction-mode pool (no notifications)."""
+    svc = await start_service(create_app, PledgesSettings, pg_url, AID_REFERENCE_CACHE="false")
+    assert svc.app.state.reference_cache is None
+    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()["id"]
+    await _set_kwd(svc, writer, "3.25")
+    assert await _rate_applied(svc, writer, donor) == "3.2500000000"
+    conn = await asyncpg.connect(_plain(pg_url))
+    try:
+        await conn.execute("UPDATE fx_rates SET usd_per_unit = 3.50 WHERE currency = 'KWD'")
+    finally:
+        await conn.close()
+    assert await _rate_applied(svc, writer, donor) == "3.5000000000"  # at once: nothing held

@@ -35,8 +35,10 @@ def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", b
     runtime.install(app)
     if runtime.serves_api:
         # the donor and FX rate of every new agreement, read from memory (see aid_pledges.reference_cache)
-        app.state.reference_cache = NotifiedCache(CHANNEL, database_url=settings.database_url)
-        runtime.add_api_background(app.state.reference_cache.run)
+        app.state.reference_cache = None
+        if settings.reference_cache:
+            app.state.reference_cache = NotifiedCache(CHANNEL, database_url=settings.database_url)
+            runtime.add_api_background(app.state.reference_cache.run)
         app.include_router(donors.router)
         app.include_router(fx.router)
         app.include_router(agreements.router)

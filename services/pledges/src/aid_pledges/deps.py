@@ -14,9 +14,10 @@ Reader = Annotated[Caller, require_scope("pledges:read")]
 Writer = Annotated[Caller, require_scope("pledges:write")]
 
 
-async def _reference_cache(request: Request) -> NotifiedCache:
+async def _reference_cache(request: Request) -> NotifiedCache | None:
     return request.app.state.reference_cache
 
 
-# Donors and FX rates held in memory, dropped when they change (aid_pledges.reference_cache).
-ReferenceCache = Annotated[NotifiedCache, Depends(_reference_cache)]
+# Donors and FX rates held in memory, dropped when they change (aid_pledges.reference_cache); None when
+# AID_REFERENCE_CACHE=false.
+ReferenceCache = Annotated[NotifiedCache | None, Depends(_reference_cache)]
