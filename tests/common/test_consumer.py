@@ -282,3 +282,58 @@ async def test_a_batch_does_what_its_free_locks_cover_first_and_the_rest_after_k
     async with sessions() as s:
         assert await count_effects(s) == 6
     await engine.dispose()
+
+
+async def test_a_batch_over_many_partitions_commits_its_offsets_in_one_request(
+    db, kafka_bootstrap, topic_prefix, monkeypatch
+) -> None:
+    """One OffsetCommit per batch, whatever the number of partitions in it (there was one per partition), and
+    every partition's committed offset is past its last message."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send_and_wait(
+                topic_prefix + TOPIC, thing_event(f"t-{i}").to_json().encode(), key=f"t-{i}".encode()
+            )
+            for i in range(30)
+        ]
+    finally:
+        await producer.stop()
+    ends: dict[int, int] = {}
+    for record in sent:
+        ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
+    assert len(ends) > 1, "the keys spread over several partitions"
+
+    requests: list[set[int]] = []
+    batches: list[set[int]] = []
+    original_commit, original_batch = AIOKafkaConsumer.commit, EventConsumer.process_batch
+
+    async def commit(self, offsets=None):
+        requests.append({tp.partition for tp in offsets})
+        return await original_commit(self, offsets)
+
+    async def process_batch(self, messages, stop=None):
+        done = await original_batch(self, messages, stop)
+        if done:
+            batches.append({m.partition for m in done})
+        return done
+
+    monkeypatch.setattr(AIOKafkaConsumer, "commit", commit)
+    monkeypatch.setattr(EventConsumer, "process_batch", process_batch)
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=topic_prefix, create_topics=[TOPIC, DEADLETTER_TOPIC])
+    consumer = _consumer(bus, db)
+    await _run_until(consumer, lambda: consumer.outcomes["handled"] == 30)
+    await bus.stop()
+    assert any(len(b) > 1 for b in batches), "a batch spanned partitions"
+    assert requests == batches  # one request per batch, naming every partition it handled
+
+    check = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=topic_prefix + "projects")
+    await check.start()
+    try:
+        for partition, end in ends.items():
+            assert await check.committed(TopicPartition(topic_prefix + TOPIC, partition)) == end
+    finally:
+        await check.stop()

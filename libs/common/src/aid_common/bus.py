@@ -53,8 +53,9 @@ class Subscriber(ABC):
         """The next messages, in order within each partition."""
 
     @abstractmethod
-    async def commit(self, message: IncomingMessage) -> None:
-        """Mark `message` and everything before it in its partition as done for the group."""
+    async def commit(self, *messages: IncomingMessage) -> None:
+        """Mark each message and everything before it in its partition as done for the group (all of them in one
+        request, where the bus has requests)."""
 
     async def lag(self) -> dict[tuple[str, int], int]:
         """Messages not yet consumed per (topic, partition), where the bus knows it."""

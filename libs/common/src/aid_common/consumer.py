@@ -108,10 +108,10 @@ class EventConsumer:
                 handled: dict[tuple[str, int], IncomingMessage] = {}
                 for message in await self.process_batch(messages, stop):
                     handled[(message.topic, message.partition)] = message
-                # One offset commit per partition and batch, after every handler's transaction: a crash before
+                # One offset commit for the batch's partitions, after every handler's transaction: a crash before
                 # it redelivers messages whose effects are already in (the inbox makes them no-ops).
-                for message in handled.values():
-                    await subscriber.commit(message)
+                if handled:
+                    await subscriber.commit(*handled.values())
                 lag = await self._report_lag(subscriber)
                 if lag > 0 and loop.time() - last_progress > self.stall_seconds:
                     # aiokafka #1154: after a broker restart a consumer can stay stuck with lag; start afresh.

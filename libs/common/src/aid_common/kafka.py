@@ -262,17 +262,20 @@ class KafkaSubscriber(Subscriber):
                 )
         return out
 
-    async def commit(self, message: IncomingMessage) -> None:
+    async def commit(self, *messages: IncomingMessage) -> None:
         assert self._consumer is not None, "start() first"
-        if self.tail is not None:
+        if self.tail is not None or not messages:
             return  # a tail reader keeps no offsets
-        tp = TopicPartition(self.bus.physical(message.topic), message.partition)
+        offsets: dict[TopicPartition, int] = {}
+        for m in messages:  # one OffsetCommit request for every partition of a batch, not one per partition
+            tp = TopicPartition(self.bus.physical(m.topic), m.partition)
+            offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
         try:
-            await self._consumer.commit({tp: message.offset + 1})
+            await self._consumer.commit(offsets)
         except CommitFailedError as exc:
-            # A rebalance took the partition away (aiokafka #929/#933): the message will be redelivered to
-            # its new owner, and the inbox makes that harmless.
-            log.warning("kafka.commit_failed", topic=message.topic, offset=message.offset, error=str(exc))
+            # A rebalance took a partition away (aiokafka #929/#933): its messages will be redelivered to its
+            # new owner, and the inbox makes that harmless.
+            log.warning("kafka.commit_failed", offsets={str(tp): o for tp, o in offsets.items()}, error=str(exc))
         except (KafkaError, OSError) as exc:
             raise BusUnavailable(f"commit failed: {exc!r}") from exc
 

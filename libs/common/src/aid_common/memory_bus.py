@@ -86,11 +86,12 @@ class _MemorySubscriber(Subscriber):
             self.position[m.topic] = m.offset + 1
         return batch
 
-    async def commit(self, message: IncomingMessage) -> None:
+    async def commit(self, *messages: IncomingMessage) -> None:
         if self.tail is not None:
             return
-        key = (self.group, message.topic)
-        self.bus.committed[key] = max(self.bus.committed[key], message.offset + 1)
+        for message in messages:
+            key = (self.group, message.topic)
+            self.bus.committed[key] = max(self.bus.committed[key], message.offset + 1)
 
     async def lag(self) -> dict[tuple[str, int], int]:
         return {(t, 0): len(self.bus.topics.get(t, [])) - self.bus.committed[(self.group, t)] for t in self.topics}
