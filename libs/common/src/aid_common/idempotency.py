@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aid_common.auth import Caller
-from aid_common.db import autocommit, is_transient, transaction, upsert_insert, utcnow
+from aid_common.db import autocommit, driver_fetchval, is_transient, transaction, upsert_insert, utcnow
 from aid_common.errors import Conflict, Unprocessable
 from aid_common.tables import IdempotencyRecord
 from aid_common.uow import Transaction
@@ -199,6 +199,13 @@ async def _release_when_back(sessions: async_sessionmaker[AsyncSession], *, call
             delay = min(delay * 2, 5.0)
 
 
+# PostgreSQL's reservation of a new key, run by the driver itself (`driver_fetchval`): every POST with a key.
+_RESERVE = (
+    "INSERT INTO idempotency_keys (caller, key, endpoint, fingerprint, created_at, expires_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (caller, key) DO NOTHING RETURNING key"
+)
+
+
 @functools.cache
 def _reservation(dialect: str) -> Any:
     """INSERT … ON CONFLICT DO NOTHING RETURNING for a key, built once per dialect (every POST runs it)."""
@@ -220,9 +227,14 @@ async def _reserve(
     now = utcnow()
     reservation = _reservation(engine.dialect.name)
     values = dict(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now, expires_at=now + ttl)
-    async with autocommit(engine) as conn:  # a new key (the usual case): one statement, one round trip
-        if (await conn.execute(reservation, values)).first() is not None:
+    # A new key (the usual case): one statement, one round trip.
+    if engine.dialect.name == "postgresql":
+        if await driver_fetchval(engine, _RESERVE, caller, key, endpoint, fp, now, now + ttl) is not None:
             return None
+    else:
+        async with autocommit(engine) as conn:
+            if (await conn.execute(reservation, values)).first() is not None:
+                return None
     async with transaction(sessions) as session:  # the key is known: read it under a lock (it may have just gone)
         if (await session.execute(reservation, values)).first() is not None:
             return None

@@ -16,14 +16,14 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aid_common.db import autocommit
+from aid_common.db import autocommit, driver_fetchval
 from aid_common.errors import TooManyRequests
 from aid_common.tables import RateLimitCounter
 
-# Built once: every write request runs it.
-_INCREMENT = text(
+# Every write request runs it (asyncpg's placeholders: it goes to the driver itself, see `driver_fetchval`).
+_INCREMENT = (
     "INSERT INTO rate_limit_counters (key, count, expires_at) "
-    "VALUES (:key, :amount, now() + make_interval(secs => :expiry_seconds)) "
+    "VALUES ($1, $2, now() + make_interval(secs => $3)) "
     "ON CONFLICT (key) DO UPDATE SET "
     "count = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.count "
     "ELSE rate_limit_counters.count + EXCLUDED.count END, "
@@ -47,12 +47,7 @@ class PostgresStorage(Storage):
         return (OSError,)
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        async with autocommit(self.engine) as conn:  # one statement, one round trip
-            row = await conn.execute(
-                _INCREMENT,
-                {"key": key, "amount": amount, "expiry_seconds": float(expiry)},
-            )
-            return int(row.scalar_one())
+        return int(await driver_fetchval(self.engine, _INCREMENT, key, amount, float(expiry)))  # one round trip
 
     async def get(self, key: str) -> int:
         async with self.engine.connect() as conn:
