@@ -225,13 +225,13 @@ async def _reserve(
 ) -> tuple[int, Any] | None:
     """Reserve the key (None), or the stored status and answer for it."""
     now = utcnow()
+    # A new key (the usual case): one statement, one round trip.
+    postgres = engine.dialect.name == "postgresql"
+    if postgres and await driver_fetchval(engine, _RESERVE, caller, key, endpoint, fp, now, now + ttl) is not None:
+        return None
     reservation = _reservation(engine.dialect.name)
     values = dict(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now, expires_at=now + ttl)
-    # A new key (the usual case): one statement, one round trip.
-    if engine.dialect.name == "postgresql":
-        if await driver_fetchval(engine, _RESERVE, caller, key, endpoint, fp, now, now + ttl) is not None:
-            return None
-    else:
+    if not postgres:
         async with autocommit(engine) as conn:
             if (await conn.execute(reservation, values)).first() is not None:
                 return None

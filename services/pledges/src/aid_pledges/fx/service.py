@@ -48,7 +48,11 @@ _RATE_ON = (
     .order_by(_RATES.c.valid_from.desc())
     .limit(1)
 )
-_RATES_OF = select(_RATES.c.valid_from, _RATES.c.usd_per_unit).where(_RATES.c.currency == bindparam("currency"))
+_RATES_OF = (
+    select(_RATES.c.valid_from, _RATES.c.usd_per_unit)
+    .where(_RATES.c.currency == bindparam("currency"))
+    .order_by(_RATES.c.valid_from)
+)
 
 
 async def rate_on(*, session: AsyncSession, currency: str, day: dt.date, cache: NotifiedCache | None = None) -> Decimal:
@@ -59,7 +63,7 @@ async def rate_on(*, session: AsyncSession, currency: str, day: dt.date, cache: 
     else:
 
         async def read() -> tuple[tuple[dt.date, Decimal], ...]:
-            return tuple(sorted(tuple(row) for row in await session.execute(_RATES_OF, {"currency": currency})))
+            return tuple(tuple(row) for row in await session.execute(_RATES_OF, {"currency": currency}))
 
         rates = await cache.get(fx_key(currency), read)
         in_force = bisect.bisect_right(rates, day, key=itemgetter(0))
