@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 
 from aid_common import db
-from aid_common.db import create_engine
+from aid_common.db import create_engine, driver_fetchval, is_transient
 
 
 async def _backend(engine) -> int:
@@ -115,5 +116,30 @@ async def test_savepoints_reuse_their_statements_and_roll_back_to_the_right_one(
         assert kept == [*range(100), 5000]
         # SAVEPOINT, RELEASE and ROLLBACK TO at two depths, whatever the count of savepoints
         assert prepared <= 6, f"{prepared} savepoint statements prepared for 104 savepoints"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_driver_run_statement_cut_by_a_restart_fails_as_the_database_being_away(pg_url, pg_admin_dsn) -> None:
+    """The write limit and the Idempotency-Key run on asyncpg itself (`driver_fetchval`): when the server goes
+    mid-statement, the error is the one the API answers 503 for (not a 500), and the next call gets a working
+    connection."""
+    engine = create_engine(pg_url)
+    try:
+        sleeping = asyncio.create_task(driver_fetchval(engine, "SELECT pg_sleep(30)"))
+        admin = await asyncpg.connect(pg_admin_dsn)
+        try:
+            for _ in range(100):  # once the sleep is running, end it as a restart would
+                if await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'"
+                ):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await admin.close()
+        with pytest.raises(Exception) as failed:
+            await sleeping
+        assert is_transient(failed.value), repr(failed.value)
+        assert await driver_fetchval(engine, "SELECT 1") == 1
     finally:
         await engine.dispose()

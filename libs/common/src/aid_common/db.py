@@ -263,9 +263,21 @@ async def driver_fetchval(engine: AsyncEngine, sql: str, *args: Any) -> Any:
     connection — the first value of its first row. For the one-statement writes every POST makes before its unit of
     work (the write limit, the Idempotency-Key reservation): SQLAlchemy's execution path cost a third of their CPU.
     `sql` uses asyncpg's $1 placeholders; arguments go as they are (aware datetimes, not naive)."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
     async with engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
-        return await driver.fetchval(sql, *args)
+        try:
+            return await driver.fetchval(sql, *args)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # Raised as SQLAlchemy would have: `is_transient` and the problem handlers (503 while the database
+            # restarts) know its errors, not the driver's; a connection that failed is not handed out again.
+            sqlstate = getattr(exc, "sqlstate", None) or ""
+            if not isinstance(exc, asyncpg.PostgresError) or sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES:
+                await conn.invalidate()
+                raise OperationalError(sql, args, exc) from exc
+            raise DBAPIError(sql, args, exc) from exc
 
 
 def upsert_insert(bound: AsyncSession | AsyncEngine | str) -> Any:
