@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from aid_common import db
-from aid_common.db import create_engine, driver_fetchval, is_transient
+from aid_common.db import create_engine, is_transient, run_alone
 
 
 async def _backend(engine) -> int:
@@ -20,7 +20,7 @@ async def _backend(engine) -> int:
 
 
 async def test_a_healthy_pooled_connection_is_reused_and_checked_only_after_sitting_idle(pg_url, monkeypatch) -> None:
-    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.3)
+    monkeypatch.setattr(db.engine, "PING_AFTER_IDLE_SECONDS", 0.3)
     engine = create_engine(pg_url)
     statements: list[str] = []
     try:
@@ -121,12 +121,12 @@ async def test_savepoints_reuse_their_statements_and_roll_back_to_the_right_one(
 
 
 async def test_a_driver_run_statement_cut_by_a_restart_fails_as_the_database_being_away(pg_url, pg_admin_dsn) -> None:
-    """The write limit and the Idempotency-Key run on asyncpg itself (`driver_fetchval`): when the server goes
+    """The write limit and the Idempotency-Key run on asyncpg itself (`run_alone`): when the server goes
     mid-statement, the error is the one the API answers 503 for (not a 500), and the next call gets a working
     connection."""
     engine = create_engine(pg_url)
     try:
-        sleeping = asyncio.create_task(driver_fetchval(engine, "SELECT pg_sleep(30)"))
+        sleeping = asyncio.create_task(run_alone(engine, text("SELECT pg_sleep(30)")))
         admin = await asyncpg.connect(pg_admin_dsn)
         try:
             for _ in range(100):  # once the sleep is running, end it as a restart would
@@ -140,6 +140,6 @@ async def test_a_driver_run_statement_cut_by_a_restart_fails_as_the_database_bei
         with pytest.raises(Exception) as failed:
             await sleeping
         assert is_transient(failed.value), repr(failed.value)
-        assert await driver_fetchval(engine, "SELECT 1") == 1
+        assert await run_alone(engine, text("SELECT 1")) == 1
     finally:
         await engine.dispose()

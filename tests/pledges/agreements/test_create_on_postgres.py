@@ -10,6 +10,7 @@ import json
 from sqlalchemy import event
 
 from aid_common import db, idempotency, rate_limits
+from aid_common.db.statements import for_driver
 from aid_contracts import PLEDGES_TOPIC
 from aid_pledges.app import create_app
 from aid_pledges.settings import PledgesSettings
@@ -81,12 +82,12 @@ async def test_a_new_agreement_is_four_statements_and_writes_its_history_and_eve
     def seen(conn, cursor, statement, *args) -> None:
         statements.append(statement.split()[0])
 
-    async def driver_fetchval(engine, sql, *args):
-        statements.append(sql.split()[0])
-        return await db.driver_fetchval(engine, sql, *args)
+    async def run_alone(engine, statement, params=None):
+        statements.append(for_driver(statement, engine.dialect).sql.split()[0])
+        return await db.run_alone(engine, statement, params)
 
     for module in (rate_limits, idempotency):
-        monkeypatch.setattr(module, "driver_fetchval", driver_fetchval)
+        monkeypatch.setattr(module, "run_alone", run_alone)
 
     event.listen(svc.runtime.engine.sync_engine, "before_cursor_execute", seen)
     try:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from aid_common import state
 from aid_common.errors import Forbidden, Unauthorized
 
 ALGORITHM = "RS256"
@@ -193,7 +194,7 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def _verifier(request: Request) -> TokenVerifier:
-    verifier = getattr(request.app.state, "token_verifier", None)
+    verifier = state.TOKEN_VERIFIER.find(request.app)
     if verifier is None:
         raise RuntimeError("no token verifier installed on this app")
     return verifier
@@ -204,7 +205,7 @@ async def current_caller(
 ) -> Caller:
     """The verified caller. An address that keeps failing to authenticate is refused for a while (429); every
     write counts against the caller's rate limit."""
-    limits = getattr(request.app.state, "rate_limits", None)
+    limits = state.RATE_LIMITS.find(request.app)
     address = request.client.host if request.client else "unknown"
     if limits is not None:
         await limits.refuse_if_failing(address)

@@ -27,11 +27,11 @@ from pydantic import BaseModel
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from aid_common import state
 from aid_common.auth import Caller
-from aid_common.db import autocommit, driver_fetchval, is_transient, transaction, upsert_insert, utcnow
+from aid_common.db import Transaction, insert_or_skip, is_transient, run_alone, transaction, utcnow
 from aid_common.errors import Conflict, Unprocessable
 from aid_common.tables import IdempotencyRecord
-from aid_common.uow import Transaction
 
 IdempotencyKey = Annotated[
     str | None,
@@ -106,11 +106,11 @@ def idempotent(endpoint: Callable[..., Awaitable[Any]] | None = None, *, sealed:
         caller = _one(kwargs, Caller)
         body = [v for v in kwargs.values() if isinstance(v, BaseModel)]
         status_code = idempotency_request.scope["route"].status_code or 200
-        runtime = idempotency_request.app.state.runtime
+        runtime = state.runtime_of(idempotency_request.app)
         sessions = runtime.sessions
         endpoint_name = f"{idempotency_request.method} {idempotency_request.url.path}"
         fp = fingerprint(endpoint_name, body)
-        sealer: Sealer | None = getattr(idempotency_request.app.state, "idempotency_sealer", None)
+        sealer = state.IDEMPOTENCY_SEALER.find(idempotency_request.app)
         stored = await _reserve(
             runtime.engine, sessions, caller=caller.identity, key=idempotency_key, endpoint=endpoint_name, fp=fp
         )
@@ -199,18 +199,15 @@ async def _release_when_back(sessions: async_sessionmaker[AsyncSession], *, call
             delay = min(delay * 2, 5.0)
 
 
-# PostgreSQL's reservation of a new key, run by the driver itself (`driver_fetchval`): every POST with a key.
-_RESERVE = (
-    "INSERT INTO idempotency_keys (caller, key, endpoint, fingerprint, created_at, expires_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (caller, key) DO NOTHING RETURNING key"
-)
+_RESERVED_COLUMNS = ("caller", "key", "endpoint", "fingerprint", "created_at", "expires_at")
 
 
 @functools.cache
 def _reservation(dialect: str) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING for a key, built once per dialect (every POST runs it)."""
-    new = upsert_insert(dialect)(_RECORDS).on_conflict_do_nothing(index_elements=["caller", "key"])
-    return new.returning(_RECORDS.c.key)
+    """INSERT … ON CONFLICT DO NOTHING RETURNING for a new key, built once per dialect (every POST with a key runs
+    it; on PostgreSQL by the driver itself, `run_alone`)."""
+    new = insert_or_skip(_RECORDS, conflict=("caller", "key"), dialect=dialect)
+    return new.values({c: bindparam(c) for c in _RESERVED_COLUMNS}).returning(_RECORDS.c.key)
 
 
 async def _reserve(
@@ -225,16 +222,10 @@ async def _reserve(
 ) -> tuple[int, Any] | None:
     """Reserve the key (None), or the stored status and answer for it."""
     now = utcnow()
-    # A new key (the usual case): one statement, one round trip.
-    postgres = engine.dialect.name == "postgresql"
-    if postgres and await driver_fetchval(engine, _RESERVE, caller, key, endpoint, fp, now, now + ttl) is not None:
-        return None
     reservation = _reservation(engine.dialect.name)
     values = dict(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now, expires_at=now + ttl)
-    if not postgres:
-        async with autocommit(engine) as conn:
-            if (await conn.execute(reservation, values)).first() is not None:
-                return None
+    if await run_alone(engine, reservation, values) is not None:  # a new key (the usual case): one round trip
+        return None
     async with transaction(sessions) as session:  # the key is known: read it under a lock (it may have just gone)
         if (await session.execute(reservation, values)).first() is not None:
             return None

@@ -6,16 +6,17 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.db import upsert_insert, utcnow
+from aid_common.db import dialect_of, insert_or_skip, utcnow
 from aid_common.tables import InboxMessage
+
+_CONFLICT = ("consumer", "event_id")
 
 
 async def claim(session: AsyncSession, *, consumer: str, event_id: str, event_type: str) -> bool:
     """Record that `consumer` handles `event_id` in this transaction. False if it already has."""
     stmt = (
-        upsert_insert(session)(InboxMessage)
+        insert_or_skip(InboxMessage, conflict=_CONFLICT, dialect=dialect_of(session))
         .values(consumer=consumer, event_id=event_id, event_type=event_type)
-        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         .returning(InboxMessage.event_id)
     )
     return (await session.execute(stmt)).first() is not None
@@ -29,9 +30,8 @@ async def claim_many(session: AsyncSession, *, consumer: str, events: dict[str, 
     now = utcnow()
     rows = [{"consumer": consumer, "event_id": i, "event_type": t, "handled_at": now} for i, t in events.items()]
     stmt = (
-        upsert_insert(session)(InboxMessage)
+        insert_or_skip(InboxMessage, conflict=_CONFLICT, dialect=dialect_of(session))
         .values(rows)
-        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         .returning(InboxMessage.event_id)
     )
     return {row[0] for row in (await session.execute(stmt)).all()}

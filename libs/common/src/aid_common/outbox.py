@@ -1,10 +1,12 @@
 """The transactional outbox: write an event with the state change, publish it afterwards.
 
-`add` (or `add_alike`, for thousands at once) puts events in the caller's transaction. `OutboxRelay` publishes
-pending rows in id order, a batch at a time (one produce of many records, then one UPDATE marking them
-published), and is safe with several relays at once: rows are claimed with FOR UPDATE SKIP LOCKED, and a row is
-held back while an earlier row with the same key is still pending and not claimed by this relay, so order per key
-holds.
+`add` (or `add_alike`, for thousands at once) puts events in the caller's transaction; `insert_when` and `folded`
+fold an event's row into a statement of the caller's. No other module names the outbox table or its columns.
+
+`OutboxRelay` publishes pending rows in id order, a batch at a time (one produce of many records, then one UPDATE
+marking them published), and is safe with several relays at once: rows are claimed with FOR UPDATE SKIP LOCKED, and
+a row is held back while an earlier row with the same key is still pending and not claimed by this relay, so order
+per key holds.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import orjson
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, Insert, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -27,7 +29,7 @@ from aid_common import commit_signals, pg_listen
 from aid_common.aio import sleep_or_stop, wait_any
 from aid_common.bus import Bus, BusUnavailable, OutgoingMessage
 from aid_common.db import bulk_insert, transaction, utcnow
-from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventRegistry, registry
+from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventRegistry, EventType, registry
 from aid_common.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from aid_common.tables import OUTBOX_CHANNEL, OutboxMessage
 
@@ -36,30 +38,53 @@ log = structlog.get_logger("aid.outbox")
 OUTBOX_SIGNAL = "outbox"  # a relay in this process hears about new rows the moment their transaction commits
 
 
+_OUTBOX = OutboxMessage.__table__
+_COLUMNS = ("event_id", "topic", "key", "event_type", "payload", "created_at", "published_at", "attempts", "last_error")
+
+
+def _row(et: EventType, *, event_id: uuid.UUID, key: str, payload: str, now: dt.datetime) -> dict[str, Any]:
+    """The one shape of an outbox row: every column, for whichever way it is written."""
+    return {
+        "event_id": event_id,
+        "topic": et.topic,
+        "key": key,
+        "event_type": et.type,
+        "payload": payload,
+        "created_at": now,
+        "published_at": None,
+        "attempts": 0,
+        "last_error": None,
+    }
+
+
+def _entry(session: AsyncSession, payload: BaseModel, events: EventRegistry) -> tuple[dict[str, Any], CloudEvent]:
+    et, event = events.envelope(payload)
+    commit_signals.signal(session, OUTBOX_SIGNAL)
+    values = _row(et, event_id=uuid.UUID(event.id), key=event.subject or "", payload=event.to_json(), now=utcnow())
+    return values, event
+
+
 def add(session: AsyncSession, payload: BaseModel, *, events: EventRegistry = registry) -> CloudEvent:
     """Queue `payload` as a CloudEvent in `session`'s transaction; it is published only if that commits."""
-    values, event = row(session, payload, events=events)
+    values, event = _entry(session, payload, events)
     session.add(OutboxMessage(**values))
     return event
 
 
-def row(
-    session: AsyncSession, payload: BaseModel, *, events: EventRegistry = registry
-) -> tuple[dict[str, Any], CloudEvent]:
-    """The outbox row of `payload`, as column values for a statement the caller writes itself in `session`'s
-    transaction (e.g. folded into the INSERT of what the event reports: one round trip), and its CloudEvent."""
-    et, event = events.envelope(payload)
-    commit_signals.signal(session, OUTBOX_SIGNAL)
-    values = {
-        "event_id": uuid.UUID(event.id),
-        "topic": et.topic,
-        "key": event.subject or "",
-        "event_type": et.type,
-        "payload": event.to_json(),
-        "created_at": utcnow(),
-        "attempts": 0,
-    }
-    return values, event
+def insert_when(condition: ColumnElement[bool], *, prefix: str = "o_") -> Insert:
+    """An INSERT of one outbox row that writes only when `condition` holds, for a caller to fold into a statement
+    of its own (e.g. as a CTE beside the INSERT of what the event reports: one round trip). Its values are bound
+    parameters named `prefix` + column: `folded` gives them. Build it once; it depends on no event."""
+    values = select(*(bindparam(f"{prefix}{c}", type_=_OUTBOX.c[c].type).label(c) for c in _COLUMNS))
+    return insert(_OUTBOX).from_select(_COLUMNS, values.where(condition))
+
+
+def folded(
+    session: AsyncSession, payload: BaseModel, *, prefix: str = "o_", events: EventRegistry = registry
+) -> dict[str, Any]:
+    """The parameters of `insert_when`'s statement for `payload`, in `session`'s transaction."""
+    values, _ = _entry(session, payload, events)
+    return {f"{prefix}{c}": v for c, v in values.items()}
 
 
 async def add_alike(
@@ -79,20 +104,8 @@ async def add_alike(
         data = {**template["data"], **variant}
         key = str(data[et.key_field])
         body = {**template, "id": str(event_id), "subject": key, "data": data}
-        rows.append(
-            {
-                "event_id": event_id,
-                "topic": et.topic,
-                "key": key,
-                "event_type": et.type,
-                "payload": orjson.dumps(body).decode(),
-                "created_at": now,
-                "published_at": None,
-                "attempts": 0,
-                "last_error": None,
-            }
-        )
-    await bulk_insert(session, OutboxMessage.__table__, rows)
+        rows.append(_row(et, event_id=event_id, key=key, payload=orjson.dumps(body).decode(), now=now))
+    await bulk_insert(session, _OUTBOX, rows)
     commit_signals.signal(session, OUTBOX_SIGNAL)
 
 

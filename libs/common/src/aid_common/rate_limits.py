@@ -13,24 +13,30 @@ from typing import ClassVar
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Interval, bindparam, case, delete, func, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aid_common.db import autocommit, driver_fetchval
+from aid_common.db import run_alone
 from aid_common.errors import TooManyRequests
 from aid_common.tables import RateLimitCounter
 
-# Every write request runs it (asyncpg's placeholders: it goes to the driver itself, see `driver_fetchval`).
-_INCREMENT = (
-    "INSERT INTO rate_limit_counters (key, count, expires_at) "
-    "VALUES ($1, $2, now() + make_interval(secs => $3)) "
-    "ON CONFLICT (key) DO UPDATE SET "
-    "count = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.count "
-    "ELSE rate_limit_counters.count + EXCLUDED.count END, "
-    "expires_at = CASE WHEN rate_limit_counters.expires_at <= now() THEN EXCLUDED.expires_at "
-    "ELSE rate_limit_counters.expires_at END "
-    "RETURNING count"
+_COUNTERS = RateLimitCounter.__table__
+_NEW = postgresql.insert(_COUNTERS).values(
+    key=bindparam("key"), count=bindparam("amount"), expires_at=func.now() + bindparam("expiry", type_=Interval())
 )
+_EXPIRED = _COUNTERS.c.expires_at <= func.now()
+# Every write request runs it: one statement, committed alone (by the driver itself, `run_alone`).
+_INCREMENT = _NEW.on_conflict_do_update(
+    index_elements=["key"],
+    set_={
+        "count": case((_EXPIRED, _NEW.excluded.count), else_=_COUNTERS.c.count + _NEW.excluded.count),
+        "expires_at": case((_EXPIRED, _NEW.excluded.expires_at), else_=_COUNTERS.c.expires_at),
+    },
+).returning(_COUNTERS.c.count)
+_PURGE = delete(_COUNTERS).where(_EXPIRED)
+_CLEAR_ALL = delete(_COUNTERS)
+_CLEAR_ONE = delete(_COUNTERS).where(_COUNTERS.c.key == bindparam("key"))
 
 
 class PostgresStorage(Storage):
@@ -47,7 +53,8 @@ class PostgresStorage(Storage):
         return (OSError,)
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        return int(await driver_fetchval(self.engine, _INCREMENT, key, amount, float(expiry)))  # one round trip
+        window = dt.timedelta(seconds=expiry)
+        return int(await run_alone(self.engine, _INCREMENT, {"key": key, "amount": amount, "expiry": window}))
 
     async def get(self, key: str) -> int:
         async with self.engine.connect() as conn:
@@ -69,19 +76,16 @@ class PostgresStorage(Storage):
         return True
 
     async def reset(self) -> int | None:
-        async with self.engine.begin() as conn:
-            return (await conn.execute(delete(RateLimitCounter))).rowcount
+        await run_alone(self.engine, _CLEAR_ALL)
+        return None
 
     async def clear(self, key: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
+        await run_alone(self.engine, _CLEAR_ONE, {"key": key})
 
-    async def purge_expired(self) -> int:
+    async def purge_expired(self) -> None:
         """Forget counters whose window has passed (a later hit starts a new window either way): without this the
         table keeps a row for every address that ever failed to authenticate."""
-        async with autocommit(self.engine) as conn:
-            gone = await conn.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at <= func.now()))
-            return gone.rowcount
+        await run_alone(self.engine, _PURGE)
 
 
 CLEAR_FOR = 1.0

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from aid_common import state
 from aid_common.auth import RevocationList, TokenVerifier
 from aid_common.bus import Bus, BusUnavailable
 from aid_common.consumer import EventConsumer
@@ -149,11 +150,11 @@ class ServiceRuntime:
         self.startup.append(hook)
 
     def install(self, app: FastAPI) -> None:
-        app.state.runtime = self
+        state.RUNTIME.put(app, self)
         # every route included after this passes these checks first
         app.router.dependencies.extend([Depends(reject_unknown_query_parameters), Depends(reject_nul_characters)])
-        app.state.token_verifier = self.token_verifier
-        app.state.rate_limits = self.rate_limits
+        state.TOKEN_VERIFIER.put(app, self.token_verifier)
+        state.RATE_LIMITS.put(app, self.rate_limits)
         install_problem_handlers(app)
         self._document_problems(app)
         install_http_metrics(app, self.service)

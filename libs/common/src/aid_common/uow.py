@@ -2,56 +2,31 @@
 
 A write route takes `uow: UnitOfWork`, hands `uow.session` to its service and returns. The transaction commits
 after the route returns and before the answer is sent (so an answer never claims what did not commit), and
-rolls back on any error. Read routes take `ReadSession`: a session whose transaction is simply closed.
+rolls back on any error (`aid_common.db.units.unit_of_work`). Read routes take `ReadSession`: a session whose
+transaction is simply closed.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-RollbackHook = Callable[[], Awaitable[None]]
+from aid_common.db import Transaction, unit_of_work
+from aid_common.state import runtime_of
 
-
-class Transaction:
-    """The request's session, in a transaction that the `UnitOfWork` dependency commits or rolls back."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self._after_rollback: list[RollbackHook] = []
-
-    def after_rollback(self, hook: RollbackHook) -> None:
-        """Run `hook` if this unit of work does not commit (e.g. release an idempotency reservation)."""
-        self._after_rollback.append(hook)
-
-    async def rolled_back(self) -> None:
-        for hook in self._after_rollback:
-            await hook()
-
-
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    return request.app.state.runtime.sessions
+__all__ = ["ReadSession", "StreamSession", "Transaction", "UnitOfWork"]
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[Transaction]:
-    async with _sessions(request)() as session:
-        work = Transaction(session)
-        try:
-            yield work
-            await session.commit()
-        except BaseException:
-            with contextlib.suppress(Exception):  # the database may be the reason we are here
-                await session.rollback()
-            await work.rolled_back()
-            raise
+    async with unit_of_work(runtime_of(request.app).sessions) as work:
+        yield work
 
 
 async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with _sessions(request)() as session:
+    async with runtime_of(request.app).sessions() as session:
         yield session
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import commit_signals, outbox, visibility
 from aid_common.auth import Caller
-from aid_common.db import bulk_insert, upsert_insert, utcnow
+from aid_common.db import bulk_insert, dialect_of, insert_or_skip, utcnow
 from aid_common.errors import Conflict, NotFound
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
@@ -54,11 +54,9 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent) -> int:
     thousands, and ORM objects for each cost more than the matching."""
     data = event.data if isinstance(event.data, dict) else {}
     await session.execute(
-        upsert_insert(session)(SeenEvent)
-        .values(
+        insert_or_skip(SeenEvent, conflict=("event_id",), dialect=dialect_of(session)).values(
             event_id=event.id, type=event.type, body=event.to_json(), dimensions=dimensions(data), received_at=utcnow()
         )
-        .on_conflict_do_nothing(index_elements=["event_id"])
     )
     active = await session.execute(
         select(*Subscription.__table__.c).where(Subscription.status == SubscriptionStatus.ACTIVE.value)

@@ -1,0 +1,50 @@
+"""The database, one door per mechanism:
+
+- `engine`: engines, pool checks, savepoint names, what a database that is away looks like (`is_transient`);
+- `units`: units of work, the only ways anything commits (`unit_of_work`, `transaction`, `run_alone`);
+- `statements`: statements written once in Core and run on either database (`insert_or_skip`, `for_driver`,
+  `bulk_insert`);
+- `types`: column types (`Amount`, `UtcDateTime`) and the platform tables' base;
+- `locks`: named locks held until the transaction ends.
+
+Dialect branches live in these modules, not in services. The names below are what callers import.
+"""
+
+from aid_common.db.engine import create_all, create_engine, is_transient, ping, session_factory
+from aid_common.db.locks import lock_for_transaction, try_lock_for_transaction
+from aid_common.db.statements import bulk_insert, dialect_of, insert_or_skip, is_postgres
+from aid_common.db.types import (
+    Amount,
+    AmountOutOfRange,
+    BigIntPK,
+    PlatformBase,
+    UtcDateTime,
+    new_metadata,
+    utcnow,
+)
+from aid_common.db.units import Transaction, run_alone, transaction, unit_of_work
+
+__all__ = [
+    "Amount",
+    "AmountOutOfRange",
+    "BigIntPK",
+    "PlatformBase",
+    "Transaction",
+    "UtcDateTime",
+    "bulk_insert",
+    "create_all",
+    "create_engine",
+    "dialect_of",
+    "insert_or_skip",
+    "is_postgres",
+    "is_transient",
+    "lock_for_transaction",
+    "new_metadata",
+    "ping",
+    "run_alone",
+    "session_factory",
+    "transaction",
+    "try_lock_for_transaction",
+    "unit_of_work",
+    "utcnow",
+]
