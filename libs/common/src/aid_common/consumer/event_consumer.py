@@ -14,50 +14,24 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_common import inbox
 from aid_common.aio import quietly, sleep_or_stop
 from aid_common.bus import Bus, BusUnavailable, IncomingMessage, OutgoingMessage, Subscriber
+from aid_common.consumer.decoding import Poison, decode
+from aid_common.consumer.lanes import Lanes
+from aid_common.consumer.rounds import Ready, Round, run_rounds
 from aid_common.context import bound, clean_traceparent
 from aid_common.db import is_transient, transaction
-from aid_common.events import (
-    DEADLETTER_TOPIC,
-    CloudEvent,
-    EventRegistry,
-    InvalidEventData,
-    UnknownEventType,
-)
+from aid_common.events import DEADLETTER_TOPIC, CloudEvent, EventRegistry
 from aid_common.metrics import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEADLETTERED, HANDLER_LATENCY
 from aid_common.subscriptions import BatchHook, Subscription
 
 log = structlog.get_logger("aid.consumer")
-
-
-@dataclass
-class _Round:
-    """What one transaction of a batch did (positions in the batch): handled, to retry one by one, left for the
-    next round (its locks were busy)."""
-
-    done: list[tuple[IncomingMessage, CloudEvent, str, float]]
-    deferred: list[int]
-    postponed: list[int]
-
-
-class _Undo(Exception):
-    """An event failed in a round run without savepoints: the round's transaction is rolled back and run again
-    with them."""
-
-
-class _Poison(Exception):
-    def __init__(self, reason: str, error: str) -> None:
-        super().__init__(error)
-        self.reason = reason
 
 
 class EventConsumer:
@@ -87,7 +61,7 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
         self.stall_seconds = stall_seconds  # lag but no message for this long: the consumer is recreated
-        self.before_batch = before_batch
+        self.lanes = Lanes(before_batch)
         self.after_handle = after_handle  # a test seam: runs after the transaction, before the offset commit
         self.outcomes: Counter[str] = Counter()  # handled / duplicate / ignored / deadlettered, for tests and logs
 
@@ -138,138 +112,50 @@ class EventConsumer:
     async def process_batch(
         self, messages: Sequence[IncomingMessage], stop: asyncio.Event | None = None
     ) -> list[IncomingMessage]:
-        """Handle a polled batch in one database transaction (a few, when the batch hook covers it lane by lane:
-        what is free first, then the rest). A round runs first without savepoints; if an event fails, the round
-        is rolled back and run again with each event in a savepoint of its own, so the one that fails is rolled
-        back alone and then retried (and dead-lettered if it keeps failing) on its own, with every later event of
-        the same key after it, in order. Returns the messages done, in order (their offsets may be
-        committed); it stops early only when `stop` is set."""
-        ready: list[tuple[IncomingMessage, CloudEvent, Any]] = []
+        """Handle a polled batch in rounds (`rounds`): one database transaction, or a few when the lanes policy
+        covers it lane by lane (what is free first, then the rest). An event that fails is then retried, and
+        dead-lettered if it keeps failing, on its own, with every later event of the same key after it, in order.
+        A batch with a poison message, or of one message, goes one by one. Returns the messages done, in batch
+        order (their offsets may be committed); it stops early only when `stop` is set."""
+        ready = self._decode_batch(messages)
+        rounds = await run_rounds(self, ready, stop) if ready is not None and len(ready) > 1 else None
+        if rounds is None:
+            return await self._one_by_one(messages, stop)
+        finished = await self._record(rounds)
+        deferred = sorted(i for r in rounds for i in r.deferred)  # batch order: a key's events stay in order
+        again = await self._one_by_one([messages[i] for i in deferred], stop) if deferred else []
+        # Offsets are committed per partition up to the last message handled: report the batch's order.
+        done_ids = {id(m) for m in finished} | {id(m) for m in again}
+        in_order = []
+        for message in messages:
+            if id(message) not in done_ids:
+                break
+            in_order.append(message)
+        return in_order
+
+    def _decode_batch(self, messages: Sequence[IncomingMessage]) -> list[Ready] | None:
+        """Every message decoded, or None when one is poison (the one-by-one path dead-letters it in order)."""
+        ready = []
         for message in messages:
             try:
-                event, payload = self._decode(message)
-            except _Poison as poison:
-                ready.append((message, None, poison))  # type: ignore[arg-type]
-                continue
-            ready.append((message, event, payload))
-        if any(isinstance(payload, _Poison) for _, _, payload in ready) or len(ready) <= 1:
-            return await self._one_by_one([m for m, _, _ in ready], stop)  # poison inside, or just one: plain path
-        rounds: list[_Round] = []
-        todo = list(range(len(ready)))
-        blocked: set[tuple[str, str | None]] = set()
-        wait = False
-        try:
-            while todo:
-                try:  # most batches hold no failing event: no savepoints, two round trips per event fewer
-                    done_round = await self._round(ready, todo, stop, blocked=blocked, wait=wait, savepoints=False)
-                except _Undo:  # one failed: nothing of this round committed; again, each event in a savepoint
-                    done_round = await self._round(ready, todo, stop, blocked=blocked, wait=wait, savepoints=True)
-                rounds.append(done_round)
-                stuck = len(done_round.postponed) == len(todo)  # what was free lies behind its key's busy events
-                if stuck and wait:  # a hook that covers nothing even when it may wait: the plain path, in order
-                    done_round.deferred.extend(done_round.postponed)
-                    break
-                todo, wait = done_round.postponed, stuck
-                if stop is not None and stop.is_set():
-                    break
-        except Exception as exc:
-            if not rounds:
-                # The database went away mid-batch (or the batch could not take its locks): nothing of it
-                # committed; the plain path waits it out, one event at a time.
-                if not is_transient(exc):
-                    log.warning("consumer.batch_failed", consumer=self.name, error=repr(exc)[:300])
-                return await self._one_by_one([m for m, _, _ in ready], stop)
-            # The first round committed: the rest goes the plain way, in order.
-            todo = sorted({*rounds[-1].postponed, *todo})
-            rounds.append(_Round(done=[], deferred=todo, postponed=[]))
+                event, payload = decode(message, handled=self.handlers, registry=self.registry)
+            except Poison:
+                return None
+            ready.append(Ready(message, event, payload))
+        return ready
+
+    async def _record(self, rounds: list[Round]) -> list[IncomingMessage]:
         finished = []
         for done_round in rounds:
             for message, event, outcome, seconds in done_round.done:
-                if outcome == "handled":
+                if outcome == "handled" and event is not None:
                     HANDLER_LATENCY.labels(self.service, event.type).observe(seconds)
                 if self.after_handle is not None and event is not None:
                     await self.after_handle(message)
                 EVENTS_CONSUMED.labels(self.service, self.name, event.type if event else "unknown", outcome).inc()
                 self.outcomes[outcome] += 1
                 finished.append(message)
-        deferred = sorted(i for r in rounds for i in r.deferred)  # batch order: a key's events stay in order
-        again = await self._one_by_one([ready[i][0] for i in deferred], stop) if deferred else []
-        # Offsets are committed per partition up to the last message handled: report the batch's order.
-        done_ids = {id(m) for m in finished} | {id(m) for m in again}
-        in_order = []
-        for message, _, _ in ready:
-            if id(message) not in done_ids:
-                break
-            in_order.append(message)
-        return in_order
-
-    async def _round(
-        self,
-        ready: list[tuple[IncomingMessage, CloudEvent, Any]],
-        todo: list[int],
-        stop: asyncio.Event | None,
-        *,
-        blocked: set[tuple[str, str | None]],
-        wait: bool,
-        savepoints: bool,
-    ) -> _Round:
-        """One transaction over the events at positions `todo` that the batch hook covers (what is free now, or
-        else — or with `wait` — what the first one needs, waited for), each in a savepoint of its own. An event
-        that fails blocks its key (`blocked`, shared across rounds): it and every later event of that key are
-        deferred, to be retried one by one in order; an event not covered, and every later event of its key, is
-        postponed to the next round. Without `savepoints`, a failing event raises _Undo instead (the caller runs
-        the round again with them)."""
-        result = _Round(done=[], deferred=[], postponed=[])
-        async with transaction(self.sessions) as session:
-            covered: set[int] | None = None
-            if self.before_batch is not None:
-                payloads = [ready[i][2] if ready[i][1] is not None else None for i in todo]
-                chosen = None if wait else await self.before_batch(session, payloads, False)
-                if wait or (chosen is not None and not chosen):  # all busy: wait for what the first one needs
-                    chosen = await self.before_batch(session, payloads, True)
-                covered = None if chosen is None else {todo[j] for j in chosen}
-            # Every event's inbox row in one statement; what is not handled below is released before commit.
-            claimed = await inbox.claim_many(
-                session, consumer=self.name, events={ready[i][1].id: ready[i][1].type for i in todo if ready[i][1]}
-            )
-            later: set[tuple[str, str | None]] = set()
-            for i in todo:
-                message, event, payload = ready[i]
-                if stop is not None and stop.is_set():
-                    break
-                key = (message.topic, message.key)
-                if key in later or (covered is not None and i not in covered):
-                    later.add(key)
-                    result.postponed.append(i)
-                    continue
-                if event is None:  # a type this service does not handle
-                    result.done.append((message, None, "ignored", 0.0))  # type: ignore[arg-type]
-                    continue
-                if key in blocked:
-                    result.deferred.append(i)
-                    continue
-                if event.id not in claimed:  # handled before (or twice in this batch)
-                    result.done.append((message, event, "duplicate", 0.0))
-                    continue
-                start = time.perf_counter()
-                try:
-                    if savepoints:
-                        async with session.begin_nested():
-                            outcome = await self._apply(session, event, payload, claimed=True)
-                    else:
-                        outcome = await self._apply(session, event, payload, claimed=True)
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    if not savepoints:
-                        raise _Undo from exc
-                    blocked.add(key)
-                    result.deferred.append(i)
-                    continue
-                claimed.discard(event.id)
-                result.done.append((message, event, outcome, time.perf_counter() - start))
-            await inbox.release(session, consumer=self.name, event_ids=claimed)  # failed, deferred, not reached
-        return result
+        return finished
 
     async def _one_by_one(
         self, messages: Sequence[IncomingMessage], stop: asyncio.Event | None
@@ -283,7 +169,8 @@ class EventConsumer:
             done.append(message)
         return done
 
-    async def _apply(self, session: AsyncSession, event: CloudEvent, payload: Any, *, claimed: bool = False) -> str:
+    async def apply(self, session: AsyncSession, event: CloudEvent, payload: Any, *, claimed: bool = False) -> str:
+        """Run the event's handler in `session` (its inbox row claimed here unless the caller did)."""
         with bound(correlation=event.correlationid, trace=clean_traceparent(event.traceparent)):
             if not claimed and not await inbox.claim(
                 session, consumer=self.name, event_id=event.id, event_type=event.type
@@ -295,8 +182,8 @@ class EventConsumer:
     async def process(self, message: IncomingMessage, stop: asyncio.Event | None = None) -> str:
         """Handle one message completely (effects, inbox, or dead letter). Returns the outcome."""
         try:
-            event, payload = self._decode(message)
-        except _Poison as poison:
+            event, payload = decode(message, handled=self.handlers, registry=self.registry)
+        except Poison as poison:
             await self._dead_letter(message, poison.reason, str(poison))
             self.outcomes["deadlettered"] += 1
             return "deadlettered"
@@ -338,30 +225,10 @@ class EventConsumer:
         self.outcomes[outcome] += 1
         return outcome
 
-    def _decode(self, message: IncomingMessage) -> tuple[CloudEvent | None, BaseModel | None]:
-        try:
-            event = CloudEvent.from_json(message.value)
-        except (ValidationError, ValueError) as exc:
-            raise _Poison("not-a-cloudevent", f"not a CloudEvents JSON message: {exc}") from exc
-        if event.type not in self.handlers:
-            return None, None
-        et = self.registry.get(event.type)
-        if event.source != et.source or message.topic != et.topic:
-            # Only the service that owns a topic publishes there, with its own source: a forged or misrouted
-            # event (e.g. an agreement "signed" by someone other than the pledges service) is not acted on.
-            raise _Poison(
-                "wrong-source",
-                f"{event.type} comes from {et.source} on {et.topic}; this one says {event.source} on {message.topic}",
-            )
-        try:
-            return event, self.registry.parse(event)
-        except (InvalidEventData, UnknownEventType) as exc:
-            raise _Poison("invalid-data", str(exc)) from exc
-
     async def _handle(self, event: CloudEvent, payload: Any) -> str:
         start = time.perf_counter()
         async with transaction(self.sessions) as session:
-            outcome = await self._apply(session, event, payload)
+            outcome = await self.apply(session, event, payload)
         if outcome == "handled":
             HANDLER_LATENCY.labels(self.service, event.type).observe(time.perf_counter() - start)
         return outcome

@@ -1,0 +1,58 @@
+"""How a batch round runs each event: the execution modes of a consumer round, as named strategies.
+
+- `WITHOUT_SAVEPOINTS`: most batches hold no failing event, so a round first runs them all in its transaction
+  with no SAVEPOINT/RELEASE around each (two round trips per event fewer). An event that fails raises `Undo`: the
+  round's transaction is rolled back, nothing of it committed, and the round is run again in the next mode.
+- `WITH_SAVEPOINTS`: each event in a savepoint of its own, so the one that fails is rolled back alone; the round
+  defers it (and every later event of its key) to be retried one by one.
+
+The third mode, one event per transaction with retries and dead letters, is `EventConsumer.process`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_common.db import is_transient
+
+Step = Callable[[], Awaitable[str]]
+
+
+class Undo(Exception):
+    """An event failed in a round run without savepoints: roll the round back and run it again with them."""
+
+
+class RoundMode(Protocol):
+    name: str
+
+    async def apply(self, session: AsyncSession, step: Step) -> str:
+        """Run one event's `step` in the round's `session`. A failure that this mode leaves to the round (to defer
+        the event) is raised as it is; `Undo` asks for the whole round again in another mode."""
+        ...
+
+
+class WithoutSavepoints:
+    name = "rounds without savepoints"
+
+    async def apply(self, session: AsyncSession, step: Step) -> str:
+        try:
+            return await step()
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            raise Undo from exc
+
+
+class WithSavepoints:
+    name = "rounds with a savepoint per event"
+
+    async def apply(self, session: AsyncSession, step: Step) -> str:
+        async with session.begin_nested():
+            return await step()
+
+
+WITHOUT_SAVEPOINTS: RoundMode = WithoutSavepoints()
+WITH_SAVEPOINTS: RoundMode = WithSavepoints()
