@@ -31,9 +31,12 @@ infra-down: ## stop local Kafka and PostgreSQL; leaves no process behind
 	@deploy/local/postgres.sh stop
 
 .PHONY: lint
-lint: install ## ruff (lint and format check)
+lint: install ## ruff, mypy (types), lint-imports (who may import whom), xenon (no function above complexity C)
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check --quiet .
+	@$(UV) run --frozen mypy
+	@$(UV) run --frozen lint-imports --no-cache
+	@$(UV) run --frozen xenon --max-absolute C --exclude "*/migrations/*" libs services composition && echo "xenon: no function above complexity C"
 
 .PHONY: tools
 tools: ## build kustomize (from its Go module) into .infra/bin for the Kubernetes manifest tests

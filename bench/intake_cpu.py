@@ -96,7 +96,7 @@ async def _call(app: Any, method: str, path: str, body: bytes, headers: list[tup
 async def measure(requests: int, blocks: int = 5) -> None:
     run = Run()
     env = run.env(await run.database(), run.new_prefix())
-    cmd = [sys.executable, "-m", "aid_cli.main", "migrate", "pledges"]
+    cmd = [sys.executable, "-m", "crisisaid.main", "migrate", "pledges"]
     subprocess.run(cmd, env={**os.environ, **env}, check=True, capture_output=True)
     os.environ.update(env)
     from aid_pledges.app import create_app

@@ -67,13 +67,13 @@ class Run:
         env = self.env(db, prefix, **extra)
         if migrate:
             subprocess.run(
-                [sys.executable, "-m", "aid_cli.main", "migrate", name],
+                [sys.executable, "-m", "crisisaid.main", "migrate", name],
                 env={**os.environ, **env},
                 check=True,
                 capture_output=True,
             )
         port = free_port()
-        cmd = [sys.executable, "-m", "aid_cli.main", "serve", name, "--role", role, "--port", str(port)]
+        cmd = [sys.executable, "-m", "crisisaid.main", "serve", name, "--role", role, "--port", str(port)]
         return await self.start(cmd, env, port, "/readyz")
 
     async def start(self, cmd: list[str], env: dict[str, str], port: int, ready: str | None) -> Process:

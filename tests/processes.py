@@ -15,7 +15,7 @@ class ServiceProcess(Process):
     def __init__(self, service: str, role: str, env: dict[str, str], log_dir: Path, port: int | None = None) -> None:
         self.service, self.role = service, role
         port = port or free_port()
-        cmd = [sys.executable, "-m", "aid_cli.main", "serve", service, "--role", role]
+        cmd = [sys.executable, "-m", "crisisaid.main", "serve", service, "--role", role]
         cmd += ["--port", str(port), "--host", "127.0.0.1"]
         super().__init__(cmd, {**os.environ, **env}, port, log_dir / f"{service}-{role}-{port}.log")
 

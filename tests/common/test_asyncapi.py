@@ -32,12 +32,12 @@ def _refs(node: object) -> list[str]:
 
 def test_cli_prints_valid_yaml_and_json_listing_every_registered_event_type() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "aid_cli.main", "asyncapi"], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "crisisaid.main", "asyncapi"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     doc = yaml.safe_load(out)
     as_json = json.loads(
         subprocess.run(
-            [sys.executable, "-m", "aid_cli.main", "asyncapi", "--format", "json"],
+            [sys.executable, "-m", "crisisaid.main", "asyncapi", "--format", "json"],
             cwd=REPO,
             capture_output=True,
             text=True,

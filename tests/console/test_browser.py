@@ -37,8 +37,9 @@ def embedded(tmp_path: Path):
     """`crisisaid dev` as its own process, with the demo data loaded."""
     base = _free_base_port()
     log = (tmp_path / "dev.log").open("w")
+    command = [sys.executable, "-m", "crisisaid.main", "dev", "--base-port", str(base)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aid_cli.main", "dev", "--base-port", str(base), "--data-dir", str(tmp_path / ".data")],
+        [*command, "--data-dir", str(tmp_path / ".data")],
         cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LOG_LEVEL": "WARNING"},
     )  # fmt: skip
     deadline = time.monotonic() + 90
@@ -141,7 +142,7 @@ async def test_a_partner_sees_only_its_own_deliveries(embedded) -> None:
                 await http.post(f"http://127.0.0.1:{base + 2}/v1/subscriptions", json=body, headers=admin)
             ).status_code == 201
     scopes = "projects:read notifications:read notifications:write"
-    command = [sys.executable, "-m", "aid_cli.main", "token", "--scope", scopes]
+    command = [sys.executable, "-m", "crisisaid.main", "token", "--scope", scopes]
     command += ["--partner-id", mine["id"], "--subject", "partner-ui"]
     minted = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True)
     async with async_playwright() as pw:

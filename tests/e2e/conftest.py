@@ -64,7 +64,7 @@ class Stack:
 
 def _migrate(service: str, url: str) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "aid_cli.main", "migrate", service],
+        [sys.executable, "-m", "crisisaid.main", "migrate", service],
         cwd=REPO,
         env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
         capture_output=True,

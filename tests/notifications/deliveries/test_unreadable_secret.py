@@ -80,7 +80,7 @@ def test_reseal_moves_every_secret_to_the_newest_key(tmp_path) -> None:
 
     asyncio.run(seed())
     env = {"DATABASE_URL": url, "AID_MODE": "embedded", "AID_WEBHOOK_SECRETS_KEY": f"{new},{old}", "PATH": "/usr/bin"}
-    command = [sys.executable, "-m", "aid_cli.main", "reseal-secrets"]
+    command = [sys.executable, "-m", "crisisaid.main", "reseal-secrets"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "resealed 1" in done.stdout, done.stdout + done.stderr
     assert SecretBox(new).open(asyncio.run(sealed())) == "whsec_abc", "the newest key alone opens it now"

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, DEADLETTER_TOPIC, CloudEvent, EventRegistry
+from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, DEADLETTER_TOPIC, CloudEvent, EventRegistry, EventType
 
 
 def _schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
@@ -18,6 +18,31 @@ def _schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
 
 def _message_name(type_: str) -> str:
     return type_.replace(".", "_")
+
+
+def _message(et: EventType) -> dict[str, Any]:
+    """An event type as an AsyncAPI message: the CloudEvents envelope with its type, source and payload schema."""
+    return {
+        "name": et.type,
+        "title": et.type,
+        "summary": et.summary,
+        "contentType": CLOUDEVENTS_CONTENT_TYPE,
+        "bindings": {"kafka": {"key": {"type": "string", "description": f"payload field `{et.key_field}`"}}},
+        "payload": {
+            "allOf": [
+                {"$ref": "#/components/schemas/CloudEventEnvelope"},
+                {
+                    "type": "object",
+                    "required": ["type", "source", "data"],
+                    "properties": {
+                        "type": {"const": et.type},
+                        "source": {"const": et.source},
+                        "data": {"$ref": f"#/components/schemas/{et.payload.__name__}"},
+                    },
+                },
+            ]
+        },
+    }
 
 
 def build_asyncapi(registry: EventRegistry, *, title: str = "Crisis-aid events", version: str = "1.0.0") -> dict:
@@ -31,27 +56,7 @@ def build_asyncapi(registry: EventRegistry, *, title: str = "Crisis-aid events",
     for et in registry.all():
         name = _message_name(et.type)
         schemas[et.payload.__name__] = _schema(et.payload, schemas)
-        messages[name] = {
-            "name": et.type,
-            "title": et.type,
-            "summary": et.summary,
-            "contentType": CLOUDEVENTS_CONTENT_TYPE,
-            "bindings": {"kafka": {"key": {"type": "string", "description": f"payload field `{et.key_field}`"}}},
-            "payload": {
-                "allOf": [
-                    {"$ref": "#/components/schemas/CloudEventEnvelope"},
-                    {
-                        "type": "object",
-                        "required": ["type", "source", "data"],
-                        "properties": {
-                            "type": {"const": et.type},
-                            "source": {"const": et.source},
-                            "data": {"$ref": f"#/components/schemas/{et.payload.__name__}"},
-                        },
-                    },
-                ]
-            },
-        }
+        messages[name] = _message(et)
         channel = channels.setdefault(
             et.topic.replace(".", "_"),
             {"address": et.topic, "description": f"Kafka topic {et.topic}; key = aggregate id", "messages": {}},

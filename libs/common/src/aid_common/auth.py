@@ -187,7 +187,10 @@ def mint_token(
     }
     if partner_id:
         claims["partner_id"] = str(partner_id)
-    return jwt.encode(claims, serialization.load_pem_private_key(private_key_pem, password=None), algorithm=ALGORITHM)
+    key = serialization.load_pem_private_key(private_key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"tokens are signed with {ALGORITHM}: the private key must be an RSA key")
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
 _bearer = HTTPBearer(auto_error=False)

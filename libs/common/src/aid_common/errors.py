@@ -94,86 +94,94 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after)}
-        return problem_response(
-            status=exc.status,
-            type_=exc.type_,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            headers=headers,
-            errors=exc.errors,
-            **exc.extra,
-        )
+    """Every error a route can end in becomes a problem+json answer (RFC 9457); nothing else reaches a client."""
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    # errors of a statement are handled here, not by the catch-all (which also re-raises to the server)
+    app.add_exception_handler(StatementError, _on_database)
+    app.add_exception_handler(AmountOutOfRange, _on_database)
+    app.add_exception_handler(Exception, _on_unexpected)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _validation_errors(exc)
-        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors) or "invalid request"
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return problem_response(
+        status=exc.status,
+        type_=exc.type_,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        headers=headers,
+        errors=exc.errors,
+        **exc.extra,
+    )
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors) or "invalid request"
+    return problem_response(
+        status=422,
+        type_="validation",
+        title="Request validation failed",
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    return problem_response(
+        status=exc.status_code,
+        type_=phrase.lower().replace(" ", "-"),
+        title=phrase,
+        detail=detail,
+        instance=request.url.path,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _on_database(request: Request, exc: Exception) -> JSONResponse:
+    out_of_range = _out_of_range(exc)
+    if out_of_range is not None:
         return problem_response(
             status=422,
-            type_="validation",
-            title="Request validation failed",
-            detail=detail,
+            type_=Unprocessable.type_,
+            title=Unprocessable.title,
+            detail=f"a number in the request, or computed from it, is too large: {out_of_range}; nothing was changed",
             instance=request.url.path,
-            errors=errors,
         )
+    return await _on_unexpected(request, exc)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
-        detail = exc.detail if isinstance(exc.detail, str) else phrase
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_transient(exc):  # the database is restarting or unreachable: nothing was written, come back
+        log.warning("request.database_unavailable", path=request.url.path, error=str(exc)[:300])
         return problem_response(
-            status=exc.status_code,
-            type_=phrase.lower().replace(" ", "-"),
-            title=phrase,
-            detail=detail,
+            status=503,
+            type_="unavailable",
+            title="Service unavailable",
+            detail="The database cannot be reached right now; nothing was changed. Retry shortly "
+            "(with the same Idempotency-Key).",
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers={"Retry-After": "2"},
         )
-
-    async def _database(request: Request, exc: Exception) -> JSONResponse:
-        """Errors of a statement, handled here (not by the catch-all below, which also re-raises to the server)."""
-        out_of_range = _out_of_range(exc)
-        if out_of_range is not None:
-            return problem_response(
-                status=422,
-                type_=Unprocessable.type_,
-                title=Unprocessable.title,
-                detail=f"a number in the request, or computed from it, is too large: {out_of_range}; nothing was "
-                "changed",
-                instance=request.url.path,
-            )
-        return await _unexpected(request, exc)
-
-    app.add_exception_handler(StatementError, _database)
-    app.add_exception_handler(AmountOutOfRange, _database)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_transient(exc):  # the database is restarting or unreachable: nothing was written, come back
-            log.warning("request.database_unavailable", path=request.url.path, error=str(exc)[:300])
-            return problem_response(
-                status=503,
-                type_="unavailable",
-                title="Service unavailable",
-                detail="The database cannot be reached right now; nothing was changed. Retry shortly "
-                "(with the same Idempotency-Key).",
-                instance=request.url.path,
-                headers={"Retry-After": "2"},
-            )
-        log.exception("request.failed", path=request.url.path)
-        return problem_response(
-            status=500,
-            type_="internal",
-            title="Internal server error",
-            detail="The server failed to handle this request; it has been logged.",
-            instance=request.url.path,
-        )
+    log.exception("request.failed", path=request.url.path)
+    return problem_response(
+        status=500,
+        type_="internal",
+        title="Internal server error",
+        detail="The server failed to handle this request; it has been logged.",
+        instance=request.url.path,
+    )
 
 
 def _out_of_range(exc: BaseException) -> str | None:

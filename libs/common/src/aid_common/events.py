@@ -6,6 +6,7 @@ payloads, consumers parse payloads back, and the AsyncAPI document is generated 
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -52,7 +53,7 @@ class EventType:
     type: str
     topic: str
     source: str
-    payload: type[BaseModel]
+    payload: builtins.type[BaseModel]  # `type` here is the field above
     summary: str
     key_field: str  # the payload field that is the aggregate id: Kafka key and CloudEvent subject
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from typing import ClassVar
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
@@ -42,7 +41,7 @@ _CLEAR_ONE = delete(_COUNTERS).where(_COUNTERS.c.key == bindparam("key"))
 class PostgresStorage(Storage):
     """Counters in the service's own database: `rate_limit_counters` (key, count, expires_at)."""
 
-    STORAGE_SCHEME: ClassVar[list[str]] = ["aid-postgresql"]
+    STORAGE_SCHEME: list[str] | None = ["aid-postgresql"]  # noqa: RUF012 (declared so by limits' Storage)
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from fastapi import Depends, FastAPI
@@ -36,7 +36,7 @@ from aid_common.subscriptions import BatchHook, Subscription, topics_of
 log = structlog.get_logger("aid.runtime")
 
 Role = Literal["api", "worker", "all"]
-BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def bus_from_settings(settings: Settings, *, topics: Sequence[str], client_id: str) -> Bus:
@@ -53,6 +53,20 @@ def bus_from_settings(settings: Settings, *, topics: Sequence[str], client_id: s
     if settings.mode is Mode.EMBEDDED:
         return MemoryBus()
     raise ValueError("KAFKA_BOOTSTRAP_SERVERS is required outside embedded mode (host:port[,host:port])")
+
+
+def _token_verifier(settings: Settings) -> TokenVerifier | None:
+    """The verifier of the configured public key (None without one: the service then accepts no token)."""
+    if not settings.jwt_public_key_file:
+        return None
+    return TokenVerifier.from_file(
+        settings.jwt_public_key_file,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        max_lifetime=dt.timedelta(hours=settings.token_max_hours),
+        partner_max_lifetime=dt.timedelta(hours=settings.partner_token_max_hours),
+        revoked=RevocationList(settings.revoked_tokens_file),
+    )
 
 
 class ServiceRuntime:
@@ -85,18 +99,7 @@ class ServiceRuntime:
         self._owns_bus = bus is None
         self.create_tables = settings.mode is Mode.EMBEDDED if create_tables is None else create_tables
         self.freeze_heap_at_start = False  # `crisisaid serve` sets it: see start()
-        self.token_verifier = token_verifier or (
-            TokenVerifier.from_file(
-                settings.jwt_public_key_file,
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                max_lifetime=dt.timedelta(hours=settings.token_max_hours),
-                partner_max_lifetime=dt.timedelta(hours=settings.partner_token_max_hours),
-                revoked=RevocationList(settings.revoked_tokens_file),
-            )
-            if settings.jwt_public_key_file
-            else None
-        )
+        self.token_verifier = token_verifier or _token_verifier(settings)
         self.rate_limits = RateLimits(
             self.engine, writes=settings.rate_limit_writes, failed_auth=settings.rate_limit_failed_auth
         )
@@ -111,23 +114,22 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
         )
-        self.consumer = (
-            EventConsumer(
-                service=service,
-                name=f"{service}",
-                bus=self.bus,
-                topics=self.consume_topics,
-                subscriptions=self.subscriptions,
-                sessions=self.sessions,
-                registry=events,
-                max_attempts=settings.handler_max_attempts,
-                before_batch=before_batch,
-            )
-            if self.subscriptions
-            else None
-        )
+        self.consumer = self._consumer(before_batch) if self.subscriptions else None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _consumer(self, before_batch: BatchHook | None) -> EventConsumer:
+        return EventConsumer(
+            service=self.service,
+            name=self.service,
+            bus=self.bus,
+            topics=self.consume_topics,
+            subscriptions=self.subscriptions,
+            sessions=self.sessions,
+            registry=self.events,
+            max_attempts=self.settings.handler_max_attempts,
+            before_batch=before_batch,
+        )
 
     @property
     def runs_workers(self) -> bool:

@@ -23,7 +23,8 @@ class Slot(Generic[T]):
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def put(self, app: Starlette, value: T) -> None:
+    def put(self, app: Starlette, value: T | None) -> None:
+        """Hold `value` (None: this application has none, as `find` then says)."""
         setattr(app.state, self.name, value)
 
     def find(self, app: Starlette) -> T | None:

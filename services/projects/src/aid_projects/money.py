@@ -14,7 +14,7 @@ ZERO = Decimal("0.00")
 _RATIO = Decimal("0.0001")
 
 
-def usd(value: object) -> Decimal:
+def usd(value: Decimal | int | str | None) -> Decimal:
     """A sum read back from the database (NUMERIC, integer cents on SQLite, or NULL) as USD to the cent."""
     return Decimal(value or 0).quantize(CENT)
 

@@ -16,6 +16,7 @@ from aid_common.db.statements import bulk_insert, dialect_of, insert_or_skip, is
 from aid_common.db.types import (
     Amount,
     AmountOutOfRange,
+    AnyRow,
     BigIntPK,
     PlatformBase,
     UtcDateTime,
@@ -27,6 +28,7 @@ from aid_common.db.units import Transaction, run_alone, transaction, unit_of_wor
 __all__ = [
     "Amount",
     "AmountOutOfRange",
+    "AnyRow",
     "BigIntPK",
     "PlatformBase",
     "Transaction",

@@ -7,13 +7,14 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Insert, Table, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 Bound = AsyncSession | AsyncEngine | AsyncConnection
 
@@ -62,7 +63,7 @@ def for_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
     cache key (its id) cannot be reused by another object."""
     key = (id(statement), dialect.name)
     if key not in _compiled:
-        compiled = statement.compile(dialect=dialect)
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
         names = tuple(compiled.positiontup or ())
         # values the statement carries itself (literals); the others come with each call
         defaults = {n: b.effective_value for n, b in compiled.binds.items() if not b.required}

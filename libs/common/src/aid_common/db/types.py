@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, Row, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -20,6 +20,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# A result row of any columns (what a Core select of chosen columns yields).
+AnyRow = Row[*tuple[Any, ...]]
 
 
 def new_metadata() -> MetaData:
@@ -116,5 +120,8 @@ def utcnow() -> dt.datetime:
 
 class PlatformBase(DeclarativeBase):
     """Tables of the shared mechanics (outbox, inbox, idempotency keys) that live in every service's database."""
+
+    if TYPE_CHECKING:  # a Table, which insert(), update() and bulk_insert() take (SQLAlchemy says any FromClause)
+        __table__: ClassVar[Table]
 
     metadata = new_metadata()

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.dml import UpdateBase
 
 from aid_common.db.engine import TRANSIENT_SQLSTATE_CLASSES
 from aid_common.db.statements import for_driver
@@ -64,7 +64,7 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield session
 
 
-async def run_alone(engine: AsyncEngine, statement: ClauseElement, params: Mapping[str, Any] | None = None) -> Any:
+async def run_alone(engine: AsyncEngine, statement: UpdateBase, params: Mapping[str, Any] | None = None) -> Any:
     """Run `statement` so that it commits on its own; the first value of its first row (None without one)."""
     params = params or {}
     if engine.dialect.name != "postgresql":
@@ -74,7 +74,7 @@ async def run_alone(engine: AsyncEngine, statement: ClauseElement, params: Mappi
     return await _run_on_driver(engine, statement, params)
 
 
-async def _run_on_driver(engine: AsyncEngine, statement: ClauseElement, params: Mapping[str, Any]) -> Any:
+async def _run_on_driver(engine: AsyncEngine, statement: UpdateBase, params: Mapping[str, Any]) -> Any:
     import asyncpg
 
     compiled = for_driver(statement, engine.dialect)

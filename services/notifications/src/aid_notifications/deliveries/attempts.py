@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.db import utcnow
+from aid_common.db import AnyRow, utcnow
 from aid_notifications.deliveries.models import (
     WAITING,
     Delivery,
@@ -55,21 +56,17 @@ async def claim(
 ) -> list[Claimed]:
     """Lease up to `limit` due deliveries (FOR UPDATE SKIP LOCKED: workers share the queue). A claimed row's
     next attempt moves forward by `lease`, so a worker that dies mid-request leaves it to be claimed again —
-    at least once, with the same webhook-id. No subscription gets more than its own `max_in_flight` (or, unset,
-    `per_subscription`) requests in flight, nor any partner more than `per_partner` (counting `in_flight`, this
-    worker's open requests by subscription and by partner id), so one slow partner cannot take every slot. When
-    more partners wait than the worker has `slots`, each gets its fair share of them (at least one): a partner
-    whose endpoint hangs then holds one slot, not `per_partner`, while the others go on.
+    at least once, with the same webhook-id. Which candidates are taken is `Caps.choose`; one that cannot be
+    prepared (its secret unreadable, its event past retention) is marked dead, saying why, and the others go on.
 
     A fixed number of statements however many deliveries, subscriptions and events a claim takes: candidates
     with their subscription's address and state, then the signing secrets and the event bodies of those taken,
-    then one lease UPDATE (a claim of 64 fan-out deliveries used to read each subscription, its secrets and the
-    event one by one: 130 statements)."""
+    then one lease UPDATE and one UPDATE per reason a delivery died."""
     now = utcnow()
     due = (Delivery.status.in_(WAITING), Delivery.next_attempt_at <= now)
     if slots is not None:
         waiting = await session.scalar(select(func.count(func.distinct(Delivery.partner_id))).where(*due))
-        per_partner = min(per_partner, -(-slots // max(waiting or 1, 1)))  # ceil: shares add up to every slot
+        per_partner = fair_share(per_partner, slots=slots, waiting_partners=waiting or 1)
     candidates = await session.execute(
         select(
             Delivery.id,
@@ -87,23 +84,55 @@ async def claim(
         .limit(limit * 16)
         .with_for_update(of=Delivery, skip_locked=True)
     )
-    taken: Counter[uuid.UUID] = Counter()
-    chosen = []
-    for row in candidates:
-        if len(chosen) >= limit:
-            break
-        if row.status != SubscriptionStatus.ACTIVE.value:
-            chosen.append(row)  # to be marked dead below: no request, so it takes no share of the caps
-            continue
-        if in_flight[row.subscription_id] + taken[row.subscription_id] >= (row.max_in_flight or per_subscription):
-            continue  # this subscription has enough requests open (its own cap, or the default); others go first
-        if in_flight[row.partner_id] + taken[row.partner_id] >= per_partner:
-            continue  # so has this partner, over all its subscriptions
-        taken[row.subscription_id] += 1
-        taken[row.partner_id] += 1
-        chosen.append(row)
+    chosen = Caps(in_flight, per_subscription=per_subscription, per_partner=per_partner).choose(candidates.all(), limit)
     if not chosen:
         return []
+    out, dead = await _prepare(session, chosen, box=box, leased_until=now + lease)
+    await _lease(session, out, dead)
+    return out
+
+
+def fair_share(per_partner: int, *, slots: int, waiting_partners: int) -> int:
+    """When more partners wait than a worker has `slots`, each gets its share of them (at least one), so a
+    partner whose endpoint hangs holds one slot, not `per_partner`, while the others go on."""
+    return min(per_partner, -(-slots // max(waiting_partners, 1)))  # ceil: shares add up to every slot
+
+
+@dataclass
+class Caps:
+    """No subscription gets more than its own `max_in_flight` (or, unset, `per_subscription`) requests in flight,
+    nor any partner more than `per_partner`, counting `in_flight` (this worker's open requests, by subscription
+    and by partner id): one slow partner cannot take every slot."""
+
+    in_flight: Counter[uuid.UUID]
+    per_subscription: int
+    per_partner: int
+
+    def choose(self, candidates: Iterable[AnyRow], limit: int) -> list[AnyRow]:
+        taken: Counter[uuid.UUID] = Counter()
+        chosen: list[AnyRow] = []
+        for row in candidates:
+            if len(chosen) >= limit:
+                break
+            if row.status != SubscriptionStatus.ACTIVE.value:
+                chosen.append(row)  # to be marked dead: no request, so it takes no share of the caps
+            elif self._has_room(row, taken):
+                taken[row.subscription_id] += 1
+                taken[row.partner_id] += 1
+                chosen.append(row)
+        return chosen
+
+    def _has_room(self, row: AnyRow, taken: Counter[uuid.UUID]) -> bool:
+        open_here = self.in_flight[row.subscription_id] + taken[row.subscription_id]
+        open_for_partner = self.in_flight[row.partner_id] + taken[row.partner_id]
+        return open_here < (row.max_in_flight or self.per_subscription) and open_for_partner < self.per_partner
+
+
+async def _prepare(
+    session: AsyncSession, chosen: list[AnyRow], *, box: SecretBox, leased_until: dt.datetime
+) -> tuple[list[Claimed], dict[uuid.UUID, str]]:
+    """What each chosen delivery's attempt needs (its signing secrets and event body), and why each one that
+    cannot be prepared must die."""
     secrets, why_not = await _secrets(
         session, {r.subscription_id for r in chosen if r.status == SubscriptionStatus.ACTIVE.value}, box
     )
@@ -114,41 +143,36 @@ async def claim(
             )
         ).all()
     )
-    leased_until = now + lease
     out: list[Claimed] = []
     dead: dict[uuid.UUID, str] = {}
     for r in chosen:
-        if r.subscription_id not in secrets or r.event_id not in bodies:
-            # This delivery cannot be prepared: it fails alone, saying why; every other one goes on.
-            dead[r.id] = why_not.get(r.subscription_id) or (
-                "the subscription is disabled"
-                if r.subscription_id not in secrets
-                else "the event is no longer kept (past retention)"
+        if r.subscription_id in secrets and r.event_id in bodies:
+            body, signing = bodies[r.event_id], secrets[r.subscription_id]
+            out.append(
+                Claimed(r.id, webhook_id_of(r.id), r.subscription_id, r.partner_id, r.url, body, signing, leased_until)
             )
-            continue
-        out.append(
-            Claimed(
-                r.id,
-                webhook_id_of(r.id),
-                r.subscription_id,
-                r.partner_id,
-                r.url,
-                bodies[r.event_id],
-                secrets[r.subscription_id],
-                leased_until,
-            )
-        )
+        elif r.subscription_id not in secrets:
+            dead[r.id] = why_not.get(r.subscription_id) or "the subscription is disabled"
+        else:
+            dead[r.id] = "the event is no longer kept (past retention)"
+    return out, dead
+
+
+async def _lease(session: AsyncSession, out: list[Claimed], dead: dict[uuid.UUID, str]) -> None:
+    """Move the claimed deliveries' next attempt to the end of their lease; the dead ones die, saying why (one
+    UPDATE per reason, not per delivery)."""
     if out:
         await session.execute(
-            update(Delivery).where(Delivery.id.in_([c.delivery_id for c in out])).values(next_attempt_at=leased_until)
+            update(Delivery)
+            .where(Delivery.id.in_([c.delivery_id for c in out]))
+            .values(next_attempt_at=out[0].leased_until)
         )
-    for reason in set(dead.values()):  # one UPDATE per reason, not per delivery
+    for reason in set(dead.values()):
         await session.execute(
             update(Delivery)
             .where(Delivery.id.in_([i for i, why in dead.items() if why == reason]))
             .values(status=DeliveryStatus.DEAD.value, next_attempt_at=None, last_error=reason)
         )
-    return out
 
 
 async def _secrets(

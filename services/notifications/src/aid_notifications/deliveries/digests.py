@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_common.db import utcnow
 from aid_common.events import CloudEvent
 from aid_notifications.deliveries.models import Delivery, DigestItem, SeenEvent
-from aid_notifications.subscriptions.models import Subscription, SubscriptionStatus
+from aid_notifications.subscriptions.models import Subscription, SubscriptionLike, SubscriptionStatus
 
 DIGEST_TYPE = "aid.digest"
 FUNDING_UPDATED = "aid.project.funding_updated"
@@ -56,11 +56,11 @@ def crosses(thresholds: list[str], data: dict) -> bool:
     )
 
 
-def _zone(subscription: Subscription) -> ZoneInfo:
+def _zone(subscription: SubscriptionLike) -> ZoneInfo:
     return ZoneInfo(subscription.digest_timezone or "UTC")
 
 
-async def route(session: AsyncSession, *, subscription: Subscription, event: CloudEvent, data: dict) -> Route:
+async def route(session: AsyncSession, *, subscription: SubscriptionLike, event: CloudEvent, data: dict) -> Route:
     if subscription.thresholds and event.type == FUNDING_UPDATED and not crosses(subscription.thresholds, data):
         return Route.SKIP
     if subscription.delivery == "digest":
@@ -77,7 +77,7 @@ async def route(session: AsyncSession, *, subscription: Subscription, event: Clo
     return Route.NOW
 
 
-def hold(session: AsyncSession, *, subscription: Subscription, event_id: str, overflow: bool) -> None:
+def hold(session: AsyncSession, *, subscription: SubscriptionLike, event_id: str, overflow: bool) -> None:
     session.add(DigestItem(id=uuid.uuid4(), subscription_id=subscription.id, event_id=event_id, overflow=overflow))
 
 

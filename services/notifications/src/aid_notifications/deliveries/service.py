@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,13 +30,13 @@ from aid_notifications.deliveries.models import (
 from aid_notifications.partners.service import visible_partner
 from aid_notifications.subscriptions import service as subscriptions
 from aid_notifications.subscriptions.matching import dimensions, filter_matches, type_matches
-from aid_notifications.subscriptions.models import Subscription, SubscriptionStatus
+from aid_notifications.subscriptions.models import Subscription, SubscriptionLike, SubscriptionStatus
 
 # A delivery worker in this process claims the moment deliveries due now are committed, not at its next poll.
 DELIVERIES_SIGNAL = "deliveries"
 
 
-def matches(subscription: Subscription, event_type: str, data: dict) -> bool:
+def matches(subscription: SubscriptionLike, event_type: str, data: dict) -> bool:
     """Its types and filter match, and it may carry this event at all (checked again at every event, whatever
     its types say: aid_common.visibility)."""
     return (
@@ -49,9 +50,9 @@ def matches(subscription: Subscription, event_type: str, data: dict) -> bool:
 
 async def fan_out(session: AsyncSession, *, event: CloudEvent) -> int:
     """Keep the event for replays and create one delivery per matching active subscription, in the caller's
-    transaction (with the consumer's inbox row: an event is matched exactly once). Subscriptions are read as plain
-    rows and deliveries (with their aid.alert.created) written in multi-row INSERTs: one event can match tens of
-    thousands, and ORM objects for each cost more than the matching."""
+    transaction (with the consumer's inbox row: an event is matched exactly once), each with its
+    aid.alert.created. Subscriptions are read as plain rows and deliveries written in one multi-row INSERT: one
+    event can match tens of thousands, and ORM objects for each cost more than the matching."""
     data = event.data if isinstance(event.data, dict) else {}
     await session.execute(
         insert_or_skip(SeenEvent, conflict=("event_id",), dialect=dialect_of(session)).values(
@@ -61,57 +62,68 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent) -> int:
     active = await session.execute(
         select(*Subscription.__table__.c).where(Subscription.status == SubscriptionStatus.ACTIVE.value)
     )
-    body = event.model_dump(mode="json")  # once, not once per subscription
     now = utcnow()
-    deliveries: list[dict] = []
-    alerts: list[dict[str, str]] = []  # what differs between this event's aid.alert.created
-    first = None
+    deliveries: list[dict[str, Any]] = []
     for subscription in active:
         if not matches(subscription, event.type, data):
             continue
         way = await digests.route(session, subscription=subscription, event=event, data=data)
         if way is digests.Route.NOW:
-            delivery_id = uuid.uuid4()
-            deliveries.append(
-                {
-                    "id": delivery_id,
-                    "subscription_id": subscription.id,
-                    "partner_id": subscription.partner_id,
-                    "event_id": event.id,
-                    "event_type": event.type,
-                    "status": DeliveryStatus.PENDING.value,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-            )
-            alerts.append(
-                {
-                    "delivery_id": str(delivery_id),
-                    "partner_id": str(subscription.partner_id),
-                    "subscription_id": str(subscription.id),
-                }
-            )
-            if first is None:  # the template of every alert of this event
-                first = _alert(subscription, delivery_id, event.id, event.type, now, body)
+            deliveries.append(pending(subscription, event_id=event.id, event_type=event.type, now=now))
         elif way is not digests.Route.SKIP:
             digests.hold(session, subscription=subscription, event_id=event.id, overflow=way is digests.Route.OVERFLOW)
     if deliveries:
         await bulk_insert(session, Delivery.__table__, deliveries)
-        await outbox.add_alike(session, first, alerts)  # one envelope serialized, 10 000 copies
+        await _alerts(session, deliveries, event=event, now=now)
         commit_signals.signal(session, DELIVERIES_SIGNAL)
     return len(deliveries)
 
 
-async def queue(
-    session: AsyncSession,
-    *,
-    subscription: Subscription,
-    event_id: str,
-    event_type: str,
-    event: CloudEvent | None = None,
-) -> Delivery:
-    """A pending delivery of this event to this subscription; a replay re-queues the existing one (same id)."""
+def pending(subscription: SubscriptionLike, *, event_id: str, event_type: str, now: dt.datetime) -> dict[str, Any]:
+    """A new delivery, due now: the one shape every delivery is created in (a fan-out's multi-row INSERT, a
+    replay's or a digest's ORM row)."""
+    return {
+        "id": uuid.uuid4(),
+        "subscription_id": subscription.id,
+        "partner_id": subscription.partner_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "status": DeliveryStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+async def _alerts(
+    session: AsyncSession, deliveries: list[dict[str, Any]], *, event: CloudEvent, now: dt.datetime
+) -> None:
+    """One aid.alert.created per delivery, alike but for the delivery, partner and subscription ids: the
+    envelope is serialized once (a fan-out can make 10 000)."""
+    first = deliveries[0]
+    template = AlertCreated(
+        delivery_id=first["id"],
+        partner_id=first["partner_id"],
+        subscription_id=first["subscription_id"],
+        event_id=event.id,
+        event_type=event.type,
+        created_at=now,
+        event=event.model_dump(mode="json"),
+    )
+    differing = [
+        {
+            "delivery_id": str(d["id"]),
+            "partner_id": str(d["partner_id"]),
+            "subscription_id": str(d["subscription_id"]),
+        }
+        for d in deliveries
+    ]
+    await outbox.add_alike(session, template, differing)
+
+
+async def queue(session: AsyncSession, *, subscription: Subscription, event_id: str, event_type: str) -> Delivery:
+    """A pending delivery of this event to this subscription; a replay re-queues the existing one (same id).
+    No aid.alert.created: that announces an event's first match, made once by `fan_out`."""
     now = utcnow()
     existing = (
         await session.execute(
@@ -120,46 +132,17 @@ async def queue(
     ).scalar_one_or_none()
     commit_signals.signal(session, DELIVERIES_SIGNAL)
     if existing is not None:
-        existing.status, existing.attempts, existing.next_attempt_at = DeliveryStatus.PENDING.value, 0, now
+        _requeue(existing, now)
         return existing
-    body = event.model_dump(mode="json") if event is not None else None
-    delivery = _new_delivery(session, subscription=subscription, event_id=event_id, event_type=event_type, body=body)
+    delivery = Delivery(**pending(subscription, event_id=event_id, event_type=event_type, now=now))
+    session.add(delivery)
     await session.flush()
     return delivery
 
 
-def _new_delivery(
-    session: AsyncSession, *, subscription: Subscription, event_id: str, event_type: str, body: dict | None
-) -> Delivery:
-    """A pending delivery (and, for an event rather than a digest, its aid.alert.created), added to the session."""
-    now = utcnow()
-    delivery = Delivery(
-        id=uuid.uuid4(),
-        subscription_id=subscription.id,
-        partner_id=subscription.partner_id,
-        event_id=event_id,
-        event_type=event_type,
-        status=DeliveryStatus.PENDING.value,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(delivery)
-    if body is not None:
-        outbox.add(session, _alert(subscription, delivery.id, event_id, event_type, now, body))
-    return delivery
-
-
-def _alert(subscription, delivery_id: uuid.UUID, event_id: str, event_type: str, now: dt.datetime, body: dict):
-    return AlertCreated(
-        delivery_id=delivery_id,
-        partner_id=subscription.partner_id,
-        subscription_id=subscription.id,
-        event_id=event_id,
-        event_type=event_type,
-        created_at=now,
-        event=body,
-    )
+def _requeue(delivery: Delivery, now: dt.datetime) -> None:
+    """Due again now, with a fresh schedule (replay, recover, retry by hand); its id, so its webhook-id, stays."""
+    delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING.value, 0, now
 
 
 async def send_digests(session: AsyncSession, *, now: dt.datetime | None = None) -> list[Delivery]:
@@ -211,7 +194,7 @@ async def recover(
     count = 0
     now = utcnow()
     for delivery in rows.scalars():
-        delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING.value, 0, now
+        _requeue(delivery, now)
         count += 1
     commit_signals.signal(session, DELIVERIES_SIGNAL)
     return count, since
@@ -237,7 +220,7 @@ async def retry(*, session: AsyncSession, caller: Caller, delivery_id: uuid.UUID
     subscription = await session.get(Subscription, delivery.subscription_id)
     if subscription is None or subscription.status != SubscriptionStatus.ACTIVE.value:
         raise Conflict(f"the subscription of delivery {delivery_id} is disabled; enable it first, then retry")
-    delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING.value, 0, utcnow()
+    _requeue(delivery, utcnow())
     commit_signals.signal(session, DELIVERIES_SIGNAL)
     await session.flush()
     return delivery

@@ -4,14 +4,14 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aid_common.db import UtcDateTime, utcnow
+from aid_common.db import AnyRow, UtcDateTime, utcnow
 from aid_common.events import registry
 from aid_contracts.types import CleanText, CountryCode, Moment, Sector
 from aid_notifications.db import Base
@@ -49,6 +49,10 @@ class Subscription(Base):
     entitled: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["public"])
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+# A subscription as its ORM object or as a plain row of its columns (a fan-out reads thousands that way).
+SubscriptionLike = Subscription | AnyRow
 
 
 class SigningSecret(Base):
@@ -89,12 +93,15 @@ class DeliveryMode(StrEnum):
     DIGEST = "digest"
 
 
+DigestEvery = Literal["1h", "1d"]
+
+
 class Digest(BaseModel):
     """One signed webhook per period (`aid.digest`), sent only when there is something in it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    every: Literal["1h", "1d"] = "1d"
+    every: DigestEvery = "1d"
     at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="for 1d: HH:MM")
     timezone: str = Field(default="UTC", max_length=64, examples=["Asia/Kuwait"])
 
@@ -192,11 +199,15 @@ class SubscriptionRead(BaseModel):
             url=s.url,
             description=s.description,
             event_types=s.event_types,
-            filter=Filter(countries=s.countries, sectors=s.sectors, appeals=s.appeals),
-            status=s.status,
+            filter=Filter(countries=s.countries, sectors=[Sector(x) for x in s.sectors], appeals=s.appeals),
+            status=SubscriptionStatus(s.status),
             disabled_reason=s.disabled_reason,
-            delivery=s.delivery,
-            digest=Digest(every=s.digest_every, at=s.digest_at, timezone=s.digest_timezone) if s.digest_every else None,
+            delivery=DeliveryMode(s.delivery),
+            digest=(
+                Digest(every=cast(DigestEvery, s.digest_every), at=s.digest_at, timezone=s.digest_timezone)
+                if s.digest_every
+                else None
+            ),
             thresholds=s.thresholds or [],
             max_per_day=s.max_per_day,
             max_in_flight=s.max_in_flight,

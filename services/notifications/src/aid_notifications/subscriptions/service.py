@@ -111,7 +111,7 @@ async def create(
             Subscription.partner_id == data.partner_id, Subscription.disabled_reason.is_distinct_from("deleted")
         )
     )
-    if held >= max_per_partner:
+    if held is not None and held >= max_per_partner:
         raise TooManyRequests(
             f"partner {data.partner_id} has {held} subscriptions, the most allowed "
             f"(AID_MAX_SUBSCRIPTIONS_PER_PARTNER={max_per_partner}); delete one or widen an existing one's types",
@@ -144,8 +144,11 @@ async def create(
 async def get_visible(*, session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> Subscription:
     subscription = await session.get(Subscription, subscription_id)
     only = visible_partner(caller)
-    hidden = subscription is None or subscription.disabled_reason == "deleted"
-    if hidden or (only is not None and subscription.partner_id != only):
+    if (
+        subscription is None
+        or subscription.disabled_reason == "deleted"
+        or (only is not None and subscription.partner_id != only)
+    ):
         raise NotFound(f"no subscription with id {subscription_id}")
     return subscription
 

@@ -125,7 +125,7 @@ async def resolve_public(host: str, port: int, allow: Destinations) -> IPAddress
             answers = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise ConnectionError(f"cannot resolve {host}: {exc.strerror}") from exc
-        infos = [ipaddress.ip_address(a[4][0].split("%")[0]) for a in answers]
+        infos = [ipaddress.ip_address(str(a[4][0]).split("%")[0]) for a in answers]
     blocked = [str(ip) for ip in infos if not is_allowed(ip, allow)]
     if blocked or not infos:
         raise BlockedDestination(f"{host} resolves to a non-public address ({', '.join(blocked)}); not allowlisted")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import Amount, BigIntPK, UtcDateTime, utcnow
 from aid_contracts.pledges import Earmark
-from aid_contracts.types import CleanText, CurrencyCode, Money, Rate, in_currency
+from aid_contracts.types import CleanText, CurrencyCode, Money, Rate, Sector, in_currency
 from aid_pledges.db import Base
 
 
@@ -52,7 +52,7 @@ class Agreement(Base):
         return Earmark(
             project_id=self.earmark_project_id,
             country=self.earmark_country,
-            sector=self.earmark_sector,
+            sector=Sector(self.earmark_sector) if self.earmark_sector else None,
             appeal=self.earmark_appeal,
             pillar=self.earmark_pillar,
         )

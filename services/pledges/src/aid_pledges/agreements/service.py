@@ -133,21 +133,55 @@ async def create(
     _check_places(data.amount, data.currency)
     donor = await donors.ref_or_422(session=session, donor_id=data.donor_id, cache=cache)
     today = _today()
-    signed = data.status is Status.SIGNED
-    # Created already signed and no pledge date given: it was announced when it was signed.
-    pledged_on = data.pledged_on or ((data.signed_on or today) if signed else today)
-    if signed:
-        _not_in_future(data.signed_on or today, "signed_on")
-        _not_after(data.signed_on or today, pledged_on, "signed_on", "pledged_on")
-    _not_in_future(pledged_on, "pledged_on")
+    pledged_on, signed_on = _dates_of_new(data, today=today)
     await earmarks.check(session=session, earmark=data.earmark)
-    rate_day = (data.signed_on or today) if signed else today
-    rate = await fx.rate_on(session=session, currency=data.currency, day=rate_day, cache=cache)
+    rate = await fx.rate_on(session=session, currency=data.currency, day=signed_on or today, cache=cache)
+    agreement = _new_agreement(data, donor_id=donor.id, rate=rate, pledged_on=pledged_on, signed_on=signed_on)
+    history = [
+        _entry(
+            agreement,
+            HistoryAction.CREATED,
+            caller,
+            status=agreement.status,
+            amount=agreement.amount,
+            currency=agreement.currency,
+            amount_usd=agreement.amount_usd,
+            pledged_on=agreement.pledged_on,
+        )
+    ]
+    event: AgreementSigned | AgreementPledged
+    if signed_on is not None:
+        history.append(_entry(agreement, HistoryAction.SIGNED, caller, signed_on=signed_on, fx_rate=rate))
+        event = AgreementSigned(**_facts(agreement, donor), signed_on=signed_on)
+    else:
+        event = AgreementPledged(**_facts(agreement, donor), pledged_on=pledged_on)
+    if not await writes.write_new(session, agreement=agreement, history=history, event=event):
+        raise Conflict(f"donor {donor.id} already has an agreement with reference {data.reference!r}")
+    return agreement
+
+
+def _dates_of_new(data: AgreementCreate, *, today: dt.date) -> tuple[dt.date, dt.date | None]:
+    """A new agreement's pledge date and, created signed, its signing date (today unless given); neither in the
+    future, and not signed before it was pledged. Created already signed and no pledge date given: it was
+    announced when it was signed."""
+    signed_on = (data.signed_on or today) if data.status is Status.SIGNED else None
+    pledged_on = data.pledged_on or signed_on or today
+    if signed_on is not None:
+        _not_in_future(signed_on, "signed_on")
+        _not_after(signed_on, pledged_on, "signed_on", "pledged_on")
+    _not_in_future(pledged_on, "pledged_on")
+    return pledged_on, signed_on
+
+
+def _new_agreement(
+    data: AgreementCreate, *, donor_id: uuid.UUID, rate: Decimal, pledged_on: dt.date, signed_on: dt.date | None
+) -> Agreement:
+    """Transient: written by `writes.write_new`'s INSERT, answered from here."""
     e = data.earmark
     now = utcnow()
-    agreement = Agreement(  # transient: written by the INSERT below, answered from here
+    return Agreement(
         id=uuid.uuid4(),
-        donor_id=donor.id,
+        donor_id=donor_id,
         reference=data.reference,
         title=data.title,
         status=data.status.value,
@@ -162,34 +196,12 @@ async def create(
         earmark_appeal=e.appeal,
         earmark_pillar=e.pillar,
         pledged_on=pledged_on,
-        signed_on=(data.signed_on or today) if signed else None,
+        signed_on=signed_on,
         cancelled_on=None,
         cancel_reason=None,
         created_at=now,
         updated_at=now,
     )
-    history = [
-        _entry(
-            agreement,
-            HistoryAction.CREATED,
-            caller,
-            status=agreement.status,
-            amount=agreement.amount,
-            currency=agreement.currency,
-            amount_usd=agreement.amount_usd,
-            pledged_on=agreement.pledged_on,
-        )
-    ]
-    if signed:
-        history.append(_entry(agreement, HistoryAction.SIGNED, caller, signed_on=agreement.signed_on, fx_rate=rate))
-        event: AgreementSigned | AgreementPledged = AgreementSigned(
-            **_facts(agreement, donor), signed_on=agreement.signed_on
-        )
-    else:
-        event = AgreementPledged(**_facts(agreement, donor), pledged_on=agreement.pledged_on)
-    if not await writes.write_new(session, agreement=agreement, history=history, event=event):
-        raise Conflict(f"donor {donor.id} already has an agreement with reference {data.reference!r}")
-    return agreement
 
 
 async def get_or_404(*, session: AsyncSession, agreement_id: uuid.UUID, for_update: bool = False) -> Agreement:
@@ -303,14 +315,7 @@ async def disburse(
     *, session: AsyncSession, agreement_id: uuid.UUID, data: DisbursementCreate, caller: Caller
 ) -> Disbursement:
     agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
-    if agreement.status != Status.SIGNED:
-        raise Unprocessable(
-            f"agreement {agreement_id} is {agreement.status}; money is received only against a signed agreement"
-        )
-    assert agreement.signed_on is not None
-    _not_after(data.received_on, agreement.signed_on, "received_on", "signed_on")
-    _not_in_future(data.received_on, "received_on")
-    _check_places(data.amount, data.currency)
+    _check_receivable(agreement, data)
     rate = await fx.rate_on(session=session, currency=data.currency, day=data.received_on)
     amount_usd = _usd(data.amount, data.currency, rate)
     if agreement.disbursed_usd + amount_usd > agreement.amount_usd:
@@ -361,6 +366,17 @@ async def disburse(
     )
     await session.flush()
     return disbursement
+
+
+def _check_receivable(agreement: Agreement, data: DisbursementCreate) -> None:
+    """Money is received only against a signed agreement, not before it was signed nor in the future."""
+    if agreement.status != Status.SIGNED or agreement.signed_on is None:
+        raise Unprocessable(
+            f"agreement {agreement.id} is {agreement.status}; money is received only against a signed agreement"
+        )
+    _not_after(data.received_on, agreement.signed_on, "received_on", "signed_on")
+    _not_in_future(data.received_on, "received_on")
+    _check_places(data.amount, data.currency)
 
 
 async def disbursements(

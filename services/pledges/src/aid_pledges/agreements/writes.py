@@ -8,14 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.insert_new import Dependents, insert_new
 from aid_pledges.agreements.models import Agreement, AgreementHistory
 
-_AGREEMENTS: Table = Agreement.__table__  # type: ignore[assignment]
-_HISTORY: Table = AgreementHistory.__table__  # type: ignore[assignment]
+_AGREEMENTS = Agreement.__table__
+_HISTORY = AgreementHistory.__table__
 _HISTORY_COLUMNS = ("agreement_id", "action", "actor", "correlation_id", "details", "at")
 
 

@@ -31,8 +31,8 @@ async def remember_project(*, session: AsyncSession, project: ProjectCreated | P
 
 
 async def _as_of(session: AsyncSession) -> str:
-    seen = [await session.scalar(select(func.max(m.seen_at))) for m in (KnownProject, KnownAppeal)]
-    seen = [t for t in seen if t is not None]
+    maxima = [await session.scalar(select(func.max(m.seen_at))) for m in (KnownProject, KnownAppeal)]
+    seen = [t for t in maxima if t is not None]
     when = max(seen).strftime("%Y-%m-%d %H:%M:%S UTC") if seen else "none yet"
     return f"as of the last event seen from the projects service ({when})"
 

@@ -141,12 +141,12 @@ async def activities(
         for entry, agreement in rows.all():
             received[entry.project_id].append((entry.created_at.date(), entry.amount_usd, agreement.donor))
         pledges: dict = defaultdict(list)
-        rows = await session.execute(
+        pledged_rows = await session.execute(
             select(AgreementFunds).where(AgreementFunds.status == "pledged", AgreementFunds.earmark_project_id.in_(ids))
         )
-        for agreement in rows.scalars():
-            pledges[agreement.earmark_project_id].append(
-                (agreement.created_at.date(), agreement.amount_usd, agreement.donor, agreement.reference)
+        for pledged in pledged_rows.scalars():
+            pledges[pledged.earmark_project_id].append(
+                (pledged.created_at.date(), pledged.amount_usd, pledged.donor, pledged.reference)
             )
         for project in chunk:
             yield (

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import Amount, UtcDateTime, utcnow
 from aid_contracts.pledges import Earmark
-from aid_contracts.types import Money
+from aid_contracts.types import Money, Sector
 from aid_projects.db import Base
 from aid_projects.money import Figures
 
@@ -52,7 +52,7 @@ class AgreementFunds(Base):
         return Earmark(
             project_id=self.earmark_project_id,
             country=self.earmark_country,
-            sector=self.earmark_sector,
+            sector=Sector(self.earmark_sector) if self.earmark_sector else None,
             appeal=self.earmark_appeal,
             pillar=self.earmark_pillar,
         )

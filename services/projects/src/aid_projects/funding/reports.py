@@ -93,7 +93,7 @@ async def pledged_usd(*, session: AsyncSession, project_ids: list[uuid.UUID]) ->
         .where(AgreementFunds.status == "pledged", AgreementFunds.earmark_project_id.in_(project_ids))
         .group_by(AgreementFunds.earmark_project_id)
     )
-    return {pid: usd(total) for pid, total in rows.all()}
+    return {pid: usd(total) for pid, total in rows.all() if pid is not None}
 
 
 async def projects_read(

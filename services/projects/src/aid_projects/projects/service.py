@@ -20,7 +20,14 @@ from aid_projects import locks
 from aid_projects.appeals import service as appeals
 from aid_projects.money import ZERO
 from aid_projects.partners import service as partners
-from aid_projects.projects.models import Project, ProjectCreate, ProjectPartner, ProjectRevision, ProjectUpdate
+from aid_projects.projects.models import (
+    Project,
+    ProjectCreate,
+    ProjectPartner,
+    ProjectRevision,
+    ProjectStatus,
+    ProjectUpdate,
+)
 
 
 async def create(*, session: AsyncSession, data: ProjectCreate) -> tuple[Project, CloudEvent]:
@@ -109,7 +116,7 @@ async def update(
         session,
         ProjectUpdated(
             **project.facts(),
-            status=project.status,
+            status=ProjectStatus(project.status).value,
             partners=[PartnerRole(**p) for p in project.partners],
             changed=sorted(changes),
         ),

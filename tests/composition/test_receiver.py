@@ -7,9 +7,9 @@ import json
 
 import httpx
 
-from aid_cli.receiver import receiver_app
 from aid_notifications.deliveries.sender import signature_headers
 from aid_notifications.subscriptions.secrets import new_secret
+from crisisaid.receiver import receiver_app
 
 
 async def test_signed_webhooks_are_printed_and_tampered_ones_refused(capsys) -> None:

@@ -9,18 +9,18 @@ import re
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from aid_cli.services import SERVICES, ServiceName
+from crisisaid.services import SERVICES, ServiceName
 
 app = typer.Typer(
     help="Crisis-aid coordination platform: services, migrations, tokens.", no_args_is_help=True, add_completion=False
 )
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
 
@@ -41,7 +41,7 @@ def dev(
     base_port: Annotated[int, typer.Option(help="pledges' port; projects and notifications take the next two")] = 8001,
 ) -> None:
     """Embedded mode: the three services in one process on 8001/8002/8003 (what `make run` calls)."""
-    from aid_cli.embedded import prepare, run_embedded
+    from crisisaid.embedded import prepare, run_embedded
 
     public, admin = prepare(data_dir)
     try:
@@ -102,7 +102,7 @@ def serve(
         _fail(str(exc))
     application.state.runtime.freeze_heap_at_start = True
     if wait > 0:
-        from aid_cli.preflight import Unreachable, preflight
+        from crisisaid.preflight import Unreachable, preflight
 
         try:
             asyncio.run(preflight(settings, timeout=wait))
@@ -278,7 +278,7 @@ def receive(
     """A webhook receiver to try subscriptions with: verifies signatures and prints each event."""
     import uvicorn
 
-    from aid_cli.receiver import receiver_app
+    from crisisaid.receiver import receiver_app
 
     if not secret:
         typer.echo("no --secret: printing events without verifying their signatures", err=True)

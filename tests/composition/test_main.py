@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from aid_cli.main import app
 from aid_common.auth import TokenVerifier
 from aid_notifications.settings import NotificationsSettings
+from crisisaid.main import app
 
 runner = CliRunner()
 
@@ -90,7 +90,7 @@ def _serve(key_files, *args: str, **env: str) -> subprocess.CompletedProcess[str
     """`crisisaid serve` in its own process (it configures logging for the whole process)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AID_", "DATABASE_URL", "KAFKA_"))}
     return subprocess.run(
-        [sys.executable, "-m", "aid_cli.main", "serve", *args],
+        [sys.executable, "-m", "crisisaid.main", "serve", *args],
         env={**base, "AID_JWT_PUBLIC_KEY_FILE": str(key_files[1]), **env},
         capture_output=True,
         text=True,

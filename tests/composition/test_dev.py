@@ -38,7 +38,7 @@ async def _start(data_dir: Path, base: int, log: Path) -> tuple[subprocess.Popen
     started = time.monotonic()
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "aid_cli.main", "dev", "--data-dir", str(data_dir), "--base-port", str(base)],
+            [sys.executable, "-m", "crisisaid.main", "dev", "--data-dir", str(data_dir), "--base-port", str(base)],
             cwd=REPO,
             env={k: v for k, v in os.environ.items() if not k.startswith(("AID_", "DATABASE_URL", "KAFKA_"))}
             | {"PYTHONUNBUFFERED": "1"},

@@ -18,7 +18,7 @@ class DemoLoadError(RuntimeError):
 
 
 def demo_data() -> dict[str, Any]:
-    return json.loads((resources.files("aid_cli") / "demo.json").read_text(encoding="utf-8"))
+    return json.loads((resources.files("crisisaid") / "demo.json").read_text(encoding="utf-8"))
 
 
 async def load_demo(urls: dict[str, str], token: str, *, echo=print) -> bool:

@@ -15,14 +15,14 @@ import httpx
 import typer
 import uvicorn
 
-from aid_cli.demo import DemoLoadError, load_demo
-from aid_cli.services import SERVICES
 from aid_common.auth import mint_token, write_keypair
 from aid_common.logging import configure_logging
 from aid_common.memory_bus import MemoryBus
 from aid_common.settings import Mode
 from aid_console.app import create_app as create_console
 from aid_console.settings import ConsoleSettings
+from crisisaid.demo import DemoLoadError, load_demo
+from crisisaid.services import SERVICES, ServiceSpec
 
 
 class _Server(uvicorn.Server):
@@ -70,42 +70,18 @@ async def run_embedded(
     # A person reads these, not a log shipper: plain lines, and only warnings unless LOG_LEVEL says otherwise.
     configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), json=False)
     bus = MemoryBus()
-    servers = []
-    for offset, spec in enumerate(SERVICES.values()):
-        port = base_port + offset
-        settings = spec.settings(
-            AID_MODE=Mode.EMBEDDED,
-            DATABASE_URL=f"sqlite+aiosqlite:///{(data_dir / spec.name).resolve()}.db",
-            PORT=port,
-            AID_JWT_PUBLIC_KEY_FILE=str(public),
-            KAFKA_BOOTSTRAP_SERVERS="",
-            # On a developer's machine, webhooks to a local receiver (crisisaid receive) are the point.
-            AID_WEBHOOK_ALLOW_PRIVATE=os.environ.get("AID_WEBHOOK_ALLOW_PRIVATE", "127.0.0.0/8,::1/128"),
-            # `crisisaid token revoke JTI` (run from the checkout) writes here by default.
-            AID_REVOKED_TOKENS_FILE=os.environ.get(
-                "AID_REVOKED_TOKENS_FILE", str((data_dir / "revoked-tokens").resolve())
-            ),
-        )
-        app = spec.create_app()(settings, role="all", bus=bus)
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-        servers.append((spec, _Server(config)))
+    servers = [
+        (spec, _service_server(spec, data_dir=data_dir, host=host, port=base_port + offset, public=public, bus=bus))
+        for offset, spec in enumerate(SERVICES.values())
+    ]
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    console = create_console(
-        ConsoleSettings(
-            AID_PLEDGES_URL=f"http://{local}:{base_port}",
-            AID_PROJECTS_URL=f"http://{local}:{base_port + 1}",
-            AID_NOTIFICATIONS_URL=f"http://{local}:{base_port + 2}",
-            AID_CONSOLE_COOKIE_SECURE=False,  # http://127.0.0.1: a developer's machine
-            AID_JWT_PUBLIC_KEY_FILE=str(public),
-        ),
-        bus=bus,
-    )
     console_port = console_port if console_port is not None else base_port - 1
-    console_server = _Server(uvicorn.Config(console, host=host, port=console_port, log_config=None, access_log=False))
-    loop = asyncio.get_running_loop()
+    console_server = _console_server(
+        host=host, local=local, base_port=base_port, port=console_port, public=public, bus=bus
+    )
     stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
+        asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
     tasks = [asyncio.create_task(s.serve()) for _, s in servers] + [asyncio.create_task(console_server.serve())]
     while not all(s.started for _, s in servers) or not console_server.started:
         if any(t.done() for t in tasks):
@@ -119,18 +95,53 @@ async def run_embedded(
             typer.echo(f"  {spec.name:<14} {url}   docs: {url}/docs")
         typer.echo(f"\nadmin token (also in {data_dir / 'admin-token'}):\n{token}\n")
         if demo:
-            urls = {spec.name: f"http://{local}:{server.config.port}" for spec, server in servers}
-            try:
-                if not await load_demo(urls, token, echo=typer.echo):
-                    typer.echo("demo data: already there (kept from the last run)")
-            except (DemoLoadError, httpx.HTTPError) as exc:
-                typer.echo(f"demo data: could not be loaded: {exc}", err=True)
+            await _load_demo({spec.name: f"http://{local}:{server.config.port}" for spec, server in servers}, token)
         await stopping.wait()
         await _drain(bus)
     for _, server in servers:
         server.should_exit = True
     console_server.should_exit = True
     await asyncio.gather(*tasks)
+
+
+def _service_server(
+    spec: ServiceSpec, *, data_dir: Path, host: str, port: int, public: Path, bus: MemoryBus
+) -> _Server:
+    settings = spec.settings(
+        AID_MODE=Mode.EMBEDDED,
+        DATABASE_URL=f"sqlite+aiosqlite:///{(data_dir / spec.name).resolve()}.db",
+        PORT=port,
+        AID_JWT_PUBLIC_KEY_FILE=public,
+        KAFKA_BOOTSTRAP_SERVERS="",
+        # On a developer's machine, webhooks to a local receiver (crisisaid receive) are the point.
+        AID_WEBHOOK_ALLOW_PRIVATE=os.environ.get("AID_WEBHOOK_ALLOW_PRIVATE", "127.0.0.0/8,::1/128"),
+        # `crisisaid token revoke JTI` (run from the checkout) writes here by default.
+        AID_REVOKED_TOKENS_FILE=os.environ.get("AID_REVOKED_TOKENS_FILE", str((data_dir / "revoked-tokens").resolve())),
+    )
+    app = spec.create_app()(settings, role="all", bus=bus)
+    return _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
+
+
+def _console_server(*, host: str, local: str, base_port: int, port: int, public: Path, bus: MemoryBus) -> _Server:
+    console = create_console(
+        ConsoleSettings(
+            AID_PLEDGES_URL=f"http://{local}:{base_port}",
+            AID_PROJECTS_URL=f"http://{local}:{base_port + 1}",
+            AID_NOTIFICATIONS_URL=f"http://{local}:{base_port + 2}",
+            AID_CONSOLE_COOKIE_SECURE=False,  # http://127.0.0.1: a developer's machine
+            AID_JWT_PUBLIC_KEY_FILE=public,
+        ),
+        bus=bus,
+    )
+    return _Server(uvicorn.Config(console, host=host, port=port, log_config=None, access_log=False))
+
+
+async def _load_demo(urls: dict[str, str], token: str) -> None:
+    try:
+        if not await load_demo(urls, token, echo=typer.echo):
+            typer.echo("demo data: already there (kept from the last run)")
+    except (DemoLoadError, httpx.HTTPError) as exc:
+        typer.echo(f"demo data: could not be loaded: {exc}", err=True)
 
 
 async def _drain(bus: MemoryBus, timeout: float = 10.0) -> None:
