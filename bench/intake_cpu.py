@@ -99,11 +99,12 @@ async def measure(requests: int, blocks: int = 5) -> None:
     cmd = [sys.executable, "-m", "crisisaid.main", "migrate", "pledges"]
     subprocess.run(cmd, env={**os.environ, **env}, check=True, capture_output=True)
     os.environ.update(env)
+    from aid_common.state import runtime_of
     from aid_pledges.app import create_app
     from aid_pledges.settings import PledgesSettings
 
     app = create_app(PledgesSettings(), role="api")
-    app.state.runtime.freeze_heap_at_start = os.environ.get("FREEZE", "1") == "1"  # as `crisisaid serve` does
+    runtime_of(app).freeze_heap_at_start = os.environ.get("FREEZE", "1") == "1"  # as `crisisaid serve` does
     auth = [(b"authorization", run.headers["Authorization"].encode())]
     spent: Counter[str] = Counter()
     try:

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from aid_common.auth import generate_keypair, mint_token
+from aid_common.state import runtime_of
 
 REPO = Path(__file__).resolve().parent.parent
 PG_HOST, PG_PORT = os.environ.get("AID_TEST_PG_HOST", "127.0.0.1"), int(os.environ.get("AID_TEST_PG_PORT", "5432"))
@@ -137,7 +138,7 @@ class ServiceHarness:
 
     @property
     def runtime(self):
-        return self.app.state.runtime
+        return runtime_of(self.app)
 
     async def relay(self) -> int:
         """Publish what the outbox holds now (tests drive the relay by hand)."""
@@ -160,7 +161,7 @@ async def start_service(key_files):
         )
         bus = bus or MemoryBus()
         app = create_app(settings, role=role, bus=bus)
-        await app.state.runtime.start()
+        await runtime_of(app).start()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
         harness = ServiceHarness(app, client, bus)
         started.append(harness)

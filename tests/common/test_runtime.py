@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from aid_common import state
 from aid_common.auth import mint_token
 from tests.helpers import PROBLEM, auth
 
@@ -107,7 +108,7 @@ async def test_a_revoked_token_is_refused_within_a_second(sample, keypair, tmp_p
 
     revoked = tmp_path / "revoked-tokens"
     verifier = TokenVerifier(serialization_load(keypair[1]), revoked=RevocationList(revoked))
-    sample.app.state.token_verifier = verifier
+    state.TOKEN_VERIFIER.put(sample.app, verifier)
     token = mint_token(keypair[0], subject="s", scopes="admin")
     assert (
         await sample.client.post("/v1/things", json={"name": "x", "count": 1}, headers=auth(token))

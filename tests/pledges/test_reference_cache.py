@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from aid_common import pg_listen
 from aid_pledges.app import create_app
+from aid_pledges.deps import REFERENCE_CACHE
 from aid_pledges.settings import PledgesSettings
 from tests.helpers import eventually
 from tests.pledges.conftest import KUWAIT, agreement_body
@@ -25,7 +26,7 @@ async def replicas(start_service, pg_url):
     first = await start_service(create_app, PledgesSettings, pg_url)
     second = await start_service(create_app, PledgesSettings, pg_url)
     for replica in (first, second):
-        await eventually(lambda r=replica: r.app.state.reference_cache.live, timeout=10)
+        await eventually(lambda r=replica: REFERENCE_CACHE.get(r.app).live, timeout=10)
     return first, second
 
 
@@ -58,7 +59,7 @@ async def test_a_rate_changed_on_one_replica_or_by_hand_applies_to_the_next_agre
     await _set_kwd(first, writer, "3.25")
     assert await _rate_applied(first, writer, donor) == "3.2500000000"
     assert await _rate_applied(second, writer, donor) == "3.2500000000"
-    cache = second.app.state.reference_cache
+    cache = REFERENCE_CACHE.get(second.app)
     hits = cache.hits
     assert await _rate_applied(second, writer, donor) == "3.2500000000"
     assert cache.hits > hits  # the rate came from memory
@@ -120,7 +121,7 @@ async def test_a_replica_that_lost_its_listener_reads_the_database_until_it_list
         return None if refused else await listen(*args, **kwargs)
 
     monkeypatch.setattr(pg_listen, "listen", maybe_listen)
-    cache = first.app.state.reference_cache
+    cache = REFERENCE_CACHE.get(first.app)
     donor = (await first.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()["id"]
     await _set_kwd(first, writer, "3.25")
     assert await _rate_applied(first, writer, donor) == "3.2500000000"
@@ -156,7 +157,7 @@ async def test_in_one_process_on_sqlite_a_corrected_rate_applies_to_the_very_nex
     await _set_kwd(pledges, writer, "3.25")
     assert await _rate_applied(pledges, writer, kuwait["id"]) == "3.2500000000"
     assert await _rate_applied(pledges, writer, kuwait["id"]) == "3.2500000000"
-    assert pledges.app.state.reference_cache.hits >= 1
+    assert REFERENCE_CACHE.get(pledges.app).hits >= 1
     await _set_kwd(pledges, writer, "3.30")
     assert await _rate_applied(pledges, writer, kuwait["id"]) == "3.3000000000"
 
@@ -164,7 +165,7 @@ async def test_in_one_process_on_sqlite_a_corrected_rate_applies_to_the_very_nex
 async def test_with_the_cache_off_every_agreement_reads_the_database(start_service, pg_url, writer) -> None:
     """AID_REFERENCE_CACHE=false, for a DATABASE_URL through a transaction-mode pool (no notifications)."""
     svc = await start_service(create_app, PledgesSettings, pg_url, AID_REFERENCE_CACHE="false")
-    assert svc.app.state.reference_cache is None
+    assert REFERENCE_CACHE.find(svc.app) is None
     donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()["id"]
     await _set_kwd(svc, writer, "3.25")
     assert await _rate_applied(svc, writer, donor) == "3.2500000000"

@@ -82,6 +82,7 @@ def serve(
     from pydantic import ValidationError
 
     from aid_common.logging import configure_logging
+    from aid_common.state import runtime_of
 
     if service == "console":
         _serve_console(host=host, port=port)
@@ -100,7 +101,7 @@ def serve(
         application = spec.create_app()(settings, role=role)
     except ValueError as exc:
         _fail(str(exc))
-    application.state.runtime.freeze_heap_at_start = True
+    runtime_of(application).freeze_heap_at_start = True
     if wait > 0:
         from crisisaid.preflight import Unreachable, preflight
 

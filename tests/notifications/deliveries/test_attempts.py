@@ -18,6 +18,7 @@ from aid_notifications.deliveries.models import Delivery
 from aid_notifications.deliveries.sender import Outcome
 from aid_notifications.deliveries.service import history
 from aid_notifications.deliveries.worker import DeliveryWorker
+from aid_notifications.deps import SECRET_BOX
 from aid_notifications.settings import NotificationsSettings
 from aid_notifications.subscriptions import service as subscriptions
 from tests.helpers import eventually
@@ -56,7 +57,7 @@ async def test_when_many_partners_wait_each_claims_its_fair_share_of_the_slots(s
         async with sessions() as session, session.begin():
             claimed = await attempts.claim(
                 session, limit=6, in_flight=Counter(), per_subscription=4, per_partner=4,
-                lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box, slots=slots,
+                lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app), slots=slots,
             )  # fmt: skip
             await session.rollback()
         return Counter(str(c.partner_id) for c in claimed)
@@ -82,7 +83,7 @@ async def test_an_attempt_that_ends_after_a_replay_leaves_the_replayed_turn_wait
     async with transaction(sessions) as session:
         (out,) = await attempts.claim(
             session, limit=1, in_flight=Counter(), per_subscription=4, per_partner=4,
-            lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box,
+            lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app),
         )  # fmt: skip
     # While the webhook is out, the partner replays: the delivery is queued again for a new turn.
     r = await svc.client.post(
@@ -129,7 +130,7 @@ async def test_a_claim_reads_in_a_fixed_number_of_statements_however_many_subscr
         async with transaction(sessions) as session:
             claimed = await attempts.claim(
                 session, limit=24, in_flight=Counter(), per_subscription=4, per_partner=4,
-                lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box, slots=64,
+                lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app), slots=64,
             )  # fmt: skip
     finally:
         sa_event.remove(engine, "before_cursor_execute", listener)
@@ -172,7 +173,7 @@ async def test_deliveries_of_a_disabled_subscription_go_dead_without_taking_the_
     async with transaction(sessions) as session:
         claimed = await attempts.claim(
             session, limit=3, in_flight=Counter(), per_subscription=4, per_partner=1,
-            lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box,
+            lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app),
         )  # fmt: skip
     assert [str(c.subscription_id) for c in claimed] == [live["id"]]
     async with transaction(sessions) as session:
@@ -213,7 +214,7 @@ async def test_a_subscription_s_own_cap_on_requests_at_once_replaces_the_default
         async with sessions() as session, session.begin():
             claimed = await attempts.claim(
                 session, limit=24, in_flight=Counter(), per_subscription=4, per_partner=per_partner,
-                lease=dt.timedelta(seconds=60), box=svc.app.state.secret_box,
+                lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app),
             )  # fmt: skip
             await session.rollback()
         return Counter(str(c.subscription_id) for c in claimed)

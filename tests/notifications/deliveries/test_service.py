@@ -9,6 +9,7 @@ import uuid
 from aid_common.db import transaction, utcnow
 from aid_notifications.deliveries.models import Delivery, SeenEvent
 from aid_notifications.deliveries.worker import DeliveryWorker
+from aid_notifications.deps import SECRET_BOX
 from tests.notifications.conftest import create_partner, subscribe
 
 
@@ -39,7 +40,7 @@ async def test_old_finished_events_are_forgotten_waiting_ones_kept(notifications
         session.add(SeenEvent(event_id="recent", type="aid.project.created", body="{}", dimensions={}, received_at=now))
 
     worker = DeliveryWorker(
-        sessions=sessions, settings=notifications.runtime.settings, box=notifications.app.state.secret_box
+        sessions=sessions, settings=notifications.runtime.settings, box=SECRET_BOX.get(notifications.app)
     )
     await worker.forget_old_events()
     await worker.report_queue()

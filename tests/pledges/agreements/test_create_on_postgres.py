@@ -13,6 +13,7 @@ from aid_common import db, idempotency, rate_limits
 from aid_common.db.statements import for_driver
 from aid_contracts import PLEDGES_TOPIC
 from aid_pledges.app import create_app
+from aid_pledges.deps import REFERENCE_CACHE
 from aid_pledges.settings import PledgesSettings
 from tests.helpers import PROBLEM, eventually
 from tests.pledges.conftest import KUWAIT, agreement_body
@@ -74,7 +75,7 @@ async def test_a_new_agreement_is_four_statements_and_writes_its_history_and_eve
     """The write limit and the Idempotency-Key (each run by the driver itself), the agreement with its history
     and its event (one statement), the stored answer: the donor and the rate come from memory once read."""
     svc = await start_service(create_app, PledgesSettings, pg_url)
-    await eventually(lambda: svc.app.state.reference_cache.live, timeout=10)  # its LISTEN connection is up
+    await eventually(lambda: REFERENCE_CACHE.get(svc.app).live, timeout=10)  # its LISTEN connection is up
     donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
     await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference="warm"))
     statements: list[str] = []

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from aid_common.settings import Mode
+from aid_common.state import runtime_of
 from aid_projects.app import create_app
 from aid_projects.funding.models import AgreementFunds, LedgerEntry, Share
 from aid_projects.settings import ProjectsSettings
@@ -266,16 +267,16 @@ async def _projects_service(database_url: str, key_files):
         AID_MODE=Mode.EMBEDDED, DATABASE_URL=database_url, AID_JWT_PUBLIC_KEY_FILE=str(key_files[1])
     )
     app = create_app(settings_, role="api")
-    await app.state.runtime.start()
+    await runtime_of(app).start()
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
 
             class Harness:
-                runtime = app.state.runtime
+                runtime = runtime_of(app)
 
             yield client, Harness
     finally:
-        await app.state.runtime.stop()
+        await runtime_of(app).stop()
 
 
 async def _open_appeal(client: httpx.AsyncClient, headers: dict[str, str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
 
 if TYPE_CHECKING:
     from aid_common.auth import TokenVerifier
@@ -37,6 +38,14 @@ class Slot(Generic[T]):
         if value is None:
             raise RuntimeError(f"app.state.{self.name} was never installed on this application")
         return value
+
+    def of(self, request: HTTPConnection) -> T:
+        """The value of the request's application: a FastAPI dependency (`Depends(SLOT.of)`)."""
+        return self.get(request.app)
+
+    def maybe_of(self, request: HTTPConnection) -> T | None:
+        """The value of the request's application, or None when it holds none: a FastAPI dependency."""
+        return self.find(request.app)
 
 
 RUNTIME: Slot[ServiceRuntime] = Slot("runtime")

@@ -19,6 +19,7 @@ from aid_common.bus import Bus
 from aid_common.kafka import KafkaBus
 from aid_console import views
 from aid_console.client import Services, SignInNeeded
+from aid_console.deps import FEED, SERVICES, SETTINGS, TEMPLATES, VERIFIER
 from aid_console.feed import Feed
 from aid_console.settings import ConsoleSettings
 
@@ -54,20 +55,20 @@ def create_app(
         stop = asyncio.Event()
         task = None
         if feed_bus is not None:
-            app.state.feed = Feed(feed_bus)
-            task = asyncio.create_task(app.state.feed.run(stop))
+            feed = Feed(feed_bus)
+            FEED.put(app, feed)
+            task = asyncio.create_task(feed.run(stop))
         async with httpx.AsyncClient(transport=transport, timeout=30) as http:
-            app.state.services = Services(http, urls)
+            SERVICES.put(app, Services(http, urls))
             yield
         stop.set()
         if task is not None:
             await asyncio.wait([task], timeout=5)
 
     app = FastAPI(title="Console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.settings = settings
-    app.state.feed = None
-    app.state.verifier = TokenVerifier.from_file(settings.jwt_public_key_file) if settings.jwt_public_key_file else None
-    app.state.templates = Jinja2Templates(directory=str(resources.files("aid_console") / "templates"))
+    SETTINGS.put(app, settings)
+    VERIFIER.put(app, TokenVerifier.from_file(settings.jwt_public_key_file) if settings.jwt_public_key_file else None)
+    TEMPLATES.put(app, Jinja2Templates(directory=str(resources.files("aid_console") / "templates")))
     app.mount("/static", StaticFiles(directory=str(resources.files("aid_console") / "static")), name="static")
     app.include_router(views.router)
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from aid_common import visibility
 from aid_console import i18n
 from aid_console.client import Answer, Services, SignInNeeded
+from aid_console.deps import FEED, SERVICES, SETTINGS, TEMPLATES, VERIFIER
 
 router = APIRouter()
 COOKIE = "aid_session"
@@ -32,7 +33,7 @@ def _token(request: Request) -> str:
 
 def _page(request: Request, template: str, **context: object) -> HTMLResponse:
     lang = _lang(request)
-    response = request.app.state.templates.TemplateResponse(
+    response = TEMPLATES.of(request).TemplateResponse(
         request,
         template,
         {
@@ -53,7 +54,7 @@ def _page(request: Request, template: str, **context: object) -> HTMLResponse:
 
 
 def _services(request: Request) -> Services:
-    return request.app.state.services
+    return SERVICES.of(request)
 
 
 def _items(answer: Answer) -> list:
@@ -78,7 +79,7 @@ async def signin(request: Request, token: Annotated[str, Form(min_length=20, max
     except SignInNeeded as exc:
         return _page(request, "signin.html", error=str(exc))
     response = RedirectResponse("/", status_code=303)
-    secure = request.app.state.settings.cookie_secure
+    secure = SETTINGS.of(request).cookie_secure
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600)
     return response
 
@@ -187,10 +188,13 @@ async def live(request: Request) -> HTMLResponse:
 @router.get("/feed/events")
 async def feed_events(request: Request) -> StreamingResponse:
     """Server-sent events of the live feed, as much as this person's token may see."""
-    caller = request.app.state.verifier.verify(_token(request)) if request.app.state.verifier else None
+    verifier = VERIFIER.maybe_of(request)
+    caller = verifier.verify(_token(request)) if verifier else None
     if caller is None or not caller.has("projects:read"):
         raise SignInNeeded("the live feed needs a token with projects:read")
-    feed = request.app.state.feed
+    feed = FEED.maybe_of(request)
+    if feed is None:
+        raise HTTPException(503, "the live feed reads the event bus, and this console has none")
     return StreamingResponse(
         feed.stream(visibility.entitlement(caller)),
         media_type="text/event-stream",

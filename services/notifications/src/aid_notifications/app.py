@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from aid_common import state
 from aid_common.bus import Bus
 from aid_common.runtime import Role, ServiceRuntime
 from aid_contracts import ALERTS_TOPIC, PARTNERS_TOPIC
@@ -12,6 +13,7 @@ from aid_notifications import handlers
 from aid_notifications.db import Base
 from aid_notifications.deliveries import views as deliveries
 from aid_notifications.deliveries.worker import DeliveryWorker
+from aid_notifications.deps import SECRET_BOX, SETTINGS
 from aid_notifications.partners import views as partners
 from aid_notifications.settings import NotificationsSettings
 from aid_notifications.subscriptions import views as subscriptions
@@ -34,7 +36,9 @@ def create_app(settings: NotificationsSettings | None = None, *, role: Role = "a
     # The background loops beside the outbox relay and the consumer: webhook delivery.
     runtime.add_background(DeliveryWorker(sessions=runtime.sessions, settings=settings, box=box).run)
     app = FastAPI(title="Notifications", version="1", lifespan=runtime.lifespan, description=__doc__)
-    app.state.settings, app.state.secret_box, app.state.idempotency_sealer = settings, box, box
+    SETTINGS.put(app, settings)
+    SECRET_BOX.put(app, box)
+    state.IDEMPOTENCY_SEALER.put(app, box)
     runtime.install(app)
     if runtime.serves_api:
         app.include_router(partners.router)

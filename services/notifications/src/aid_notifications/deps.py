@@ -5,32 +5,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from aid_common.auth import Caller, require_scope
+from aid_common.state import Slot
 from aid_notifications.settings import NotificationsSettings
 from aid_notifications.subscriptions.secrets import SecretBox
 from aid_notifications.subscriptions.ssrf import Destinations
 
+SETTINGS: Slot[NotificationsSettings] = Slot("settings")
+SECRET_BOX: Slot[SecretBox] = Slot("secret_box")  # seals signing secrets (and Idempotency-Key replays)
 
-def _box(request: Request) -> SecretBox:
-    return request.app.state.secret_box
-
-
-def _destinations(request: Request) -> Destinations:
-    return request.app.state.settings.webhook_destinations
+ServiceSettings = Annotated[NotificationsSettings, Depends(SETTINGS.of)]
+Box = Annotated[SecretBox, Depends(SECRET_BOX.of)]
 
 
-Box = Annotated[SecretBox, Depends(_box)]
+def _destinations(settings: ServiceSettings) -> Destinations:
+    return settings.webhook_destinations
+
+
 AllowedDestinations = Annotated[Destinations, Depends(_destinations)]
 
 Reader = Annotated[Caller, require_scope("notifications:read")]
 Writer = Annotated[Caller, require_scope("notifications:write")]
 Admin = Annotated[Caller, require_scope("admin")]
-
-
-def _settings(request: Request) -> NotificationsSettings:
-    return request.app.state.settings
-
-
-ServiceSettings = Annotated[NotificationsSettings, Depends(_settings)]

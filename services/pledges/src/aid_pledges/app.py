@@ -11,6 +11,7 @@ from aid_contracts import PLEDGES_TOPIC
 from aid_pledges import handlers
 from aid_pledges.agreements import views as agreements
 from aid_pledges.db import Base
+from aid_pledges.deps import REFERENCE_CACHE
 from aid_pledges.donors import views as donors
 from aid_pledges.fx import views as fx
 from aid_pledges.reference_cache import CHANNEL
@@ -35,10 +36,10 @@ def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", b
     runtime.install(app)
     if runtime.serves_api:
         # the donor and FX rate of every new agreement, read from memory (see aid_pledges.reference_cache)
-        app.state.reference_cache = None
         if settings.reference_cache:
-            app.state.reference_cache = NotifiedCache(CHANNEL, database_url=settings.database_url)
-            runtime.add_api_background(app.state.reference_cache.run)
+            cache = NotifiedCache(CHANNEL, database_url=settings.database_url)
+            REFERENCE_CACHE.put(app, cache)
+            runtime.add_api_background(cache.run)
         app.include_router(donors.router)
         app.include_router(fx.router)
         app.include_router(agreements.router)

@@ -11,6 +11,7 @@ from aid_contracts import PROJECTS_TOPIC
 from aid_projects import handlers
 from aid_projects.appeals import views as appeals
 from aid_projects.db import Base
+from aid_projects.deps import SETTINGS
 from aid_projects.exports import views as exports
 from aid_projects.funding import views as funding
 from aid_projects.projects import views as projects
@@ -31,6 +32,7 @@ def create_app(settings: ProjectsSettings | None = None, *, role: Role = "all", 
     )
     app = FastAPI(title="Projects", version="1", lifespan=runtime.lifespan, description=__doc__)
     runtime.install(app)
+    SETTINGS.put(app, settings)
     if runtime.serves_api:
         app.include_router(appeals.router)
         app.include_router(projects.router)

@@ -9,9 +9,13 @@ from fastapi import Depends, Query
 
 from aid_common.auth import Caller, require_scope
 from aid_common.errors import Forbidden, Unprocessable
+from aid_common.state import Slot
 from aid_contracts.types import to_utc
+from aid_projects.settings import ProjectsSettings
 
 Reader = Annotated[Caller, require_scope("projects:read")]
+SETTINGS: Slot[ProjectsSettings] = Slot("settings")
+ServiceSettings = Annotated[ProjectsSettings, Depends(SETTINGS.of)]
 
 
 async def _steward(caller: Annotated[Caller, require_scope("projects:write")]) -> Caller:

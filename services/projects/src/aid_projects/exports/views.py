@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from aid_common.uow import StreamSession
 from aid_contracts.types import CountryCode, Sector
-from aid_projects.deps import Reader
+from aid_projects.deps import Reader, ServiceSettings
 from aid_projects.exports import iati, tables
 from aid_projects.projects import service as projects
 from aid_projects.projects.models import ProjectStatus
@@ -57,10 +57,11 @@ async def flows_csv(session: StreamSession, caller: Reader, where: Where, hxl: H
 
 
 @router.get("/iati.xml", response_class=StreamingResponse)
-async def iati_xml(request: Request, session: StreamSession, caller: Reader, where: Where) -> StreamingResponse:
+async def iati_xml(
+    session: StreamSession, caller: Reader, where: Where, settings: ServiceSettings
+) -> StreamingResponse:
     """IATI 2.03 `iati-activities`: one activity per project, transactions from the ledger (see the mapping in
-    the README)."""
-    settings = request.app.state.runtime.settings
+    docs/api/projects.md)."""
     rows = await projects.all_matching(session=session, where=where)
     reporting = (settings.iati_reporting_org_ref, settings.iati_reporting_org_name)
     return StreamingResponse(
