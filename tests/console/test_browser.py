@@ -1,6 +1,6 @@
 """The console in a real browser (Debian's Chromium, driven by Playwright — no browser download): the embedded
 platform with its demo data, as a person signs in, reads the overview in English and Arabic, opens a project's
-ledger, and as a partner sees only its own deliveries. Screenshots land in .artifacts/ (the README shows them)."""
+ledger, and as a partner sees only its own deliveries. Screenshots land in .artifacts/ (docs/console.md shows them)."""
 
 from __future__ import annotations
 

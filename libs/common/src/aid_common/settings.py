@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     kafka_create_topics: bool = Field(default=True, alias="AID_KAFKA_CREATE_TOPICS")
     kafka_topic_partitions: int = Field(default=6, alias="AID_KAFKA_TOPIC_PARTITIONS", ge=1)
     kafka_replication_factor: int = Field(default=1, alias="AID_KAFKA_REPLICATION_FACTOR", ge=1)
-    # Transport security towards Kafka (see README "Security"): PLAINTEXT, SSL or SASL_SSL (SCRAM-SHA-512).
+    # Transport security towards Kafka (see docs/security.md): PLAINTEXT, SSL or SASL_SSL (SCRAM-SHA-512).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
         default="PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL"
     )
