@@ -56,7 +56,7 @@ async def test_when_many_partners_wait_each_claims_its_fair_share_of_the_slots(s
     async def claim(slots: int | None) -> Counter[str]:
         async with sessions() as session, session.begin():
             claimed = await attempts.claim(
-                session, limit=6, in_flight=Counter(), per_subscription=4, per_partner=4,
+                session=session, limit=6, in_flight=Counter(), per_subscription=4, per_partner=4,
                 lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app), slots=slots,
             )  # fmt: skip
             await session.rollback()
@@ -82,7 +82,7 @@ async def test_an_attempt_that_ends_after_a_replay_leaves_the_replayed_turn_wait
     await eventually(queued, timeout=10)
     async with transaction(sessions) as session:
         (out,) = await attempts.claim(
-            session, limit=1, in_flight=Counter(), per_subscription=4, per_partner=4,
+            session=session, limit=1, in_flight=Counter(), per_subscription=4, per_partner=4,
             lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app),
         )  # fmt: skip
     # While the webhook is out, the partner replays: the delivery is queued again for a new turn.
@@ -92,7 +92,7 @@ async def test_an_attempt_that_ends_after_a_replay_leaves_the_replayed_turn_wait
     assert r.status_code == 202
     async with transaction(sessions) as session:
         (verdict,) = await attempts.record_outcomes(
-            session,
+            session=session,
             outcomes=[(out, Outcome(status_code=200, error=None, duration_ms=12))],
             policy=svc.runtime.settings.retry_policy,
         )
@@ -129,7 +129,7 @@ async def test_a_claim_reads_in_a_fixed_number_of_statements_however_many_subscr
     try:
         async with transaction(sessions) as session:
             claimed = await attempts.claim(
-                session, limit=24, in_flight=Counter(), per_subscription=4, per_partner=4,
+                session=session, limit=24, in_flight=Counter(), per_subscription=4, per_partner=4,
                 lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app), slots=64,
             )  # fmt: skip
     finally:
@@ -172,7 +172,7 @@ async def test_deliveries_of_a_disabled_subscription_go_dead_without_taking_the_
         await subscriptions.disable(session=session, subscription_id=uuid.UUID(gone["id"]), reason="410 Gone")
     async with transaction(sessions) as session:
         claimed = await attempts.claim(
-            session, limit=3, in_flight=Counter(), per_subscription=4, per_partner=1,
+            session=session, limit=3, in_flight=Counter(), per_subscription=4, per_partner=1,
             lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app),
         )  # fmt: skip
     assert [str(c.subscription_id) for c in claimed] == [live["id"]]
@@ -213,7 +213,7 @@ async def test_a_subscription_s_own_cap_on_requests_at_once_replaces_the_default
     async def claim(per_partner: int) -> Counter[str]:
         async with sessions() as session, session.begin():
             claimed = await attempts.claim(
-                session, limit=24, in_flight=Counter(), per_subscription=4, per_partner=per_partner,
+                session=session, limit=24, in_flight=Counter(), per_subscription=4, per_partner=per_partner,
                 lease=dt.timedelta(seconds=60), box=SECRET_BOX.get(svc.app),
             )  # fmt: skip
             await session.rollback()

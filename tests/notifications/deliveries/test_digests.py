@@ -43,7 +43,7 @@ async def _handled(svc, n: int) -> None:
 
 async def _digests_due(svc, after: dt.timedelta) -> int:
     async with transaction(svc.runtime.sessions) as session:
-        return len(await service.send_digests(session, now=dt.datetime.now(dt.UTC) + after))
+        return len(await service.send_digests(session=session, now=dt.datetime.now(dt.UTC) + after))
 
 
 def _verified(received, secret: str) -> dict:

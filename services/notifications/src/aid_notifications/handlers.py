@@ -13,7 +13,7 @@ from aid_notifications.deliveries import service as deliveries
 
 
 async def match_subscriptions(session: AsyncSession, payload: BaseModel, event: CloudEvent) -> None:
-    await deliveries.fan_out(session, event=event)
+    await deliveries.fan_out(session=session, event=event)
 
 
 # Every event type published on the two topics (the registry lists them; a new type is matched at once).

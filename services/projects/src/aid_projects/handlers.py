@@ -24,11 +24,11 @@ from aid_projects.projects import service as projects
 
 async def agreement_changed(session: AsyncSession, payload: AgreementFacts, event: CloudEvent) -> None:
     """pledged, signed, amended or cancelled: bring the agreement's allocations in line with its status."""
-    await funding.apply_agreement(session, facts=payload, event=event)
+    await funding.apply_agreement(session=session, facts=payload, event=event)
 
 
 async def disbursement_received(session: AsyncSession, payload: DisbursementReceived, event: CloudEvent) -> None:
-    await funding.apply_disbursement(session, payload=payload)
+    await funding.apply_disbursement(session=session, payload=payload)
 
 
 async def partner_seen(session: AsyncSession, payload: PartnerFacts, event: CloudEvent) -> None:
@@ -48,9 +48,9 @@ async def lock_batch(session: AsyncSession, payloads: list[object], wait: bool) 
 
 async def _scope_of(session: AsyncSession, payload: object) -> locks.Scope:
     if isinstance(payload, AgreementFacts):
-        return await funding.scope_of_earmark(session, payload.earmark)
+        return await funding.scope_of_earmark(session=session, earmark=payload.earmark)
     if isinstance(payload, DisbursementReceived):
-        return await funding.scope_of_disbursement(session, payload.agreement_id)
+        return await funding.scope_of_disbursement(session=session, agreement_id=payload.agreement_id)
     return locks.NOTHING
 
 

@@ -44,8 +44,8 @@ class Claimed:
 
 
 async def claim(
-    session: AsyncSession,
     *,
+    session: AsyncSession,
     limit: int,
     in_flight: Counter[uuid.UUID],
     per_subscription: int,
@@ -197,7 +197,7 @@ async def _secrets(
 
 
 async def record_outcomes(
-    session: AsyncSession, *, outcomes: list[tuple[Claimed, Outcome]], policy: RetryPolicy
+    *, session: AsyncSession, outcomes: list[tuple[Claimed, Outcome]], policy: RetryPolicy
 ) -> list[Verdict | None]:
     """Write each attempt and move each delivery on as the retry policy says (None: it was no longer waiting).
     The deliveries are locked in one query and their earlier attempts counted in another."""

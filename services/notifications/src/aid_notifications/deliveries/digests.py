@@ -60,7 +60,7 @@ def _zone(subscription: SubscriptionLike) -> ZoneInfo:
     return ZoneInfo(subscription.digest_timezone or "UTC")
 
 
-async def route(session: AsyncSession, *, subscription: SubscriptionLike, event: CloudEvent, data: dict) -> Route:
+async def route(*, session: AsyncSession, subscription: SubscriptionLike, event: CloudEvent, data: dict) -> Route:
     if subscription.thresholds and event.type == FUNDING_UPDATED and not crosses(subscription.thresholds, data):
         return Route.SKIP
     if subscription.delivery == "digest":
@@ -77,7 +77,7 @@ async def route(session: AsyncSession, *, subscription: SubscriptionLike, event:
     return Route.NOW
 
 
-def hold(session: AsyncSession, *, subscription: SubscriptionLike, event_id: str, overflow: bool) -> None:
+def hold(*, session: AsyncSession, subscription: SubscriptionLike, event_id: str, overflow: bool) -> None:
     session.add(DigestItem(id=uuid.uuid4(), subscription_id=subscription.id, event_id=event_id, overflow=overflow))
 
 
@@ -94,7 +94,7 @@ def period(subscription: Subscription, moment: dt.datetime) -> tuple[dt.datetime
     return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
 
 
-async def collect_due(session: AsyncSession, *, now: dt.datetime | None = None) -> list[tuple[Subscription, str]]:
+async def collect_due(*, session: AsyncSession, now: dt.datetime | None = None) -> list[tuple[Subscription, str]]:
     """For every subscription whose oldest waiting event's period has ended: one digest event (kept like any
     event, so it is signed, retried and replayable) with everything that waited until then. Returns each
     subscription with its digest's event id, for the delivery queue."""

@@ -48,7 +48,7 @@ def matches(subscription: SubscriptionLike, event_type: str, data: dict) -> bool
     )
 
 
-async def fan_out(session: AsyncSession, *, event: CloudEvent) -> int:
+async def fan_out(*, session: AsyncSession, event: CloudEvent) -> int:
     """Keep the event for replays and create one delivery per matching active subscription, in the caller's
     transaction (with the consumer's inbox row: an event is matched exactly once), each with its
     aid.alert.created. Subscriptions are read as plain rows and deliveries written in one multi-row INSERT: one
@@ -67,11 +67,13 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent) -> int:
     for subscription in active:
         if not matches(subscription, event.type, data):
             continue
-        way = await digests.route(session, subscription=subscription, event=event, data=data)
+        way = await digests.route(session=session, subscription=subscription, event=event, data=data)
         if way is digests.Route.NOW:
             deliveries.append(pending(subscription, event_id=event.id, event_type=event.type, now=now))
         elif way is not digests.Route.SKIP:
-            digests.hold(session, subscription=subscription, event_id=event.id, overflow=way is digests.Route.OVERFLOW)
+            digests.hold(
+                session=session, subscription=subscription, event_id=event.id, overflow=way is digests.Route.OVERFLOW
+            )
     if deliveries:
         await bulk_insert(session, Delivery.__table__, deliveries)
         await _alerts(session, deliveries, event=event, now=now)
@@ -121,7 +123,7 @@ async def _alerts(
     await outbox.add_alike(session, template, differing)
 
 
-async def queue(session: AsyncSession, *, subscription: Subscription, event_id: str, event_type: str) -> Delivery:
+async def queue(*, session: AsyncSession, subscription: Subscription, event_id: str, event_type: str) -> Delivery:
     """A pending delivery of this event to this subscription; a replay re-queues the existing one (same id).
     No aid.alert.created: that announces an event's first match, made once by `fan_out`."""
     now = utcnow()
@@ -145,11 +147,11 @@ def _requeue(delivery: Delivery, now: dt.datetime) -> None:
     delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING.value, 0, now
 
 
-async def send_digests(session: AsyncSession, *, now: dt.datetime | None = None) -> list[Delivery]:
+async def send_digests(*, session: AsyncSession, now: dt.datetime | None = None) -> list[Delivery]:
     """Queue every digest whose period has ended (see digests.service)."""
-    due = await digests.collect_due(session, now=now)
+    due = await digests.collect_due(session=session, now=now)
     return [
-        await queue(session, subscription=subscription, event_id=event_id, event_type=digests.DIGEST_TYPE)
+        await queue(session=session, subscription=subscription, event_id=event_id, event_type=digests.DIGEST_TYPE)
         for subscription, event_id in due
     ]
 
@@ -171,7 +173,7 @@ async def replay(
     for event in seen:
         data = CloudEvent.from_json(event.body).data
         if matches(subscription, event.type, data if isinstance(data, dict) else {}):
-            await queue(session, subscription=subscription, event_id=event.event_id, event_type=event.type)
+            await queue(session=session, subscription=subscription, event_id=event.event_id, event_type=event.type)
             count += 1
     return count, since
 
@@ -247,7 +249,7 @@ async def list_(
     return page(rows, limit=limit)
 
 
-async def queue_figures(session: AsyncSession) -> tuple[int, float]:
+async def queue_figures(*, session: AsyncSession) -> tuple[int, float]:
     """How many deliveries wait (pending or failed), and the age in seconds of the oldest."""
     count, oldest = (
         await session.execute(select(func.count(), func.min(Delivery.created_at)).where(Delivery.status.in_(WAITING)))
@@ -255,7 +257,7 @@ async def queue_figures(session: AsyncSession) -> tuple[int, float]:
     return int(count), (utcnow() - oldest).total_seconds() if oldest else 0.0
 
 
-async def forget_old_events(session: AsyncSession, *, retention: dt.timedelta) -> None:
+async def forget_old_events(*, session: AsyncSession, retention: dt.timedelta) -> None:
     """Events past retention go, with their finished deliveries; anything still waiting stays."""
     cutoff = utcnow() - retention
     old = select(SeenEvent.event_id).where(SeenEvent.received_at < cutoff)

@@ -124,7 +124,7 @@ class DeliveryWorker:
     async def claim(self, limit: int) -> list[Claimed]:
         async with transaction(self.sessions) as session:
             return await attempts.claim(
-                session,
+                session=session,
                 limit=limit,
                 in_flight=self.in_flight,
                 per_subscription=self.settings.delivery_per_subscription,
@@ -165,7 +165,7 @@ class DeliveryWorker:
     async def record(self, batch: list[tuple[Claimed, Outcome]]) -> None:
         try:
             async with transaction(self.sessions) as session:
-                verdicts = await attempts.record_outcomes(session, outcomes=batch, policy=self.policy)
+                verdicts = await attempts.record_outcomes(session=session, outcomes=batch, policy=self.policy)
         except Exception as exc:  # the database is away: the leases expire and these are sent again
             log.warning("deliveries.record_failed", deliveries=len(batch), error=str(exc)[:300])
             return
@@ -185,14 +185,16 @@ class DeliveryWorker:
 
     async def send_digests(self) -> None:
         async with transaction(self.sessions) as session:
-            await service.send_digests(session)
+            await service.send_digests(session=session)
 
     async def report_queue(self) -> None:
         async with transaction(self.sessions) as session:
-            depth, oldest = await service.queue_figures(session)
+            depth, oldest = await service.queue_figures(session=session)
         QUEUE_DEPTH.set(depth)
         OLDEST_PENDING.set(oldest)
 
     async def forget_old_events(self) -> None:
         async with transaction(self.sessions) as session:
-            await service.forget_old_events(session, retention=dt.timedelta(days=self.settings.event_retention_days))
+            await service.forget_old_events(
+                session=session, retention=dt.timedelta(days=self.settings.event_retention_days)
+            )

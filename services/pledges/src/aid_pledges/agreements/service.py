@@ -155,7 +155,7 @@ async def create(
         event = AgreementSigned(**_facts(agreement, donor), signed_on=signed_on)
     else:
         event = AgreementPledged(**_facts(agreement, donor), pledged_on=pledged_on)
-    if not await writes.write_new(session, agreement=agreement, history=history, event=event):
+    if not await writes.write_new(session=session, agreement=agreement, history=history, event=event):
         raise Conflict(f"donor {donor.id} already has an agreement with reference {data.reference!r}")
     return agreement
 

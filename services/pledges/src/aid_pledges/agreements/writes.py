@@ -19,7 +19,7 @@ _HISTORY_COLUMNS = ("agreement_id", "action", "actor", "correlation_id", "detail
 
 
 async def write_new(
-    session: AsyncSession, *, agreement: Agreement, history: list[dict[str, Any]], event: BaseModel
+    *, session: AsyncSession, agreement: Agreement, history: list[dict[str, Any]], event: BaseModel
 ) -> bool:
     """Write `agreement` (a transient object), its `history` rows and its `event`. False, and nothing written,
     when its donor already used its reference."""

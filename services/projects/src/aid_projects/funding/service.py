@@ -59,7 +59,7 @@ def earmark_values(earmark: Earmark) -> dict[str, str]:
     return {f: str(getattr(earmark, f)) for f in EARMARK_FIELDS if getattr(earmark, f)}
 
 
-async def matching_active_projects(session: AsyncSession, earmark: Earmark, *, locked: bool = False) -> list[Project]:
+async def matching_active_projects(*, session: AsyncSession, earmark: Earmark, locked: bool = False) -> list[Project]:
     """The active projects an earmark matches, oldest first. With `locked` (the caller holds the ledger lock of the
     earmark's scope) the answer is kept for the rest of the transaction: under that lock no project of the scope
     can be created, closed or moved, and the objects are the session's own, so their figures stay current — a
@@ -107,7 +107,9 @@ async def propose(
             if project is not None:
                 named, projects[project.id] = project.id, project
         else:
-            projects = {p.id: p for p in await matching_active_projects(session, earmark, locked=locked)}
+            projects = {
+                p.id: p for p in await matching_active_projects(session=session, earmark=earmark, locked=locked)
+            }
             gaps = {pid: p.gap_usd for pid, p in projects.items()}
     return Proposal(plan_agreement(target=target, shares=held, pool=pool, named=named, gaps=gaps), projects)
 
@@ -141,7 +143,7 @@ async def _shares(session: AsyncSession, agreement_id: uuid.UUID) -> dict[uuid.U
     return {s.project_id: s for s in rows.scalars()}
 
 
-async def scope_of_earmark(session: AsyncSession, earmark: Earmark) -> locks.Scope:
+async def scope_of_earmark(*, session: AsyncSession, earmark: Earmark) -> locks.Scope:
     """What money on `earmark` can touch: the projects of one country, or (no country named) any project. A
     project's country never changes, so it may be read before the lock."""
     if earmark.project_id is not None:
@@ -150,17 +152,17 @@ async def scope_of_earmark(session: AsyncSession, earmark: Earmark) -> locks.Sco
     return locks.country(earmark.country) if earmark.country else locks.SPANNING
 
 
-async def scope_of_disbursement(session: AsyncSession, agreement_id: uuid.UUID) -> locks.Scope:
+async def scope_of_disbursement(*, session: AsyncSession, agreement_id: uuid.UUID) -> locks.Scope:
     """Money received follows the agreement's shares: the scope of its earmark (nothing if never seen signed)."""
     agreement = await session.get(AgreementFunds, agreement_id)
-    return locks.NOTHING if agreement is None else await scope_of_earmark(session, agreement.earmark)
+    return locks.NOTHING if agreement is None else await scope_of_earmark(session=session, earmark=agreement.earmark)
 
 
-async def apply_agreement(session: AsyncSession, *, facts: AgreementFacts, event: CloudEvent) -> None:
+async def apply_agreement(*, session: AsyncSession, facts: AgreementFacts, event: CloudEvent) -> None:
     """Bring the agreement's allocations to what its status says: all of its USD amount when signed, nothing
     when pledged or cancelled. Works from state, not from deltas, so an amendment or cancellation arriving
     for an agreement this service has not seen signed still ends right. Gaps it frees are filled at once."""
-    await locks.take(session, await scope_of_earmark(session, facts.earmark))
+    await locks.take(session, await scope_of_earmark(session=session, earmark=facts.earmark))
     agreement, created = await _upsert_agreement(session, facts)
     target = facts.amount_usd if facts.status == "signed" else ZERO
     shares = {} if created else await _shares(session, agreement.agreement_id)
@@ -177,7 +179,7 @@ async def apply_agreement(session: AsyncSession, *, facts: AgreementFacts, event
         project = proposal.projects.get(project_id) or await session.get(Project, project_id)
         assert project is not None
         share = shares.get(project_id) or _new_share(session, agreement.agreement_id, project_id)
-        record_entry(session, project=project, share=share, amount=amount, cause=event)
+        record_entry(session=session, project=project, share=share, amount=amount, cause=event)
         if amount < 0:
             freed.append(project)
     if proposal.plan.pool:
@@ -185,7 +187,7 @@ async def apply_agreement(session: AsyncSession, *, facts: AgreementFacts, event
     if agreement.received_usd > 0:  # money already received follows the new shares
         await _spread_received(session, agreement)
     for project in freed:
-        await fill_gap(session, project=project, cause=event)
+        await fill_gap(session=session, project=project, cause=event)
 
 
 def _new_share(session: AsyncSession, agreement_id: uuid.UUID, project_id: uuid.UUID) -> Share:
@@ -194,7 +196,7 @@ def _new_share(session: AsyncSession, agreement_id: uuid.UUID, project_id: uuid.
     return share
 
 
-def record_entry(session: AsyncSession, *, project: Project, share: Share, amount: Decimal, cause: CloudEvent) -> None:
+def record_entry(*, session: AsyncSession, project: Project, share: Share, amount: Decimal, cause: CloudEvent) -> None:
     """One ledger entry, the project's and the share's totals, and the events that tell the world."""
     kind = EntryKind.ALLOCATION if amount > 0 else EntryKind.REVERSAL
     session.add(
@@ -285,8 +287,8 @@ def _received(agreement: AgreementFunds, project_id: uuid.UUID | None, delta: De
     return ReceivedEntry(id=uuid.uuid4(), agreement_id=agreement.agreement_id, project_id=project_id, amount_usd=delta)
 
 
-async def apply_disbursement(session: AsyncSession, *, payload: DisbursementReceived) -> None:
-    await locks.take(session, await scope_of_disbursement(session, payload.agreement_id))
+async def apply_disbursement(*, session: AsyncSession, payload: DisbursementReceived) -> None:
+    await locks.take(session, await scope_of_disbursement(session=session, agreement_id=payload.agreement_id))
     agreement = await session.get(AgreementFunds, payload.agreement_id)
     if agreement is None:
         return  # never seen signed: there is nothing to attribute the money to
@@ -294,12 +296,12 @@ async def apply_disbursement(session: AsyncSession, *, payload: DisbursementRece
     await _spread_received(session, agreement)
 
 
-async def project_changed(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
+async def project_changed(*, session: AsyncSession, project: Project, cause: CloudEvent) -> None:
     """After a project is created or changed: money allocated by gap beyond what it now needs goes back to its
     pools (and on to other matching projects), and a gap it has is filled from matching pools."""
     await locks.take(session, locks.country(project.country))
     await _return_excess(session, project=project, cause=cause)
-    await fill_gap(session, project=project, cause=cause)
+    await fill_gap(session=session, project=project, cause=cause)
 
 
 async def _return_excess(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
@@ -323,20 +325,20 @@ async def _return_excess(session: AsyncSession, *, project: Project, cause: Clou
     back = split_by_weight(take, weights)
     for agreement_id, amount in back.items():
         share, agreement = loose[agreement_id]
-        record_entry(session, project=project, share=share, amount=-amount, cause=cause)
+        record_entry(session=session, project=project, share=share, amount=-amount, cause=cause)
         await _move_pool(session, agreement, amount)
         if agreement.received_usd > 0:
             await _spread_received(session, agreement)
     takers: dict[uuid.UUID, Project] = {}
     for agreement_id in back:
-        for p in await matching_active_projects(session, loose[agreement_id][1].earmark):
+        for p in await matching_active_projects(session=session, earmark=loose[agreement_id][1].earmark):
             if p.id != project.id and p.gap_usd > 0:
                 takers.setdefault(p.id, p)
     for p in sorted(takers.values(), key=lambda p: (p.created_at, p.id)):
-        await fill_gap(session, project=p, cause=cause)
+        await fill_gap(session=session, project=p, cause=cause)
 
 
-async def fill_gap(session: AsyncSession, *, project: Project, cause: CloudEvent) -> None:
+async def fill_gap(*, session: AsyncSession, project: Project, cause: CloudEvent) -> None:
     """The only way pools are drawn: a project that is active and has a gap takes unallocated balances whose
     earmark it matches — the tightest earmark first, then the oldest agreement. Pools whose earmark names no
     country are drawn by writers of other countries too: the candidates are row-locked and read afresh."""
@@ -359,7 +361,7 @@ async def fill_gap(session: AsyncSession, *, project: Project, cause: CloudEvent
     for agreement_id, amount in draws.items():
         agreement = by_id[agreement_id]
         share = await session.get(Share, (agreement_id, project.id)) or _new_share(session, agreement_id, project.id)
-        record_entry(session, project=project, share=share, amount=amount, cause=cause)
+        record_entry(session=session, project=project, share=share, amount=amount, cause=cause)
         await _move_pool(session, agreement, -amount)
         if agreement.received_usd > 0:
             await _spread_received(session, agreement)

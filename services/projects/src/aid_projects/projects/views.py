@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"])
 async def create_project(body: ProjectCreate, uow: UnitOfWork, caller: Steward) -> ProjectRead:
     """Register a field project. An active project at once draws unallocated money whose earmark it matches."""
     project, created = await service.create(session=uow.session, data=body)
-    await funding.project_changed(uow.session, project=project, cause=created)
+    await funding.project_changed(session=uow.session, project=project, cause=created)
     return await reports.project_read(session=uow.session, project=project)
 
 
@@ -69,7 +69,7 @@ async def update_project(project_id: uuid.UUID, body: ProjectUpdate, uow: UnitOf
     draw from matching pools; needing less than the money allocated to it by gap gives the excess back to its
     pools (money earmarked to the project stays, shown as over-funding); closing it stops new allocations."""
     project, updated = await service.update(session=uow.session, project_id=project_id, data=body, caller=caller)
-    await funding.project_changed(uow.session, project=project, cause=updated)
+    await funding.project_changed(session=uow.session, project=project, cause=updated)
     return await reports.project_read(session=uow.session, project=project)
 
 
