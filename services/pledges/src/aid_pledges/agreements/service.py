@@ -27,8 +27,8 @@ from aid_contracts.pledges import (
     DisbursementReceived,
     DonorRef,
 )
-from aid_contracts.types import currency_exponent, in_currency
-from aid_pledges.agreements import writes
+from aid_contracts.types import in_currency
+from aid_pledges.agreements import checks, writes
 from aid_pledges.agreements.models import (
     Agreement,
     AgreementCreate,
@@ -43,49 +43,6 @@ from aid_pledges.donors import service as donors
 from aid_pledges.donors.models import Donor
 from aid_pledges.earmarks import service as earmarks
 from aid_pledges.fx import service as fx
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
-def _check_places(amount: Decimal, currency: str, field: str = "amount") -> None:
-    places = currency_exponent(currency)
-    exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
-        raise Unprocessable(
-            f"{field} {amount} has more decimal places than {currency} allows ({places})",
-            errors=[{"location": f"body.{field}", "message": f"at most {places} decimal places for {currency}"}],
-        )
-
-
-def _usd(amount: Decimal, currency: str, rate: Decimal) -> Decimal:
-    """The USD value of an amount; one that rounds to nothing is refused (a signed agreement of USD 0.00 funds no
-    one and usually means a wrong rate)."""
-    value = fx.to_usd(amount, rate)
-    if value <= 0:
-        raise Unprocessable(
-            f"{in_currency(amount, currency)} {currency} at {rate} USD per unit is USD {value}: nothing to count; "
-            "check the amount and the rate",
-            errors=[{"location": "body.amount", "message": "worth less than a cent in USD"}],
-        )
-    return value
-
-
-def _not_after(later: dt.date, earlier: dt.date, later_name: str, earlier_name: str) -> None:
-    if later < earlier:
-        raise Unprocessable(
-            f"{later_name} ({later}) is before {earlier_name} ({earlier}); {earlier_name} ≤ {later_name} ≤ today",
-            errors=[{"location": f"body.{later_name}", "message": f"before {earlier_name} {earlier}"}],
-        )
-
-
-def _not_in_future(day: dt.date, name: str) -> None:
-    if day > _today():
-        raise Unprocessable(
-            f"{name} ({day}) is in the future; today is {_today()} (UTC): record it when it has happened",
-            errors=[{"location": f"body.{name}", "message": "in the future"}],
-        )
 
 
 def _entry(agreement: Agreement, action: HistoryAction, caller: Caller, **details: object) -> dict[str, Any]:
@@ -130,9 +87,9 @@ async def create(
     """The busiest write there is (partner systems post every agreement they sign): the donor and rate from
     `cache` (read once per process until they change), then the agreement, its history and its event written
     together unless its reference is taken (`writes.write_new`: one statement on PostgreSQL, no ORM flush)."""
-    _check_places(data.amount, data.currency)
+    checks.check_places(data.amount, data.currency)
     donor = await donors.ref_or_422(session=session, donor_id=data.donor_id, cache=cache)
-    today = _today()
+    today = checks.today()
     pledged_on, signed_on = _dates_of_new(data, today=today)
     await earmarks.check(session=session, earmark=data.earmark)
     rate = await fx.rate_on(session=session, currency=data.currency, day=signed_on or today, cache=cache)
@@ -167,9 +124,9 @@ def _dates_of_new(data: AgreementCreate, *, today: dt.date) -> tuple[dt.date, dt
     signed_on = (data.signed_on or today) if data.status is Status.SIGNED else None
     pledged_on = data.pledged_on or signed_on or today
     if signed_on is not None:
-        _not_in_future(signed_on, "signed_on")
-        _not_after(signed_on, pledged_on, "signed_on", "pledged_on")
-    _not_in_future(pledged_on, "pledged_on")
+        checks.not_in_future(signed_on, "signed_on")
+        checks.not_after(signed_on, pledged_on, "signed_on", "pledged_on")
+    checks.not_in_future(pledged_on, "pledged_on")
     return pledged_on, signed_on
 
 
@@ -188,7 +145,7 @@ def _new_agreement(
         amount=data.amount,
         currency=data.currency,
         fx_rate=rate,
-        amount_usd=_usd(data.amount, data.currency, rate),
+        amount_usd=checks.usd(data.amount, data.currency, rate),
         disbursed_usd=Decimal("0.00"),
         earmark_project_id=e.project_id,
         earmark_country=e.country,
@@ -218,12 +175,12 @@ async def sign(*, session: AsyncSession, agreement_id: uuid.UUID, signed_on: dt.
     agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
     if agreement.status != Status.PLEDGED:
         raise Conflict(f"agreement {agreement_id} is {agreement.status}; only a pledged agreement can be signed")
-    _not_after(signed_on, agreement.pledged_on, "signed_on", "pledged_on")
-    _not_in_future(signed_on, "signed_on")
+    checks.not_after(signed_on, agreement.pledged_on, "signed_on", "pledged_on")
+    checks.not_in_future(signed_on, "signed_on")
     await earmarks.check(session=session, earmark=agreement.earmark)
     rate = await fx.rate_on(session=session, currency=agreement.currency, day=signed_on)
     agreement.status, agreement.signed_on = Status.SIGNED.value, signed_on
-    agreement.fx_rate, agreement.amount_usd = rate, _usd(agreement.amount, agreement.currency, rate)
+    agreement.fx_rate, agreement.amount_usd = rate, checks.usd(agreement.amount, agreement.currency, rate)
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
     outbox.add(session, AgreementSigned(**_facts(agreement, _donor_ref(donor)), signed_on=signed_on))
     _record(
@@ -249,7 +206,7 @@ async def cancel(*, session: AsyncSession, agreement_id: uuid.UUID, reason: str,
             "amend it down to what was received instead of cancelling"
         )
     was_signed = agreement.status == Status.SIGNED
-    agreement.status, agreement.cancelled_on, agreement.cancel_reason = Status.CANCELLED.value, _today(), reason
+    agreement.status, agreement.cancelled_on, agreement.cancel_reason = Status.CANCELLED.value, checks.today(), reason
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
     outbox.add(
         session,
@@ -269,15 +226,15 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
     agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
     if agreement.status == Status.CANCELLED:
         raise Conflict(f"agreement {agreement_id} is cancelled and cannot be amended")
-    _check_places(data.amount, agreement.currency)
+    checks.check_places(data.amount, agreement.currency)
     if data.amended_on is not None:
-        _not_after(data.amended_on, agreement.pledged_on, "amended_on", "pledged_on")
-        _not_in_future(data.amended_on, "amended_on")
+        checks.not_after(data.amended_on, agreement.pledged_on, "amended_on", "pledged_on")
+        checks.not_in_future(data.amended_on, "amended_on")
     if data.amount == agreement.amount:
         shown = in_currency(agreement.amount, agreement.currency)
         raise Unprocessable(f"the agreement's amount is already {shown} {agreement.currency}")
     # the agreement keeps the rate it was converted at
-    new_usd = _usd(data.amount, agreement.currency, agreement.fx_rate)
+    new_usd = checks.usd(data.amount, agreement.currency, agreement.fx_rate)
     if new_usd < agreement.disbursed_usd:
         raise Unprocessable(
             f"the new amount ({new_usd} USD) is below what was already received ({agreement.disbursed_usd} USD)"
@@ -293,7 +250,7 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
             previous_amount_usd=previous_usd,
             delta=in_currency(data.amount - previous, agreement.currency),
             delta_usd=new_usd - previous_usd,
-            amended_on=data.amended_on or _today(),
+            amended_on=data.amended_on or checks.today(),
         ),
     )
     _record(
@@ -305,7 +262,7 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
         new_amount=in_currency(data.amount, agreement.currency),
         old_amount_usd=previous_usd,
         new_amount_usd=new_usd,
-        amended_on=data.amended_on or _today(),
+        amended_on=data.amended_on or checks.today(),
     )
     await session.flush()
     return agreement
@@ -317,7 +274,7 @@ async def disburse(
     agreement = await get_or_404(session=session, agreement_id=agreement_id, for_update=True)
     _check_receivable(agreement, data)
     rate = await fx.rate_on(session=session, currency=data.currency, day=data.received_on)
-    amount_usd = _usd(data.amount, data.currency, rate)
+    amount_usd = checks.usd(data.amount, data.currency, rate)
     if agreement.disbursed_usd + amount_usd > agreement.amount_usd:
         left = agreement.amount_usd - agreement.disbursed_usd
         raise Unprocessable(
@@ -374,9 +331,9 @@ def _check_receivable(agreement: Agreement, data: DisbursementCreate) -> None:
         raise Unprocessable(
             f"agreement {agreement.id} is {agreement.status}; money is received only against a signed agreement"
         )
-    _not_after(data.received_on, agreement.signed_on, "received_on", "signed_on")
-    _not_in_future(data.received_on, "received_on")
-    _check_places(data.amount, data.currency)
+    checks.not_after(data.received_on, agreement.signed_on, "received_on", "signed_on")
+    checks.not_in_future(data.received_on, "received_on")
+    checks.check_places(data.amount, data.currency)
 
 
 async def disbursements(
