@@ -206,7 +206,7 @@ _RESERVED_COLUMNS = ("caller", "key", "endpoint", "fingerprint", "created_at", "
 def _reservation(dialect: str) -> Any:
     """INSERT … ON CONFLICT DO NOTHING RETURNING for a new key, built once per dialect (every POST with a key runs
     it; on PostgreSQL by the driver itself, `run_alone`)."""
-    new = insert_or_skip(_RECORDS, conflict=("caller", "key"), dialect=dialect)
+    new = insert_or_skip(_RECORDS, conflict=("caller", "key"), on=dialect)
     return new.values({c: bindparam(c) for c in _RESERVED_COLUMNS}).returning(_RECORDS.c.key)
 
 

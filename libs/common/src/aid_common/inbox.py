@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.db import dialect_of, insert_or_skip, utcnow
+from aid_common.db import insert_or_skip, utcnow
 from aid_common.tables import InboxMessage
 
 _CONFLICT = ("consumer", "event_id")
@@ -15,7 +15,7 @@ _CONFLICT = ("consumer", "event_id")
 async def claim(session: AsyncSession, *, consumer: str, event_id: str, event_type: str) -> bool:
     """Record that `consumer` handles `event_id` in this transaction. False if it already has."""
     stmt = (
-        insert_or_skip(InboxMessage, conflict=_CONFLICT, dialect=dialect_of(session))
+        insert_or_skip(InboxMessage, conflict=_CONFLICT, on=session)
         .values(consumer=consumer, event_id=event_id, event_type=event_type)
         .returning(InboxMessage.event_id)
     )
@@ -29,11 +29,7 @@ async def claim_many(session: AsyncSession, *, consumer: str, events: dict[str, 
         return set()
     now = utcnow()
     rows = [{"consumer": consumer, "event_id": i, "event_type": t, "handled_at": now} for i, t in events.items()]
-    stmt = (
-        insert_or_skip(InboxMessage, conflict=_CONFLICT, dialect=dialect_of(session))
-        .values(rows)
-        .returning(InboxMessage.event_id)
-    )
+    stmt = insert_or_skip(InboxMessage, conflict=_CONFLICT, on=session).values(rows).returning(InboxMessage.event_id)
     return {row[0] for row in (await session.execute(stmt)).all()}
 
 

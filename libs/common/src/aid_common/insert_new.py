@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
-from aid_common.db import dialect_of, insert_or_skip
+from aid_common.db import dialect_of, insert_or_skip, is_postgres
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _param(prefix: str, table: Table, column: str) -> Any:
 
 @functools.cache
 def _skip_taken(table: Table, conflict: tuple[str, ...], dialect: str) -> Any:
-    return insert_or_skip(table, conflict=conflict, dialect=dialect).returning(*table.primary_key.columns)
+    return insert_or_skip(table, conflict=conflict, on=dialect).returning(*table.primary_key.columns)
 
 
 @functools.cache
@@ -89,7 +89,7 @@ async def insert_new(
     """Write a new row of `table` with its `dependents` and its `event`; False, and nothing written, when a row
     with the same `conflict` columns exists."""
     key = tuple(conflict)
-    if dialect_of(session) != "postgresql":
+    if not is_postgres(session):
         if (await session.execute(_skip_taken(table, key, dialect_of(session)), dict(values))).first() is None:
             return False
         for d in dependents:

@@ -29,9 +29,11 @@ def is_postgres(bound: Bound) -> bool:
     return dialect_of(bound) == "postgresql"
 
 
-def insert_or_skip(table: Any, *, conflict: Sequence[str], dialect: str) -> Insert:
-    """INSERT … ON CONFLICT (`conflict`) DO NOTHING on `table` (a Table or a mapped class) for `dialect`. Add
-    `.values(…)` and `.returning(…)` as usual: a row comes back only for what was inserted."""
+def insert_or_skip(table: Any, *, conflict: Sequence[str], on: Bound | str) -> Insert:
+    """INSERT … ON CONFLICT (`conflict`) DO NOTHING on `table` (a Table or a mapped class), for the database `on`
+    talks to (a session, engine or connection, or a dialect's name). Add `.values(…)` and `.returning(…)` as
+    usual: a row comes back only for what was inserted."""
+    dialect = on if isinstance(on, str) else dialect_of(on)
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return make(table).on_conflict_do_nothing(index_elements=list(conflict))
 

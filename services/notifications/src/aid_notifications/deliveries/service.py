@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import commit_signals, outbox, visibility
 from aid_common.auth import Caller
-from aid_common.db import bulk_insert, dialect_of, insert_or_skip, utcnow
+from aid_common.db import bulk_insert, insert_or_skip, utcnow
 from aid_common.errors import Conflict, NotFound
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
@@ -55,7 +55,7 @@ async def fan_out(*, session: AsyncSession, event: CloudEvent) -> int:
     event can match tens of thousands, and ORM objects for each cost more than the matching."""
     data = event.data if isinstance(event.data, dict) else {}
     await session.execute(
-        insert_or_skip(SeenEvent, conflict=("event_id",), dialect=dialect_of(session)).values(
+        insert_or_skip(SeenEvent, conflict=("event_id",), on=session).values(
             event_id=event.id, type=event.type, body=event.to_json(), dimensions=dimensions(data), received_at=utcnow()
         )
     )
