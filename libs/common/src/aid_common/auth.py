@@ -206,8 +206,7 @@ def _verifier(request: Request) -> TokenVerifier:
 async def current_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
-    """The verified caller. An address that keeps failing to authenticate is refused for a while (429); every
-    write counts against the caller's rate limit."""
+    """The verified caller. An address that keeps failing to authenticate is refused for a while (429)."""
     limits = state.RATE_LIMITS.find(request.app)
     address = request.client.host if request.client else "unknown"
     if limits is not None:
@@ -220,16 +219,23 @@ async def current_caller(
         if limits is not None:
             await limits.count_failure(address)
         raise
+    request.state.caller = caller
+    return caller
+
+
+async def limit_writes(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    """The caller, once its write (any method but GET, HEAD, OPTIONS) is counted against its limit (429 past
+    it). Every route that names a scope passes through it (`require_scope`)."""
+    limits = state.RATE_LIMITS.find(request.app)
     if limits is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
         await limits.count_write(caller.identity)
-    request.state.caller = caller
     return caller
 
 
 def require_scope(scope: str) -> Any:
     """A dependency: the verified caller, if its token carries `scope` (or `admin`); 401/403 otherwise."""
 
-    async def dependency(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    async def dependency(caller: Annotated[Caller, Depends(limit_writes)]) -> Caller:
         if not caller.has(scope):
             held = " ".join(sorted(caller.scopes)) or "none"
             raise Forbidden(f"this route needs the scope {scope!r}; the token has: {held}")
