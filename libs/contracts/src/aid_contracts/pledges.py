@@ -26,6 +26,21 @@ class Earmark(BaseModel):
     pillar: str | None = None
 
 
+class FlowRoute(BaseModel):
+    """Where an agreement's money goes as OCHA FTS counts it (`aid_projects.funding.plan_rows` holds the rules):
+    into the country from outside (incoming) or between organisations inside it (internal); whether it belongs to
+    one country and year (FTS `onBoundary: single`) or spans several (`shared`: counted in no country's table);
+    its destination plan and plan clusters, and for money moved inside a plan, where it came from. Plans and
+    clusters are named by their keys (for imported flows, FTS's plan and cluster ids)."""
+
+    boundary: Literal["incoming", "internal", "outgoing"] = "incoming"
+    one_country_year: bool = True
+    plan: str | None = None
+    clusters: list[str] = []
+    source_plan: str | None = None
+    source_clusters: list[str] = []
+
+
 class DonorRef(BaseModel):
     id: uuid.UUID
     name: str

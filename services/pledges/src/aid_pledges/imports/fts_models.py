@@ -1,0 +1,106 @@
+"""What OCHA FTS files hold, as the import reads them: flows of the FTS API v1 flow search, and the rows of FTS's
+requirements-and-funding tables (per plan, per plan x cluster). Amounts are FTS's own USD figures, exact."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class FileKind(StrEnum):
+    FLOWS = "flows"  # an FTS API v1 flow-search page (JSON)
+    PLANS = "plans"  # requirements and funding per plan (CSV)
+    PLAN_CLUSTERS = "plan-clusters"  # requirements and funding per plan x plan cluster (CSV)
+    GLOBAL_CLUSTERS = "global-clusters"  # per plan x global cluster (CSV): read, not needed for the figures
+
+
+class FtsObject(BaseModel):
+    """One end of a flow, or a part of it: an organisation, a location, a plan, a cluster, a usage year, …"""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    type: str
+    id: str
+    name: str = ""
+    behavior: str = "single"
+    organization_types: list[str] = Field(default_factory=list, alias="organizationTypes")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> str:
+        return str(value)
+
+
+class FtsFlow(BaseModel):
+    """A flow as the FTS API v1 flow search returns it (the fields the import uses)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str
+    version: int = Field(alias="versionId")
+    status: Literal["pledge", "commitment", "paid"]
+    boundary: Literal["incoming", "internal", "outgoing"]
+    on_boundary: Literal["single", "shared"] = Field(alias="onBoundary")
+    flow_type: str = Field(default="Standard", alias="flowType")
+    contribution_type: str = Field(default="financial", alias="contributionType")
+    amount_usd: Decimal = Field(alias="amountUSD", ge=0)
+    original_amount: Decimal | None = Field(default=None, alias="originalAmount")
+    original_currency: str | None = Field(default=None, alias="originalCurrency")
+    exchange_rate: Decimal | None = Field(default=None, alias="exchangeRate")
+    decision_date: dt.datetime | None = Field(default=None, alias="decisionDate")
+    date: dt.datetime | None = None
+    parent_flow_id: str | None = Field(default=None, alias="parentFlowId")
+    child_flow_ids: list[str] = Field(default_factory=list, alias="childFlowIds")
+    description: str | None = None
+    source: list[FtsObject] = Field(alias="sourceObjects")
+    destination: list[FtsObject] = Field(alias="destinationObjects")
+
+    @field_validator("id", "parent_flow_id", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    @field_validator("child_flow_ids", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> list[str]:
+        return [str(v) for v in value or []]
+
+    @field_validator("amount_usd", "original_amount", "exchange_rate", mode="before")
+    @classmethod
+    def _exact(cls, value: Any) -> Any:
+        # JSON numbers arrive as int, float or (streamed) Decimal: through str, a float keeps the digits it shows.
+        return None if value is None else Decimal(str(value))
+
+    def objects(self, side: Literal["source", "destination"], kind: str) -> list[FtsObject]:
+        return [o for o in (self.source if side == "source" else self.destination) if o.type == kind]
+
+    def ids(self, side: Literal["source", "destination"], kind: str) -> list[str]:
+        return [o.id for o in self.objects(side, kind)]
+
+
+class PlanRow(BaseModel):
+    """A row of a requirements table: a plan (or, without `plan_id`, the money outside every plan), and for the
+    plan x cluster table a cluster (without `cluster_code`: "Not specified" or "Multiple clusters/sectors
+    (shared)"). `funding_usd` is FTS's published figure, kept to compare with the platform's own."""
+
+    country: str  # ISO 3166-1 alpha-3, as FTS writes it
+    plan_id: str | None
+    plan_code: str | None
+    plan_name: str
+    plan_type: str | None = None
+    year: int | None = None
+    cluster_code: str | None = None
+    cluster: str | None = None
+    requirements_usd: Decimal | None = None
+    funding_usd: Decimal | None = None
+
+
+class Skipped(BaseModel):
+    """A record the import left out, and why (the others go on)."""
+
+    fts_id: str
+    reason: str
