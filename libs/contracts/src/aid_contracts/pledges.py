@@ -60,6 +60,9 @@ class AgreementFacts(BaseModel):
     fx_rate: Rate
     amount_usd: Money
     earmark: Earmark
+    # Where the money goes as FTS counts it (imported flows); None: an incoming flow to the earmark's country,
+    # plan (its appeal) and cluster (its pillar).
+    route: FlowRoute | None = None
 
 
 @registry.register(

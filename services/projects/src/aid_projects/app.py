@@ -37,5 +37,6 @@ def create_app(settings: ProjectsSettings | None = None, *, role: Role = "all", 
         app.include_router(appeals.router)
         app.include_router(projects.router)
         app.include_router(funding.router)
+        app.include_router(funding.reports_router)
         app.include_router(exports.router)
     return app

@@ -63,3 +63,26 @@ def _as_of(
 
 
 AsOf = Annotated[dt.datetime | None, Depends(_as_of)]
+
+
+def _known_at(
+    known_at: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="what the platform had recorded by a moment (audit): a date (the end of that day, UTC) or "
+            "an ISO 8601 timestamp; omitted = everything recorded",
+            examples=["2020-07-01T00:00:00Z"],
+        ),
+    ] = None,
+) -> dt.datetime | None:
+    try:
+        return _as_of(known_at)
+    except Unprocessable:
+        raise Unprocessable(
+            f"known_at {known_at!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp",
+            errors=[{"location": "query.known_at", "message": "not a date or timestamp"}],
+        ) from None
+
+
+KnownAt = Annotated[dt.datetime | None, Depends(_known_at)]

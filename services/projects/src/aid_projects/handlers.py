@@ -17,14 +17,17 @@ from aid_contracts.pledges import (
     DisbursementReceived,
 )
 from aid_projects import locks
+from aid_projects.funding import plan_ledger
 from aid_projects.funding import service as funding
 from aid_projects.partners import service as partners
 from aid_projects.projects import service as projects
 
 
 async def agreement_changed(session: AsyncSession, payload: AgreementFacts, event: CloudEvent) -> None:
-    """pledged, signed, amended or cancelled: bring the agreement's allocations in line with its status."""
+    """pledged, signed, amended or cancelled: bring the agreement's allocations, and its rows in its country's plan
+    x cluster table, in line with its status."""
     await funding.apply_agreement(session=session, facts=payload, event=event)
+    await plan_ledger.record(session=session, facts=payload, event=event)
 
 
 async def disbursement_received(session: AsyncSession, payload: DisbursementReceived, event: CloudEvent) -> None:

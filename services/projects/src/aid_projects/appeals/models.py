@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aid_common.db import Amount, UtcDateTime, utcnow
-from aid_contracts.types import CleanText, Money, Names
+from aid_contracts.types import CleanText, CountryCode, Money, Names
 from aid_projects.db import Base
 from aid_projects.money import Figures
 
@@ -24,6 +24,9 @@ class Appeal(Base):
     title: Mapped[str] = mapped_column(String(500))
     names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     year: Mapped[int] = mapped_column(Integer)
+    # An OCHA FTS plan: its id (flows name plans by it) and type ("Humanitarian response plan", "Regional", …).
+    fts_plan_id: Mapped[str | None] = mapped_column(String(20), nullable=True, unique=True)
+    plan_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     pillars: Mapped[list[Pillar]] = relationship(
         back_populates="appeal", order_by="Pillar.position", lazy="selectin", cascade="all, delete-orphan"
@@ -42,6 +45,23 @@ class Pillar(Base):
     requirements_usd: Mapped[Decimal] = mapped_column(Amount(2))
     position: Mapped[int] = mapped_column(Integer)
     appeal: Mapped[Appeal] = relationship(back_populates="pillars")
+
+
+class PlanRequirement(Base):
+    """What a plan requires in one country (`cluster` empty: the plan as a whole), and the funding FTS published
+    beside it (kept to compare with the platform's own figure, never used for it). A regional plan holds one row
+    per country, its share."""
+
+    __tablename__ = "plan_requirements"
+    __table_args__ = (UniqueConstraint("appeal_id", "country", "cluster", name="uq_plan_requirements_row"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    appeal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appeals.id"), index=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    cluster: Mapped[str] = mapped_column(String(100), default="")
+    cluster_name: Mapped[str] = mapped_column(String(300), default="")
+    requirements_usd: Mapped[Decimal | None] = mapped_column(Amount(2), nullable=True)
+    published_funding_usd: Mapped[Decimal | None] = mapped_column(Amount(2), nullable=True)
 
 
 class PillarCreate(BaseModel):
@@ -79,6 +99,29 @@ class AppealUpdate(BaseModel):
 
     title: CleanText | None = Field(default=None, min_length=1, max_length=500)
     names: Names | None = None
+
+
+class ClusterIntake(BaseModel):
+    """A plan cluster as FTS publishes it for one country: its key (FTS cluster id), name and requirements."""
+
+    key: str = Code
+    name: CleanText = Field(min_length=1, max_length=300)
+    requirements_usd: Money | None = None
+    published_funding_usd: Money | None = None
+
+
+class PlanIntake(BaseModel):
+    """An FTS plan as seen from one country: what it requires there, as a whole and per cluster."""
+
+    fts_plan_id: str = Field(min_length=1, max_length=20)
+    code: str = Code
+    name: CleanText = Field(min_length=1, max_length=500)
+    plan_type: str | None = None
+    year: int = Field(ge=1990, le=2100)
+    country: CountryCode
+    requirements_usd: Money | None = None
+    published_funding_usd: Money | None = None
+    clusters: list[ClusterIntake] = Field(default_factory=list)
 
 
 class PillarRead(Figures):

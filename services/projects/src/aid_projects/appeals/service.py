@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.errors import Conflict, NotFound, Unprocessable
 from aid_contracts.projects import AppealCreated, AppealUpdated, PillarFacts
-from aid_projects.appeals.models import Appeal, AppealCreate, AppealUpdate, Pillar
+from aid_projects.appeals.models import Appeal, AppealCreate, AppealUpdate, Pillar, PlanIntake, PlanRequirement
 
 
 async def create(*, session: AsyncSession, data: AppealCreate) -> Appeal:
@@ -85,3 +85,60 @@ async def list_(*, session: AsyncSession, year: int | None) -> list[Appeal]:
     if year is not None:
         stmt = stmt.where(Appeal.year == year)
     return list((await session.execute(stmt)).scalars())
+
+
+async def record_plan(*, session: AsyncSession, plan: PlanIntake) -> Appeal:
+    """An FTS plan as an appeal (found by its FTS id, else its code): created when new, with one pillar per plan
+    cluster (a cluster first seen later is added); and what the plan requires in `plan.country`, as a whole and
+    per cluster, replacing what was recorded for that country before. Announced as appeals are."""
+    appeal = (
+        await session.execute(select(Appeal).where(Appeal.fts_plan_id == plan.fts_plan_id))
+    ).scalar_one_or_none() or (
+        await session.execute(select(Appeal).where(Appeal.code == plan.code))
+    ).scalar_one_or_none()
+    created = appeal is None
+    if appeal is None:
+        appeal = Appeal(id=uuid.uuid4(), code=plan.code, title=plan.name, names={}, year=plan.year, pillars=[])
+        session.add(appeal)
+    appeal.fts_plan_id, appeal.plan_type = plan.fts_plan_id, plan.plan_type or appeal.plan_type
+    known = {p.code for p in appeal.pillars}
+    added = [c for c in plan.clusters if c.key not in known]
+    for c in added:
+        appeal.pillars.append(
+            Pillar(
+                id=uuid.uuid4(),
+                code=c.key,
+                title=c.name,
+                names={},
+                requirements_usd=c.requirements_usd or 0,  # absent in FTS: nothing required of it
+                position=len(appeal.pillars),
+            )
+        )
+    await session.flush()
+    await _replace_requirements(session, appeal, plan)
+    if created:
+        outbox.add(session, AppealCreated(**facts(appeal)))
+    elif added:
+        outbox.add(session, AppealUpdated(**facts(appeal), changed=["pillars"]))
+    return appeal
+
+
+async def _replace_requirements(session: AsyncSession, appeal: Appeal, plan: PlanIntake) -> None:
+    await session.execute(
+        delete(PlanRequirement).where(PlanRequirement.appeal_id == appeal.id, PlanRequirement.country == plan.country)
+    )
+    rows = [("", plan.name, plan.requirements_usd, plan.published_funding_usd)] + [
+        (c.key, c.name, c.requirements_usd, c.published_funding_usd) for c in plan.clusters
+    ]
+    for cluster, name, required, published in rows:
+        session.add(
+            PlanRequirement(
+                appeal_id=appeal.id,
+                country=plan.country,
+                cluster=cluster,
+                cluster_name=name,
+                requirements_usd=required,
+                published_funding_usd=published,
+            )
+        )
+    await session.flush()

@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import Amount, UtcDateTime, utcnow
@@ -109,6 +109,24 @@ class ReceivedEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
+class PlanRowEntry(Base):
+    """Append-only: what an agreement moves in a country's plan x cluster table (`plan_rows`), as of the day the
+    money moved (`effective_on`: signed, amended, cancelled) and recorded at `recorded_at`. An agreement's rows
+    are the sum of its entries; a change writes the difference, so every earlier answer can be read again."""
+
+    __tablename__ = "plan_row_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    plan: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    cluster: Mapped[str] = mapped_column(String(100))
+    amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    effective_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    event_id: Mapped[str] = mapped_column(String(100))
+
+
 class LedgerEntryRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -158,3 +176,18 @@ class PreviewLine(BaseModel):
 class AllocationPreview(BaseModel):
     projects: list[PreviewLine]
     pool_usd: Money = Field(description="what no matching project could take: it would wait in the pool")
+
+
+class PlanClusterRow(BaseModel):
+    """A row of a country's plan x cluster table, as FTS publishes it: the plan (null: money to the country outside
+    every plan), the cluster as FTS names it (or "Not specified", "Multiple clusters/sectors (shared)"), what the
+    plan requires there, and the funding computed from this platform's own ledger."""
+
+    plan_code: str | None
+    plan_name: str | None
+    cluster: str
+    requirements_usd: Money | None
+    funding_usd: Money
+    published_funding_usd: Money | None = Field(
+        default=None, description="what FTS published for the row, when an imported table carried it"
+    )

@@ -1,0 +1,101 @@
+"""The plan x cluster ledger: what each agreement moves in its country's plan and cluster rows, by FTS's rules
+(`plan_rows`), kept as append-only entries dated by when the money moved. The plan-clusters report reads it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_common.events import CloudEvent
+from aid_contracts.pledges import AgreementFacts, FlowRoute
+from aid_projects.appeals.models import Appeal
+from aid_projects.funding.models import PlanRowEntry
+from aid_projects.funding.plan_rows import Row, counts, moves
+from aid_projects.projects.models import Project
+
+Key = tuple[str, str | None, str]  # country, plan, cluster row
+
+
+def effective_on(facts: AgreementFacts) -> dt.date:
+    """The day the money moved: signed, amended or cancelled (a pledge moves nothing; its day is kept anyway)."""
+    for field in ("signed_on", "amended_on", "cancelled_on", "pledged_on"):
+        day = getattr(facts, field, None)
+        if isinstance(day, dt.date):
+            return day
+    return dt.datetime.now(dt.UTC).date()
+
+
+async def record(*, session: AsyncSession, facts: AgreementFacts, event: CloudEvent) -> None:
+    """Bring the agreement's rows to what its status, amount and route say, writing only the difference."""
+    route, country = await _route_of(session, facts)
+    target: dict[Key, Decimal] = defaultdict(Decimal)
+    if country is not None and counts(facts.status):
+        for move in moves(route, facts.amount_usd):
+            target[(country, move.row.plan, move.row.cluster)] += move.amount_usd
+    held = await _held(session, facts)
+    on = effective_on(facts)
+    for key in sorted(target.keys() | held.keys(), key=str):
+        delta = target.get(key, Decimal(0)) - held.get(key, Decimal(0))
+        if delta:
+            country_code, plan, cluster = key
+            session.add(
+                PlanRowEntry(
+                    agreement_id=facts.agreement_id,
+                    country=country_code,
+                    plan=plan,
+                    cluster=cluster,
+                    amount_usd=delta,
+                    effective_on=on,
+                    event_id=event.id,
+                )
+            )
+
+
+async def _held(session: AsyncSession, facts: AgreementFacts) -> dict[Key, Decimal]:
+    rows = await session.execute(
+        select(PlanRowEntry.country, PlanRowEntry.plan, PlanRowEntry.cluster, func.sum(PlanRowEntry.amount_usd))
+        .where(PlanRowEntry.agreement_id == facts.agreement_id)
+        .group_by(PlanRowEntry.country, PlanRowEntry.plan, PlanRowEntry.cluster)
+    )
+    return {(c, p, k): Decimal(total) for c, p, k, total in rows.all() if total}
+
+
+async def _route_of(session: AsyncSession, facts: AgreementFacts) -> tuple[FlowRoute, str | None]:
+    """An imported flow's own route; otherwise an incoming flow to the earmark's (or its project's) country,
+    appeal (as a plan) and pillar (as a cluster)."""
+    earmark = facts.earmark
+    if facts.route is not None:
+        return facts.route, earmark.country
+    country, appeal, pillar = earmark.country, earmark.appeal, earmark.pillar
+    if earmark.project_id is not None:
+        project = await session.get(Project, earmark.project_id)
+        if project is not None:
+            country, appeal, pillar = project.country, project.appeal, project.pillar
+    plan = await plan_key(session=session, appeal_code=appeal) if appeal else None
+    return FlowRoute(plan=plan, clusters=[pillar] if pillar else []), country
+
+
+async def plan_key(*, session: AsyncSession, appeal_code: str) -> str:
+    """How the ledger names an appeal as a plan: its FTS plan id when it has one (imported flows name plans so),
+    else its code."""
+    fts_id = await session.scalar(select(Appeal.fts_plan_id).where(Appeal.code == appeal_code))
+    return fts_id or appeal_code
+
+
+async def table(
+    *, session: AsyncSession, country: str, as_of: dt.date | None = None, known_at: dt.datetime | None = None
+) -> dict[Row, Decimal]:
+    """The country's rows: money that had moved by `as_of` (by effective date), as recorded by `known_at`."""
+    stmt = select(PlanRowEntry.plan, PlanRowEntry.cluster, func.sum(PlanRowEntry.amount_usd)).where(
+        PlanRowEntry.country == country
+    )
+    if as_of is not None:
+        stmt = stmt.where(PlanRowEntry.effective_on <= as_of)
+    if known_at is not None:
+        stmt = stmt.where(PlanRowEntry.recorded_at <= known_at)
+    rows = await session.execute(stmt.group_by(PlanRowEntry.plan, PlanRowEntry.cluster))
+    return {Row(plan, cluster): Decimal(total) for plan, cluster, total in rows.all() if total}
