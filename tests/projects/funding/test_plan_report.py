@@ -122,12 +122,8 @@ async def test_as_of_answers_by_the_days_money_moved_and_known_at_by_what_was_re
 async def test_an_amendment_or_a_cancellation_moves_exactly_its_own_rows(projects, reader) -> None:
     await _record_pse_plans(projects)
     route = {"plan": "832", "clusters": ["4906"]}
-    first = AgreementSigned(
-        **facts("1000000", country="PS") | {"route": route}, signed_on=dt.date(2020, 3, 1)
-    )
-    other = AgreementSigned(
-        **facts("250000", country="PS") | {"route": {"plan": "832"}}, signed_on=dt.date(2020, 3, 2)
-    )
+    first = AgreementSigned(**facts("1000000", country="PS") | {"route": route}, signed_on=dt.date(2020, 3, 1))
+    other = AgreementSigned(**facts("250000", country="PS") | {"route": {"plan": "832"}}, signed_on=dt.date(2020, 3, 2))
     for event in (first, other):
         await deliver(projects, event)
 
