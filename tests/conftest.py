@@ -141,8 +141,11 @@ class ServiceHarness:
         return runtime_of(self.app)
 
     async def relay(self) -> int:
-        """Publish what the outbox holds now (tests drive the relay by hand)."""
-        return await self.runtime.relay.relay_once()
+        """Publish everything the outbox holds now, batch after batch (tests drive the relay by hand)."""
+        published = 0
+        while sent := await self.runtime.relay.relay_once():
+            published += sent
+        return published
 
 
 @pytest.fixture

@@ -23,12 +23,13 @@ ROUTES = [
     ("GET", f"/v1/agreements/{ID}/disbursements", "pledges:read"),
     ("GET", f"/v1/agreements/{ID}/history", "pledges:read"),
     ("GET", "/v1/exports/agreements.csv", "pledges:read"),
+    ("POST", "/v1/imports/fts", "admin"),
 ]
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
 async def test_route_needs_a_token_with_its_scope(pledges, token, method, path, scope) -> None:
-    other = "pledges:read" if scope == "pledges:write" else "projects:read"
+    other = {"pledges:write": "pledges:read", "admin": "pledges:write"}.get(scope, "projects:read")
     await assert_needs_scope(pledges.client, token, method, path, other=other)
     right = await pledges.client.request(method, path, json={}, headers=auth(token(scope)))
     assert right.status_code not in (401, 403, 500)

@@ -15,6 +15,7 @@ ROUTES = [
     ("GET", "/v1/exports/projects.csv", "projects:read"),
     ("GET", "/v1/exports/flows.csv", "projects:read"),
     ("GET", "/v1/exports/iati.xml", "projects:read"),
+    ("GET", "/v1/reports/plan-clusters", "projects:read"),
     ("POST", "/v1/projects", "projects:write"),
     ("GET", "/v1/projects", "projects:read"),
     ("GET", "/v1/projects/00000000-0000-0000-0000-000000000001", "projects:read"),

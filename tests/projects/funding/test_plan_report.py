@@ -10,12 +10,9 @@ import io
 import uuid
 from decimal import Decimal
 
-from aid_common.db import transaction
-from aid_contracts.pledges import AgreementPledged, AgreementSigned
+from aid_contracts.pledges import AgreementPledged, AgreementSigned, PlanCluster, PlanPublished
 from aid_pledges.imports.fts_mapping import country_of, route_of, status_of
 from aid_pledges.imports.fts_models import FileKind, FtsFlow
-from aid_projects.appeals import service as appeals
-from aid_projects.appeals.models import ClusterIntake, PlanIntake
 from tests.fts import pse_flows, published
 from tests.projects.conftest import amended, cancelled, deliver, facts
 
@@ -35,17 +32,18 @@ def _event(flow: FtsFlow) -> AgreementSigned | AgreementPledged:
 async def _record_pse_plans(svc) -> None:
     plan = next(r for r in published(FileKind.PLANS) if r.plan_id)
     clusters = [r for r in published(FileKind.PLAN_CLUSTERS) if r.cluster_code]
-    intake = PlanIntake(
+    intake = PlanPublished(
         fts_plan_id=plan.plan_id,
         code=plan.plan_code,
         name=plan.plan_name,
         plan_type=plan.plan_type,
         year=plan.year,
         country="PS",
+        plan_row=True,
         requirements_usd=plan.requirements_usd,
         published_funding_usd=plan.funding_usd,
         clusters=[
-            ClusterIntake(
+            PlanCluster(
                 key=c.cluster_code,
                 name=c.cluster,
                 requirements_usd=c.requirements_usd,
@@ -54,8 +52,7 @@ async def _record_pse_plans(svc) -> None:
             for c in clusters
         ],
     )
-    async with transaction(svc.runtime.sessions) as session:
-        await appeals.record_plan(session=session, plan=intake)
+    assert await deliver(svc, intake) == "handled"
 
 
 async def _report(svc, headers, **params) -> list[dict]:

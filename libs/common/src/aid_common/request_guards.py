@@ -52,7 +52,9 @@ async def reject_nul_characters(request: Request) -> None:
         where = "path"
     elif any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
         where = "query"
-    elif request.method in ("POST", "PUT", "PATCH"):
+    elif request.method in ("POST", "PUT", "PATCH") and not request.headers.get("content-type", "").startswith(
+        "multipart/"  # uploaded files: read by the route as files (the form parser consumed the stream)
+    ):
         body = await request.body()  # already read (and cached) for the route's own parsing
         if b"\x00" in body or b"\\u0000" in body.lower():
             where = "body"

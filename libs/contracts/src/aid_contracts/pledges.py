@@ -46,7 +46,7 @@ class DonorRef(BaseModel):
     name: str
     names: Names = {}
     kind: str
-    country: CountryCode
+    country: CountryCode | None = None  # unknown for some organisations FTS names (a UN agency, a pooled fund)
 
 
 class AgreementFacts(BaseModel):
@@ -135,3 +135,31 @@ class DisbursementReceived(BaseModel):
     agreement_amount_usd: Money
     earmark: Earmark
     received_on: dt.date
+
+
+class PlanCluster(BaseModel):
+    key: str  # FTS cluster id
+    name: str
+    requirements_usd: Money | None = None
+    published_funding_usd: Money | None = None
+
+
+@registry.register(
+    "aid.plan.published",
+    topic=PLEDGES_TOPIC,
+    source=SOURCE,
+    key_field="fts_plan_id",
+    summary="An OCHA FTS plan's requirements in one country, from an imported FTS table: the plan as a whole "
+    "(`plan_row`) and/or its clusters (`clusters`), with the funding FTS published beside them.",
+)
+class PlanPublished(BaseModel):
+    fts_plan_id: str
+    code: str
+    name: str
+    plan_type: str | None = None
+    year: int
+    country: CountryCode
+    plan_row: bool = False  # the plan's own row was in the table: its requirements and published funding apply
+    requirements_usd: Money | None = None
+    published_funding_usd: Money | None = None
+    clusters: list[PlanCluster] | None = None  # None: the table listed no clusters

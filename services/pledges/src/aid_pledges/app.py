@@ -14,6 +14,7 @@ from aid_pledges.db import Base
 from aid_pledges.deps import REFERENCE_CACHE
 from aid_pledges.donors import views as donors
 from aid_pledges.fx import views as fx
+from aid_pledges.imports import views as imports
 from aid_pledges.reference_cache import CHANNEL
 from aid_pledges.seed import seed_reference_data
 from aid_pledges.settings import PledgesSettings
@@ -44,4 +45,5 @@ def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", b
         app.include_router(fx.router)
         app.include_router(agreements.router)
         app.include_router(agreements.exports_router)
+        app.include_router(imports.router)
     return app

@@ -13,6 +13,7 @@ from aid_common.state import Slot
 
 Reader = Annotated[Caller, require_scope("pledges:read")]
 Writer = Annotated[Caller, require_scope("pledges:write")]
+Admin = Annotated[Caller, require_scope("admin")]
 
 
 # Donors and FX rates held in memory, dropped when they change (aid_pledges.reference_cache); None when

@@ -15,8 +15,10 @@ from aid_contracts.pledges import (
     AgreementPledged,
     AgreementSigned,
     DisbursementReceived,
+    PlanPublished,
 )
 from aid_projects import locks
+from aid_projects.appeals import service as appeals
 from aid_projects.funding import plan_ledger
 from aid_projects.funding import service as funding
 from aid_projects.partners import service as partners
@@ -28,6 +30,11 @@ async def agreement_changed(session: AsyncSession, payload: AgreementFacts, even
     x cluster table, in line with its status."""
     await funding.apply_agreement(session=session, facts=payload, event=event)
     await plan_ledger.record(session=session, facts=payload, event=event)
+
+
+async def plan_published(session: AsyncSession, payload: PlanPublished, event: CloudEvent) -> None:
+    """An FTS plan's requirements in a country (an import): the plan as an appeal, its clusters as pillars."""
+    await appeals.record_plan(session=session, plan=payload)
 
 
 async def disbursement_received(session: AsyncSession, payload: DisbursementReceived, event: CloudEvent) -> None:
@@ -63,6 +70,7 @@ SUBSCRIPTIONS = [
     on(AgreementAmended, agreement_changed),
     on(AgreementCancelled, agreement_changed),
     on(DisbursementReceived, disbursement_received),
+    on(PlanPublished, plan_published),
     on(PartnerCreated, partner_seen),
     on(PartnerUpdated, partner_seen),
 ]

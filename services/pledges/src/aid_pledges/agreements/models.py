@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aid_common.db import Amount, BigIntPK, UtcDateTime, utcnow
-from aid_contracts.pledges import Earmark
+from aid_contracts.pledges import Earmark, FlowRoute
 from aid_contracts.types import CleanText, CurrencyCode, Money, Rate, Sector, in_currency
 from aid_pledges.db import Base
 
@@ -44,8 +44,16 @@ class Agreement(Base):
     signed_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     cancelled_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # An imported OCHA FTS flow: its id and version (a higher version amends it), and its route (FlowRoute).
+    fts_flow_id: Mapped[str | None] = mapped_column(String(20), nullable=True, unique=True)
+    fts_version: Mapped[int | None] = mapped_column(nullable=True)
+    route: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def flow_route(self) -> FlowRoute | None:
+        return FlowRoute.model_validate(self.route) if self.route is not None else None
 
     @property
     def earmark(self) -> Earmark:

@@ -45,7 +45,7 @@ from aid_pledges.earmarks import service as earmarks
 from aid_pledges.fx import service as fx
 
 
-def _entry(agreement: Agreement, action: HistoryAction, caller: Caller, **details: object) -> dict[str, Any]:
+def history_entry(agreement: Agreement, action: HistoryAction, caller: Caller, **details: object) -> dict[str, Any]:
     return {
         "agreement_id": agreement.id,
         "action": action.value,
@@ -56,17 +56,17 @@ def _entry(agreement: Agreement, action: HistoryAction, caller: Caller, **detail
     }
 
 
-def _record(
+def record_history(
     session: AsyncSession, agreement: Agreement, action: HistoryAction, caller: Caller, **details: object
 ) -> None:
-    session.add(AgreementHistory(**_entry(agreement, action, caller, **details)))
+    session.add(AgreementHistory(**history_entry(agreement, action, caller, **details)))
 
 
-def _donor_ref(donor: Donor) -> DonorRef:
+def donor_ref(donor: Donor) -> DonorRef:
     return DonorRef(id=donor.id, name=donor.name, names=donor.names, kind=donor.kind, country=donor.country)
 
 
-def _facts(agreement: Agreement, donor: DonorRef) -> dict:
+def facts_of(agreement: Agreement, donor: DonorRef) -> dict:
     return {
         "agreement_id": agreement.id,
         "donor": donor,
@@ -78,6 +78,7 @@ def _facts(agreement: Agreement, donor: DonorRef) -> dict:
         "fx_rate": agreement.fx_rate,
         "amount_usd": agreement.amount_usd,
         "earmark": agreement.earmark,
+        "route": agreement.flow_route,
     }
 
 
@@ -95,7 +96,7 @@ async def create(
     rate = await fx.rate_on(session=session, currency=data.currency, day=signed_on or today, cache=cache)
     agreement = _new_agreement(data, donor_id=donor.id, rate=rate, pledged_on=pledged_on, signed_on=signed_on)
     history = [
-        _entry(
+        history_entry(
             agreement,
             HistoryAction.CREATED,
             caller,
@@ -108,10 +109,10 @@ async def create(
     ]
     event: AgreementSigned | AgreementPledged
     if signed_on is not None:
-        history.append(_entry(agreement, HistoryAction.SIGNED, caller, signed_on=signed_on, fx_rate=rate))
-        event = AgreementSigned(**_facts(agreement, donor), signed_on=signed_on)
+        history.append(history_entry(agreement, HistoryAction.SIGNED, caller, signed_on=signed_on, fx_rate=rate))
+        event = AgreementSigned(**facts_of(agreement, donor), signed_on=signed_on)
     else:
-        event = AgreementPledged(**_facts(agreement, donor), pledged_on=pledged_on)
+        event = AgreementPledged(**facts_of(agreement, donor), pledged_on=pledged_on)
     if not await writes.write_new(session=session, agreement=agreement, history=history, event=event):
         raise Conflict(f"donor {donor.id} already has an agreement with reference {data.reference!r}")
     return agreement
@@ -182,8 +183,8 @@ async def sign(*, session: AsyncSession, agreement_id: uuid.UUID, signed_on: dt.
     agreement.status, agreement.signed_on = Status.SIGNED.value, signed_on
     agreement.fx_rate, agreement.amount_usd = rate, checks.usd(agreement.amount, agreement.currency, rate)
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
-    outbox.add(session, AgreementSigned(**_facts(agreement, _donor_ref(donor)), signed_on=signed_on))
-    _record(
+    outbox.add(session, AgreementSigned(**facts_of(agreement, donor_ref(donor)), signed_on=signed_on))
+    record_history(
         session,
         agreement,
         HistoryAction.SIGNED,
@@ -211,13 +212,13 @@ async def cancel(*, session: AsyncSession, agreement_id: uuid.UUID, reason: str,
     outbox.add(
         session,
         AgreementCancelled(
-            **_facts(agreement, _donor_ref(donor)),
+            **facts_of(agreement, donor_ref(donor)),
             was_signed=was_signed,
             reason=reason,
             cancelled_on=agreement.cancelled_on,
         ),
     )
-    _record(session, agreement, HistoryAction.CANCELLED, caller, reason=reason, was_signed=was_signed)
+    record_history(session, agreement, HistoryAction.CANCELLED, caller, reason=reason, was_signed=was_signed)
     await session.flush()
     return agreement
 
@@ -245,7 +246,7 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
     outbox.add(
         session,
         AgreementAmended(
-            **_facts(agreement, _donor_ref(donor)),
+            **facts_of(agreement, donor_ref(donor)),
             previous_amount=in_currency(previous, agreement.currency),
             previous_amount_usd=previous_usd,
             delta=in_currency(data.amount - previous, agreement.currency),
@@ -253,7 +254,7 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
             amended_on=data.amended_on or checks.today(),
         ),
     )
-    _record(
+    record_history(
         session,
         agreement,
         HistoryAction.AMENDED,
@@ -298,7 +299,7 @@ async def disburse(
         DisbursementReceived(
             disbursement_id=disbursement.id,
             agreement_id=agreement.id,
-            donor=_donor_ref(donor),
+            donor=donor_ref(donor),
             reference=agreement.reference,
             amount=in_currency(data.amount, data.currency),
             currency=data.currency,
@@ -310,7 +311,7 @@ async def disburse(
             received_on=data.received_on,
         ),
     )
-    _record(
+    record_history(
         session,
         agreement,
         HistoryAction.DISBURSEMENT,

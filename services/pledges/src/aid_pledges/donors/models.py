@@ -20,6 +20,9 @@ class DonorKind(StrEnum):
     NATIONAL_SOCIETY = "national_society"
     UN_AGENCY = "un_agency"
     PRIVATE = "private"
+    NGO = "ngo"
+    INTERGOVERNMENTAL = "intergovernmental"
+    OTHER = "other"
 
 
 class Donor(Base):
@@ -29,7 +32,10 @@ class Donor(Base):
     name: Mapped[str] = mapped_column(String(300))
     names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     kind: Mapped[str] = mapped_column(String(40))
-    country: Mapped[str] = mapped_column(String(2), index=True)
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True, index=True)  # unknown for some FTS names
+    # An organisation OCHA FTS names: its FTS id and organisation types (government, UN agency, NGO, …).
+    fts_org_id: Mapped[str | None] = mapped_column(String(20), nullable=True, unique=True)
+    fts_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
@@ -49,5 +55,6 @@ class DonorRead(BaseModel):
     name: str
     names: dict[str, str]
     kind: DonorKind
-    country: str
+    country: str | None
+    fts_org_id: str | None = None
     created_at: dt.datetime

@@ -11,7 +11,7 @@ from aid_common.errors import NotFound, Unprocessable
 from aid_common.notified_cache import NotifiedCache
 from aid_common.pagination import keyset, page
 from aid_contracts.pledges import DonorRef
-from aid_pledges.donors.models import Donor, DonorCreate
+from aid_pledges.donors.models import Donor, DonorCreate, DonorKind
 from aid_pledges.reference_cache import donor_key
 
 
@@ -58,3 +58,31 @@ async def list_(
         stmt = stmt.where(Donor.kind == kind)
     rows = (await session.execute(keyset(stmt, Donor, cursor=cursor, limit=limit))).scalars().all()
     return page(rows, limit=limit)
+
+
+# FTS organisation types → donor kinds (the first type that maps wins).
+FTS_KINDS = {
+    "Government": DonorKind.GOVERNMENT,
+    "Pooled fund": DonorKind.POOLED_FUND,
+    "UN agency": DonorKind.UN_AGENCY,
+    "Red Cross/Red Crescent": DonorKind.NATIONAL_SOCIETY,
+    "Financial institution": DonorKind.DEVELOPMENT_BANK,
+    "NGO": DonorKind.NGO,
+    "Inter-governmental": DonorKind.INTERGOVERNMENTAL,
+    "Private organization/foundation": DonorKind.PRIVATE,
+}
+
+
+async def for_fts_organisation(
+    *, session: AsyncSession, fts_org_id: str, name: str, types: list[str], country: str | None
+) -> Donor:
+    """The donor FTS knows by this organisation id, created the first time it is seen."""
+    donor = (await session.execute(select(Donor).where(Donor.fts_org_id == fts_org_id))).scalar_one_or_none()
+    if donor is None:
+        kind = next((FTS_KINDS[t] for t in types if t in FTS_KINDS), DonorKind.OTHER)
+        donor = Donor(
+            name=name[:300], names={}, kind=kind.value, country=country, fts_org_id=fts_org_id, fts_types=types
+        )
+        session.add(donor)
+        await session.flush()
+    return donor

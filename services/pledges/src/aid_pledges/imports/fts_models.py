@@ -104,3 +104,22 @@ class Skipped(BaseModel):
 
     fts_id: str
     reason: str
+
+
+class ImportSummary(BaseModel):
+    """What an import did: flows created, amended (a higher version) and unchanged (the same or an older
+    version), plan tables published to the projects service, and every record skipped with its reason."""
+
+    created: int = 0
+    amended: int = 0
+    unchanged: int = 0
+    plans: int = 0
+    skipped: list[Skipped] = Field(default_factory=list)
+
+
+class Uploaded(BaseModel):
+    """The files of an import request as the Idempotency-Key fingerprint sees them: names and SHA-256 digests
+    (the same key with other files is refused)."""
+
+    names: list[str]
+    sha256: list[str]

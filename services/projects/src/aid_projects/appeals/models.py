@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aid_common.db import Amount, UtcDateTime, utcnow
-from aid_contracts.types import CleanText, CountryCode, Money, Names
+from aid_contracts.types import CleanText, Money, Names
 from aid_projects.db import Base
 from aid_projects.money import Figures
 
@@ -99,29 +99,6 @@ class AppealUpdate(BaseModel):
 
     title: CleanText | None = Field(default=None, min_length=1, max_length=500)
     names: Names | None = None
-
-
-class ClusterIntake(BaseModel):
-    """A plan cluster as FTS publishes it for one country: its key (FTS cluster id), name and requirements."""
-
-    key: str = Code
-    name: CleanText = Field(min_length=1, max_length=300)
-    requirements_usd: Money | None = None
-    published_funding_usd: Money | None = None
-
-
-class PlanIntake(BaseModel):
-    """An FTS plan as seen from one country: what it requires there, as a whole and per cluster."""
-
-    fts_plan_id: str = Field(min_length=1, max_length=20)
-    code: str = Code
-    name: CleanText = Field(min_length=1, max_length=500)
-    plan_type: str | None = None
-    year: int = Field(ge=1990, le=2100)
-    country: CountryCode
-    requirements_usd: Money | None = None
-    published_funding_usd: Money | None = None
-    clusters: list[ClusterIntake] = Field(default_factory=list)
 
 
 class PillarRead(Figures):

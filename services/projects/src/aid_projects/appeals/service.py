@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -11,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.errors import Conflict, NotFound, Unprocessable
+from aid_contracts.pledges import PlanPublished
 from aid_contracts.projects import AppealCreated, AppealUpdated, PillarFacts
-from aid_projects.appeals.models import Appeal, AppealCreate, AppealUpdate, Pillar, PlanIntake, PlanRequirement
+from aid_projects.appeals.models import Appeal, AppealCreate, AppealUpdate, Pillar, PlanRequirement
 
 
 async def create(*, session: AsyncSession, data: AppealCreate) -> Appeal:
@@ -87,10 +89,11 @@ async def list_(*, session: AsyncSession, year: int | None) -> list[Appeal]:
     return list((await session.execute(stmt)).scalars())
 
 
-async def record_plan(*, session: AsyncSession, plan: PlanIntake) -> Appeal:
+async def record_plan(*, session: AsyncSession, plan: PlanPublished) -> Appeal:
     """An FTS plan as an appeal (found by its FTS id, else its code): created when new, with one pillar per plan
-    cluster (a cluster first seen later is added); and what the plan requires in `plan.country`, as a whole and
-    per cluster, replacing what was recorded for that country before. Announced as appeals are."""
+    cluster (a cluster first seen later is added); and what the plan requires in `plan.country` — as a whole when
+    the table had the plan's row, per cluster for the clusters it listed — replacing what was recorded for those
+    rows before. Announced as appeals are."""
     appeal = (
         await session.execute(select(Appeal).where(Appeal.fts_plan_id == plan.fts_plan_id))
     ).scalar_one_or_none() or (
@@ -102,7 +105,7 @@ async def record_plan(*, session: AsyncSession, plan: PlanIntake) -> Appeal:
         session.add(appeal)
     appeal.fts_plan_id, appeal.plan_type = plan.fts_plan_id, plan.plan_type or appeal.plan_type
     known = {p.code for p in appeal.pillars}
-    added = [c for c in plan.clusters if c.key not in known]
+    added = [c for c in plan.clusters or [] if c.key not in known]
     for c in added:
         appeal.pillars.append(
             Pillar(
@@ -115,7 +118,10 @@ async def record_plan(*, session: AsyncSession, plan: PlanIntake) -> Appeal:
             )
         )
     await session.flush()
-    await _replace_requirements(session, appeal, plan)
+    rows = [(c.key, c.name, c.requirements_usd, c.published_funding_usd) for c in plan.clusters or []]
+    if plan.plan_row:
+        rows.append(("", plan.name, plan.requirements_usd, plan.published_funding_usd))
+    await _put_requirements(session, appeal, plan.country, rows)
     if created:
         outbox.add(session, AppealCreated(**facts(appeal)))
     elif added:
@@ -123,18 +129,23 @@ async def record_plan(*, session: AsyncSession, plan: PlanIntake) -> Appeal:
     return appeal
 
 
-async def _replace_requirements(session: AsyncSession, appeal: Appeal, plan: PlanIntake) -> None:
+async def _put_requirements(
+    session: AsyncSession, appeal: Appeal, country: str, rows: list[tuple[str, str, Decimal | None, Decimal | None]]
+) -> None:
+    if not rows:
+        return
     await session.execute(
-        delete(PlanRequirement).where(PlanRequirement.appeal_id == appeal.id, PlanRequirement.country == plan.country)
+        delete(PlanRequirement).where(
+            PlanRequirement.appeal_id == appeal.id,
+            PlanRequirement.country == country,
+            PlanRequirement.cluster.in_([cluster for cluster, *_ in rows]),
+        )
     )
-    rows = [("", plan.name, plan.requirements_usd, plan.published_funding_usd)] + [
-        (c.key, c.name, c.requirements_usd, c.published_funding_usd) for c in plan.clusters
-    ]
     for cluster, name, required, published in rows:
         session.add(
             PlanRequirement(
                 appeal_id=appeal.id,
-                country=plan.country,
+                country=country,
                 cluster=cluster,
                 cluster_name=name,
                 requirements_usd=required,

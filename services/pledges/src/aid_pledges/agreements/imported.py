@@ -1,0 +1,193 @@
+"""Agreements from imported OCHA FTS flows, keyed by FTS flow id: a new flow is created; a higher version amends
+it (amount, status, destination); the same or a lower version changes nothing. FTS is the record here: its
+`amountUSD` is the agreement's USD amount exactly (the rate derived from it), its dates are the days the money
+moved, and a parked parent of 0 USD is an agreement too. A paid flow is also money received."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_common import outbox
+from aid_common.auth import Caller
+from aid_common.db import utcnow
+from aid_contracts.pledges import AgreementAmended, AgreementPledged, AgreementSigned, DisbursementReceived, DonorRef
+from aid_contracts.types import currency_exponent, in_currency
+from aid_pledges.agreements import writes
+from aid_pledges.agreements.models import Agreement, Disbursement, HistoryAction, Status
+from aid_pledges.agreements.service import donor_ref, facts_of, history_entry, record_history
+from aid_pledges.donors.models import Donor
+from aid_pledges.imports.fts_mapping import country_of, received, route_of, status_of
+from aid_pledges.imports.fts_models import FtsFlow
+
+Outcome = Literal["created", "amended", "unchanged"]
+RATE_PLACES = Decimal("1e-10")
+CENT = Decimal("0.01")
+
+
+def usd_of(flow: FtsFlow) -> Decimal:
+    """FTS's `amountUSD`, to the cent (FTS states whole dollars: nothing is rounded away)."""
+    return flow.amount_usd.quantize(CENT)
+
+
+class NotImportable(ValueError):
+    """This flow cannot become an agreement; the message says why (the import skips it and goes on)."""
+
+
+def moved_on(flow: FtsFlow) -> dt.date:
+    """The day FTS says the money moved: its decision date, else its date."""
+    moment = flow.decision_date or flow.date
+    if moment is None:
+        raise NotImportable("the flow has neither a decision date nor a date")
+    return moment.date()
+
+
+def money_of(flow: FtsFlow) -> tuple[Decimal, str, Decimal]:
+    """Amount, currency and rate (USD per unit): the original amount when FTS has one in a known currency, the
+    rate derived from FTS's USD figure; otherwise the USD figure itself."""
+    original, currency = flow.original_amount, (flow.original_currency or "").upper()
+    try:
+        places = currency_exponent(currency) if currency else None
+    except (KeyError, ValueError):
+        places = None
+    if original is None or original <= 0 or places is None or flow.amount_usd <= 0:
+        return usd_of(flow), "USD", Decimal(1)
+    amount = original.quantize(Decimal(1).scaleb(-min(places, 4)))
+    return amount, currency, (usd_of(flow) / amount).quantize(RATE_PLACES)
+
+
+async def apply_flow(*, session: AsyncSession, flow: FtsFlow, donor: Donor, caller: Caller) -> Outcome:
+    existing = (
+        await session.execute(select(Agreement).where(Agreement.fts_flow_id == flow.id).with_for_update())
+    ).scalar_one_or_none()
+    if existing is None:
+        await _create(session, flow, donor, caller)
+        return "created"
+    if existing.fts_version is not None and flow.version <= existing.fts_version:
+        return "unchanged"  # the same version, or an older one arriving late
+    await _amend(session, existing, flow, donor_ref(donor), caller)
+    return "amended"
+
+
+async def _create(session: AsyncSession, flow: FtsFlow, donor: Donor, caller: Caller) -> None:
+    amount, currency, rate = money_of(flow)
+    day = moved_on(flow)
+    signed = status_of(flow) == Status.SIGNED
+    now = utcnow()
+    agreement = Agreement(
+        id=uuid.uuid4(),
+        donor_id=donor.id,
+        reference=f"FTS-{flow.id}",
+        title=(flow.description or f"FTS flow {flow.id}")[:500],
+        status=status_of(flow),
+        amount=amount,
+        currency=currency,
+        fx_rate=rate,
+        amount_usd=usd_of(flow),
+        disbursed_usd=Decimal("0.00"),
+        earmark_country=country_of(flow),
+        pledged_on=day,
+        signed_on=day if signed else None,
+        fts_flow_id=flow.id,
+        fts_version=flow.version,
+        route=route_of(flow).model_dump(),
+        created_at=now,
+        updated_at=now,
+    )
+    ref = donor_ref(donor)
+    details = {"fts_flow_id": flow.id, "fts_version": flow.version, "amount_usd": flow.amount_usd}
+    history = [history_entry(agreement, HistoryAction.CREATED, caller, status=agreement.status, **details)]
+    event: AgreementSigned | AgreementPledged = (
+        AgreementSigned(**facts_of(agreement, ref), signed_on=day)
+        if signed
+        else AgreementPledged(**facts_of(agreement, ref), pledged_on=day)
+    )
+    paid = received(flow) and flow.amount_usd > 0
+    if paid:
+        agreement.disbursed_usd = agreement.amount_usd  # written with the agreement; the disbursement follows it
+    if not await writes.write_new(session=session, agreement=agreement, history=history, event=event):
+        raise NotImportable(f"donor {donor.id} already has an agreement with reference FTS-{flow.id}")
+    if paid:
+        _receive(session, agreement, flow, ref, caller, amount_usd=agreement.amount_usd)
+
+
+async def _amend(session: AsyncSession, agreement: Agreement, flow: FtsFlow, ref: DonorRef, caller: Caller) -> None:
+    """A higher version: the amount, status and destination FTS now gives."""
+    previous, previous_usd = agreement.amount, agreement.amount_usd
+    was_signed = agreement.status == Status.SIGNED
+    agreement.amount, agreement.currency, agreement.fx_rate = money_of(flow)
+    agreement.amount_usd = usd_of(flow)
+    agreement.earmark_country = country_of(flow)
+    agreement.route = route_of(flow).model_dump()
+    agreement.fts_version = flow.version
+    day = moved_on(flow)
+    if status_of(flow) == Status.SIGNED and not was_signed:
+        agreement.status, agreement.signed_on = Status.SIGNED.value, day
+        outbox.add(session, AgreementSigned(**facts_of(agreement, ref), signed_on=day))
+    else:
+        outbox.add(
+            session,
+            AgreementAmended(
+                **facts_of(agreement, ref),
+                previous_amount=in_currency(previous, agreement.currency),
+                previous_amount_usd=previous_usd,
+                delta=in_currency(agreement.amount - previous, agreement.currency),
+                delta_usd=agreement.amount_usd - previous_usd,
+                amended_on=day,
+            ),
+        )
+    record_history(
+        session,
+        agreement,
+        HistoryAction.AMENDED,
+        caller,
+        fts_version=flow.version,
+        status=agreement.status,
+        old_amount_usd=previous_usd,
+        new_amount_usd=agreement.amount_usd,
+    )
+    left = agreement.amount_usd - agreement.disbursed_usd
+    if received(flow) and left > 0:
+        agreement.disbursed_usd = agreement.amount_usd
+        _receive(session, agreement, flow, ref, caller, amount_usd=left)
+    await session.flush()
+
+
+def _receive(
+    session: AsyncSession, agreement: Agreement, flow: FtsFlow, ref: DonorRef, caller: Caller, *, amount_usd: Decimal
+) -> None:
+    """A paid flow: `amount_usd` received on its date (the agreement's `disbursed_usd` already counts it)."""
+    day = (flow.date or flow.decision_date or utcnow()).date()
+    disbursement = Disbursement(
+        id=uuid.uuid4(),
+        agreement_id=agreement.id,
+        amount=amount_usd,
+        currency="USD",
+        fx_rate=Decimal(1),
+        amount_usd=amount_usd,
+        received_on=day,
+    )
+    session.add(disbursement)
+    outbox.add(
+        session,
+        DisbursementReceived(
+            disbursement_id=disbursement.id,
+            agreement_id=agreement.id,
+            donor=ref,
+            reference=agreement.reference,
+            amount=amount_usd,
+            currency="USD",
+            fx_rate=Decimal(1),
+            amount_usd=amount_usd,
+            disbursed_usd_total=agreement.disbursed_usd,
+            agreement_amount_usd=agreement.amount_usd,
+            earmark=agreement.earmark,
+            received_on=day,
+        ),
+    )
+    record_history(session, agreement, HistoryAction.DISBURSEMENT, caller, amount_usd=amount_usd, received_on=day)
