@@ -21,9 +21,11 @@ from aid_pledges.agreements import imported
 from aid_pledges.donors import service as donors
 from aid_pledges.imports.fts_files import UnreadableFile, kind_of, read_flows, read_plan_rows
 from aid_pledges.imports.fts_mapping import country_code
-from aid_pledges.imports.fts_models import FileKind, FtsFlow, ImportSummary, PlanRow, Skipped
+from aid_pledges.imports.fts_models import FileKind, FtsFlow, FtsObject, ImportSummary, PlanRow, Skipped
 
 HEAD = 4096
+# The donor of flows whose source organisation FTS does not name.
+UNNAMED_SOURCE = FtsObject(type="Organization", id="unnamed", name="Source not named in FTS")
 
 
 async def import_files(
@@ -66,9 +68,7 @@ async def _flows(session: AsyncSession, name: str, f: IO[bytes], caller: Caller,
 async def _flow(session: AsyncSession, flow: FtsFlow, caller: Caller) -> imported.Outcome | Skipped:
     """One flow in a savepoint of its own: if it cannot be imported, it alone is undone."""
     organisations = flow.objects("source", "Organization")
-    if not organisations:
-        return Skipped(fts_id=flow.id, reason="the flow names no source organisation")
-    source = organisations[0]
+    source = organisations[0] if organisations else UNNAMED_SOURCE  # FTS counts the money all the same
     places = {country_code(o.name) for o in flow.objects("source", "Location")} - {None}
     try:
         async with session.begin_nested():
@@ -77,7 +77,7 @@ async def _flow(session: AsyncSession, flow: FtsFlow, caller: Caller) -> importe
                 fts_org_id=source.id,
                 name=source.name,
                 types=source.organization_types,
-                country=places.pop() if len(places) == 1 else None,
+                country=places.pop() if len(places) == 1 and organisations else None,
             )
             return await imported.apply_flow(session=session, flow=flow, donor=donor, caller=caller)
     except (imported.NotImportable, ProblemError, IntegrityError, ValueError) as exc:
