@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from crisisaid.remote import import_app, report_app
 from crisisaid.services import SERVICES, ServiceName
 
 app = typer.Typer(
@@ -143,6 +144,8 @@ token_app = typer.Typer(
     help="Mint a bearer token (`crisisaid token --scope …`) or revoke one (`crisisaid token revoke JTI`)."
 )
 app.add_typer(token_app, name="token")
+app.add_typer(import_app, name="import")
+app.add_typer(report_app, name="report")
 EMBEDDED_KEY = Path(".data/keys/private.pem")
 
 
