@@ -107,3 +107,16 @@ async def test_only_admins_import_and_a_key_is_not_reused_for_other_files(pledge
     assert replay.headers.get("idempotent-replayed") == "true" and replay.json() == first.json()
     other = await _import(pledges, admin, _files(TABLES[:1]), key=key)
     assert other.status_code == 422
+
+
+async def test_an_import_may_be_larger_than_any_json_body(pledges, token) -> None:
+    admin = auth(token("admin"))
+    base = json.loads(FLOW_PAGES[0].read_bytes())["data"]["flows"]
+    flows = [{**flow, "id": str(900000 + n)} for n, flow in enumerate(base * 4)]
+    page = json.dumps({"data": {"flows": flows}}).encode()
+    assert len(page) > 1_000_000  # AID_MAX_BODY_BYTES: a JSON body this large is 413
+    r = await _import(pledges, admin, [("files", ("big.json", page))])
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == len(flows)
+    r = await pledges.client.post("/v1/donors", content=b"{" + b" " * 1_100_000 + b"}", headers=admin)
+    assert r.status_code == 413

@@ -20,9 +20,11 @@ async def _too_large(detail: str, scope: Scope, receive: Receive, send: Send) ->
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # uploaded files (multipart/form-data: an FTS import) may be larger than any JSON body
+        self.max_upload_bytes = max_upload_bytes or max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,9 +34,12 @@ class RequestContextMiddleware:
         correlation = clean_correlation_id(headers.get(CORRELATION_HEADER)) or str(uuid.uuid4())
         trace = clean_traceparent(headers.get("traceparent")) or new_traceparent()
 
+        limit = (
+            self.max_upload_bytes if headers.get("content-type", "").startswith("multipart/") else self.max_body_bytes
+        )
         length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            detail = f"the request body is {length} bytes; the limit is {self.max_body_bytes}"
+        if length is not None and length.isdigit() and int(length) > limit:
+            detail = f"the request body is {length} bytes; the limit is {limit}"
             await _too_large(detail, scope, receive, send)
             return
 
@@ -49,8 +54,8 @@ class RequestContextMiddleware:
                 chunks.append(message.get("body", b""))
                 size += len(chunks[-1])
                 more = message.get("more_body", False)
-                if size > self.max_body_bytes:
-                    detail = f"the request body is larger than {self.max_body_bytes} bytes"
+                if size > limit:
+                    detail = f"the request body is larger than {limit} bytes"
                     await _too_large(detail, scope, receive, send)
                     return
             body, replayed = b"".join(chunks), False
@@ -71,8 +76,8 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise PayloadTooLarge(f"the request body is larger than {self.max_body_bytes} bytes")
+                if received > limit:
+                    raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
             return message
 
         async def send_with_id(message: Message) -> None:

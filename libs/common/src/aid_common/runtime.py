@@ -160,7 +160,11 @@ class ServiceRuntime:
         install_problem_handlers(app)
         self._document_problems(app)
         install_http_metrics(app, self.service)
-        app.add_middleware(RequestContextMiddleware, max_body_bytes=self.settings.max_body_bytes)
+        app.add_middleware(
+            RequestContextMiddleware,
+            max_body_bytes=self.settings.max_body_bytes,
+            max_upload_bytes=self.settings.max_upload_bytes,
+        )
         self._install_health(app)
 
     @staticmethod
