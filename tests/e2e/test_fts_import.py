@@ -79,6 +79,11 @@ async def test_importing_pse_reproduces_ftss_published_tables(
     outside = sum(Decimal(r["funding_usd"]) for r in rows if r["plan_code"] is None)
     for row in published(FileKind.PLANS):
         assert abs((plan_total if row.plan_id else outside) - row.funding_usd) <= 1, row
+    # Counted once everywhere: the money waiting for projects in Palestine is the country's total, not more
+    # (pooled-fund allocations and pass-through sub-grants move money already counted; shared flows are no one's).
+    pools = (await projects.client.get("/v1/pools", headers=admin)).json()["items"]
+    waiting = sum(Decimal(p["balance_usd"]) for p in pools if p["earmark"]["country"] == "PS")
+    assert abs(waiting - (plan_total + outside)) <= 1
     assert {r["plan_name"] for r in rows if r["plan_code"]} == {
         "occupied Palestinian territory 2020 (part of 2018-2020 HRP)"
     }

@@ -10,7 +10,17 @@ from decimal import Decimal
 from aid_contracts.pledges import FlowRoute
 from aid_pledges.imports.fts_mapping import country_of, route_of, status_of
 from aid_pledges.imports.fts_models import FileKind, FtsFlow
-from aid_projects.funding.plan_rows import NOT_SPECIFIED, SHARED, Move, Row, counts, fold, moves, plan_totals
+from aid_projects.funding.plan_rows import (
+    NOT_SPECIFIED,
+    SHARED,
+    Move,
+    Row,
+    brings_money,
+    counts,
+    fold,
+    moves,
+    plan_totals,
+)
 from tests.fts import pse_flows, published
 
 
@@ -93,6 +103,9 @@ def test_money_from_outside_every_plan_moves_into_the_plan_and_the_country_total
 
 def test_what_never_counts() -> None:
     assert not counts("pledged") and counts("signed")
+    assert brings_money(None) and brings_money(FlowRoute(plan="HRP"))
+    assert not brings_money(FlowRoute(boundary="internal", plan="HRP", source_plan="HRP"))
+    assert not brings_money(FlowRoute(one_country_year=False))
     assert _incoming("5", one_country_year=False, plan="HRP") == []  # spans several countries or years
     assert _incoming("5", boundary="outgoing") == []
     assert _incoming("5", boundary="internal", plan="RRP", source_plan="HRP") == []  # between two plans

@@ -59,6 +59,14 @@ def counts(status: str) -> bool:
     return status in COUNTED_STATUSES
 
 
+def brings_money(route: FlowRoute | None) -> bool:
+    """Whether an agreement adds money to its earmark's projects and pools (coverage): an incoming flow to one
+    country and year does (so does an agreement without a route); money moved inside the country (an internal
+    flow: a pooled fund's allocation, a pass-through) was counted when it came in, and a flow spanning several
+    countries or years belongs to none of them. Counted once everywhere."""
+    return route is None or (route.boundary == "incoming" and route.one_country_year)
+
+
 def moves(route: FlowRoute, amount_usd: Decimal) -> list[Move]:
     """What one counted flow of `amount_usd` to the country does to the rows."""
     if not route.one_country_year or route.boundary == "outgoing":

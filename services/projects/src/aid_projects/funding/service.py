@@ -41,6 +41,7 @@ from aid_projects.funding.models import (
     ReceivedEntry,
     Share,
 )
+from aid_projects.funding.plan_rows import brings_money
 from aid_projects.money import ZERO, coverage, usd
 from aid_projects.projects.models import Project, ProjectStatus
 
@@ -164,7 +165,7 @@ async def apply_agreement(*, session: AsyncSession, facts: AgreementFacts, event
     for an agreement this service has not seen signed still ends right. Gaps it frees are filled at once."""
     await locks.take(session, await scope_of_earmark(session=session, earmark=facts.earmark))
     agreement, created = await _upsert_agreement(session, facts)
-    target = facts.amount_usd if facts.status == "signed" else ZERO
+    target = facts.amount_usd if facts.status == "signed" and brings_money(facts.route) else ZERO
     shares = {} if created else await _shares(session, agreement.agreement_id)
     proposal = await propose(
         session,
