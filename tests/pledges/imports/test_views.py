@@ -53,6 +53,12 @@ async def test_the_pse_files_become_agreements_donors_and_plans_once(pledges, to
     assert signed and all(e["route"] is not None for e in signed.values())
     parked = signed["FTS-138397"]  # a parked parent: only its undistributed rest, here nothing
     assert parked["amount_usd"] == "0.00" and parked["route"]["one_country_year"] is False
+    read = (await pledges.client.get(f"/v1/agreements/{parked['agreement_id']}", headers=admin)).json()
+    assert read["fts"]["flow_type"] == "Parked" and read["fts"]["child_flow_ids"][:2] == ["190286", "190287"]
+    assert read["fts"]["recipients"] == [
+        {"fts_id": "2967", "name": "International Committee of the Red Cross", "types": ["Red Cross/Red Crescent"]}
+    ]
+    assert read["fts"]["usage_years"] == ["2016", "2017", "2018", "2019", "2020"] and read["route"]["plan"] is None
     assert len({e["correlationid"] for e in events if "correlationid" in e}) <= 1
 
     again = await _import(pledges, admin, _files([*TABLES[::-1], *FLOW_PAGES[::-1]]))

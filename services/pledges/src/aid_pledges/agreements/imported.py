@@ -19,7 +19,14 @@ from aid_common.db import utcnow
 from aid_contracts.pledges import AgreementAmended, AgreementPledged, AgreementSigned, DisbursementReceived, DonorRef
 from aid_contracts.types import currency_exponent, in_currency
 from aid_pledges.agreements import writes
-from aid_pledges.agreements.models import Agreement, Disbursement, HistoryAction, Status
+from aid_pledges.agreements.models import (
+    Agreement,
+    Disbursement,
+    FtsDetails,
+    FtsOrganisation,
+    HistoryAction,
+    Status,
+)
 from aid_pledges.agreements.service import donor_ref, facts_of, history_entry, record_history
 from aid_pledges.donors.models import Donor
 from aid_pledges.imports.fts_mapping import country_of, received, route_of, status_of
@@ -61,6 +68,24 @@ def money_of(flow: FtsFlow) -> tuple[Decimal, str, Decimal]:
     return amount, currency, (usd_of(flow) / amount).quantize(RATE_PLACES)
 
 
+def details_of(flow: FtsFlow) -> FtsDetails:
+    return FtsDetails(
+        flow_id=flow.id,
+        version=flow.version,
+        flow_type=flow.flow_type,
+        contribution_type=flow.contribution_type,
+        parent_flow_id=flow.parent_flow_id,
+        child_flow_ids=flow.child_flow_ids,
+        recipients=[
+            FtsOrganisation(fts_id=o.id, name=o.name, types=o.organization_types)
+            for o in flow.objects("destination", "Organization")
+        ],
+        locations=[o.name for o in flow.objects("destination", "Location")],
+        usage_years=sorted(o.name for o in flow.objects("destination", "UsageYear")),
+        decided_on=flow.decision_date.date() if flow.decision_date else None,
+    )
+
+
 async def apply_flow(*, session: AsyncSession, flow: FtsFlow, donor: Donor, caller: Caller) -> Outcome:
     existing = (
         await session.execute(select(Agreement).where(Agreement.fts_flow_id == flow.id).with_for_update())
@@ -96,6 +121,7 @@ async def _create(session: AsyncSession, flow: FtsFlow, donor: Donor, caller: Ca
         fts_flow_id=flow.id,
         fts_version=flow.version,
         route=route_of(flow).model_dump(),
+        fts=details_of(flow).model_dump(mode="json"),
         created_at=now,
         updated_at=now,
     )
@@ -124,6 +150,7 @@ async def _amend(session: AsyncSession, agreement: Agreement, flow: FtsFlow, ref
     agreement.amount_usd = usd_of(flow)
     agreement.earmark_country = country_of(flow)
     agreement.route = route_of(flow).model_dump()
+    agreement.fts = details_of(flow).model_dump(mode="json")
     agreement.fts_version = flow.version
     day = moved_on(flow)
     if status_of(flow) == Status.SIGNED and not was_signed:

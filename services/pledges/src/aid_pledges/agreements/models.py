@@ -48,6 +48,7 @@ class Agreement(Base):
     fts_flow_id: Mapped[str | None] = mapped_column(String(20), nullable=True, unique=True)
     fts_version: Mapped[int | None] = mapped_column(nullable=True)
     route: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    fts: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # FtsDetails
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -174,6 +175,27 @@ class DisbursementCreate(BaseModel):
     received_on: dt.date
 
 
+class FtsOrganisation(BaseModel):
+    fts_id: str
+    name: str
+    types: list[str] = []
+
+
+class FtsDetails(BaseModel):
+    """What an imported OCHA FTS flow says beyond amounts and dates (*added*)."""
+
+    flow_id: str
+    version: int
+    flow_type: str  # Standard, Parked, Pass through, Carryover
+    contribution_type: str  # financial, in kind
+    parent_flow_id: str | None = None
+    child_flow_ids: list[str] = []
+    recipients: list[FtsOrganisation] = []
+    locations: list[str] = []  # destination locations, as FTS names them
+    usage_years: list[str] = []
+    decided_on: dt.date | None = None
+
+
 class AgreementRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -192,6 +214,8 @@ class AgreementRead(BaseModel):
     signed_on: dt.date | None
     cancelled_on: dt.date | None
     cancel_reason: str | None
+    route: FlowRoute | None = Field(default=None, validation_alias="flow_route")
+    fts: FtsDetails | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -26,11 +26,13 @@ def upgrade() -> None:
     op.add_column("agreements", sa.Column("fts_flow_id", sa.String(length=20), nullable=True))
     op.add_column("agreements", sa.Column("fts_version", sa.Integer(), nullable=True))
     op.add_column("agreements", sa.Column("route", sa.JSON(), nullable=True))
+    op.add_column("agreements", sa.Column("fts", sa.JSON(), nullable=True))
     op.create_unique_constraint(op.f("uq_agreements_fts_flow_id"), "agreements", ["fts_flow_id"])
 
 
 def downgrade() -> None:
     op.drop_constraint(op.f("uq_agreements_fts_flow_id"), "agreements", type_="unique")
+    op.drop_column("agreements", "fts")
     op.drop_column("agreements", "route")
     op.drop_column("agreements", "fts_version")
     op.drop_column("agreements", "fts_flow_id")
