@@ -1,8 +1,8 @@
-"""`make bench`: P1–P5 of the speed issue, each against its bare baseline, in one run on this machine.
+"""`make bench`: P1–P6, each against its bare baseline, in one run on this machine.
 
 P1 pledge API vs bare insert (wrk) · P2 pipeline burst vs bare consume → produce · P3 e2e p99 POST → webhook
 at half P2's rate vs bare Kafka produce → consume · P4 projects workers 1 → 2 · P5 fan-out to N subscriptions
-vs a bare client. Needs `make infra-up` and wrk. Prints a table; writes bench/out/report.json, raw.json,
+vs a bare client · P6 a year of FTS flows imported and settled vs a bare copy of the same files. Needs `make infra-up` and wrk. Prints a table; writes bench/out/report.json, raw.json,
 table.txt and report.png.
 """
 
@@ -12,10 +12,10 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bench import api, fanout, pipeline, report, wrk
+from bench import api, fanout, fts, pipeline, report, wrk
 from bench.run import Run
 
-ALL = ("P1", "P2", "P3", "P4", "P5")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6")
 UNLOADED_RATE = 5.0  # agreements/s for P3's floor
 
 
@@ -44,6 +44,8 @@ async def measure(args: argparse.Namespace, only: set[str]) -> dict:
             }
         if "P5" in only:
             raw["P5"] = await fanout.measure(run, args.subscriptions)
+        if "P6" in only:
+            raw["P6"] = await fts.measure(run, args.fts_copies)
     finally:
         await run.close()
     return raw
@@ -58,6 +60,7 @@ def main() -> None:
     parser.add_argument("--paced-seconds", type=float, default=20, help="P3 duration")
     parser.add_argument("--backlog", type=int, default=1200, help="agreements drained (P4)")
     parser.add_argument("--subscriptions", type=int, default=10_000, help="subscriptions matched (P5)")
+    parser.add_argument("--fts-copies", type=int, default=59, help="copies of the 424 PSE flows imported (P6)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("out"))
     args = parser.parse_args()
     only = {x.strip().upper() for x in args.only.split(",")}
