@@ -2,8 +2,8 @@
 
 P1 pledge API vs bare insert (wrk) · P2 pipeline burst vs bare consume → produce · P3 e2e p99 POST → webhook
 at half P2's rate vs bare Kafka produce → consume · P4 projects workers 1 → 2 · P5 fan-out to N subscriptions
-vs a bare client · P6 a year of FTS flows imported and settled vs a bare copy of the same files. Needs `make infra-up` and wrk. Prints a table; writes bench/out/report.json, raw.json,
-table.txt and report.png.
+vs a bare client · P6 a year of FTS flows imported and settled vs a bare copy of the same files. Needs
+`make infra-up` and wrk. Prints a table; writes bench/out/report.json, raw.json, table.txt and report.png.
 """
 
 from __future__ import annotations
