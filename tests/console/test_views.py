@@ -4,6 +4,7 @@ allows."""
 
 from __future__ import annotations
 
+from aid_console import i18n
 from tests.helpers import auth, eventually
 from tests.projects.conftest import project_body
 
@@ -106,3 +107,29 @@ async def test_a_partner_sees_no_more_than_its_token_allows(platform, token) -> 
 async def test_a_bad_token_is_refused_at_sign_in(platform) -> None:
     r = await platform.client.post("/signin", data={"token": "x" * 40})
     assert r.status_code == 200 and "set-cookie" not in r.headers and 'role="alert"' in r.text
+
+
+async def test_a_coordinator_reads_the_plan_table_beside_what_fts_published(platform, token) -> None:
+    import uuid
+
+    from tests.fts import FLOW_PAGES, PSE
+
+    admin = auth(token("admin"))
+    files = [("files", (p.name, p.read_bytes())) for p in [*FLOW_PAGES, *sorted(PSE.glob("fts_requirements*.csv"))]]
+    r = await platform.pledges.client.post(
+        "/v1/imports/fts", files=files, headers={**admin, "Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert r.status_code == 200, r.text
+    await _signed_in(platform, token("projects:read"))
+
+    async def settled() -> str:
+        page = (await platform.client.get("/plans?country=PSE")).text
+        return page if "116,153,543.00" in page else ""
+
+    page = await eventually(settled, timeout=60)
+    assert "Food Security Sector" in page and "Outside every plan" in page and "FTS published" in page
+    assert 'class="differs"' not in page  # every row the platform computes is what FTS published
+    arabic = (await platform.client.get("/plans?country=PS&lang=ar")).text
+    assert 'dir="rtl"' in arabic and "خارج كل الخطط" in arabic and i18n.money("116153543.00", "ar") in arabic
+    wrong = (await platform.client.get("/plans?country=QQ")).text
+    assert "not an ISO 3166-1" in wrong

@@ -24,6 +24,10 @@ WORDS = {
         "currency": "Currency", "rate": "Rate", "earmark": "Earmark", "partners": "Partners", "filter": "Filter",
         "language": "العربية", "signin_help": "Paste the bearer token you were given (crisisaid token).",
         "all": "all", "live": "Live", "live_help": "Funding events as they happen (newest first).",
+        "plans": "Plans", "plan": "Plan", "cluster": "Cluster", "outside_plans": "Outside every plan",
+        "fts_published": "FTS published", "difference": "Difference",
+        "plans_help": "A country's plan and cluster figures as OCHA FTS publishes them, computed from this "
+        "platform's own ledger.",
     },
     "ar": {
         "title": "تنسيق المساعدات في الأزمات", "overview": "نظرة عامة", "projects": "المشاريع",
@@ -41,6 +45,10 @@ WORDS = {
         "currency": "العملة", "rate": "سعر الصرف", "earmark": "التخصيص", "partners": "الشركاء", "filter": "تصفية",
         "language": "English", "signin_help": "الصق رمز الدخول الذي حصلت عليه (crisisaid token).",
         "all": "الكل", "live": "مباشر", "live_help": "أحداث التمويل لحظة حدوثها (الأحدث أولاً).",
+        "plans": "الخطط", "plan": "الخطة", "cluster": "المجموعة القطاعية", "outside_plans": "خارج كل الخطط",
+        "fts_published": "ما نشرته خدمة التتبع المالي", "difference": "الفرق",
+        "plans_help": "أرقام خطط البلد ومجموعاتها القطاعية كما تنشرها خدمة التتبع المالي (FTS)، "
+        "محسوبة من سجل هذه المنصة.",
     },
 }  # fmt: skip
 

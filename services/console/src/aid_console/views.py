@@ -162,6 +162,31 @@ async def pools(request: Request) -> HTMLResponse:
     return _page(request, "pools.html", pools=_items(answer))
 
 
+@router.get("/plans", response_class=HTMLResponse)
+async def plans(
+    request: Request,
+    country: Annotated[str, Query(min_length=2, max_length=3, pattern="^[A-Za-z]+$")] = "PS",
+    as_of: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    """A country's plan x cluster table beside what FTS published for each row, with the difference."""
+    params = {"country": country} | ({"as_of": as_of} if as_of else {})
+    answer = await _services(request).get("projects", "/v1/reports/plan-clusters", _token(request), **params)
+    rows = [
+        {**row, "difference": _difference(row.get("funding_usd"), row.get("published_funding_usd"))}
+        for row in _items(answer)
+    ]
+    return _page(
+        request, "plans.html", rows=rows, country=country.upper(), as_of=as_of or "", forbidden=answer.forbidden,
+        problem=None if answer.ok or answer.forbidden else (answer.body or {}).get("detail"),
+    )  # fmt: skip
+
+
+def _difference(ours: object, published: object) -> Decimal | None:
+    if ours is None or published is None:
+        return None
+    return Decimal(str(ours)) - Decimal(str(published))
+
+
 @router.get("/partner", response_class=HTMLResponse)
 async def partner(request: Request) -> HTMLResponse:
     token, services = _token(request), _services(request)
