@@ -16,9 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_common import outbox
 from aid_common.auth import Caller
 from aid_common.db import utcnow
-from aid_contracts.pledges import AgreementAmended, AgreementPledged, AgreementSigned, DisbursementReceived, DonorRef
-from aid_contracts.types import currency_exponent, in_currency
+from aid_contracts.pledges import AgreementPledged, AgreementSigned, DonorRef
+from aid_contracts.types import currency_exponent
 from aid_pledges.agreements import writes
+from aid_pledges.agreements.facts import (
+    amended_event,
+    donor_ref,
+    facts_of,
+    history_entry,
+    received_event,
+    record_history,
+)
 from aid_pledges.agreements.models import (
     Agreement,
     Disbursement,
@@ -27,7 +35,6 @@ from aid_pledges.agreements.models import (
     HistoryAction,
     Status,
 )
-from aid_pledges.agreements.service import donor_ref, facts_of, history_entry, record_history
 from aid_pledges.donors.models import Donor
 from aid_pledges.imports.fts_mapping import country_of, received, route_of, status_of
 from aid_pledges.imports.fts_models import FtsFlow
@@ -157,17 +164,7 @@ async def _amend(session: AsyncSession, agreement: Agreement, flow: FtsFlow, ref
         agreement.status, agreement.signed_on = Status.SIGNED.value, day
         outbox.add(session, AgreementSigned(**facts_of(agreement, ref), signed_on=day))
     else:
-        outbox.add(
-            session,
-            AgreementAmended(
-                **facts_of(agreement, ref),
-                previous_amount=in_currency(previous, agreement.currency),
-                previous_amount_usd=previous_usd,
-                delta=in_currency(agreement.amount - previous, agreement.currency),
-                delta_usd=agreement.amount_usd - previous_usd,
-                amended_on=day,
-            ),
-        )
+        outbox.add(session, amended_event(agreement, ref, previous, previous_usd, day))
     record_history(
         session,
         agreement,
@@ -200,21 +197,5 @@ def _receive(
         received_on=day,
     )
     session.add(disbursement)
-    outbox.add(
-        session,
-        DisbursementReceived(
-            disbursement_id=disbursement.id,
-            agreement_id=agreement.id,
-            donor=ref,
-            reference=agreement.reference,
-            amount=amount_usd,
-            currency="USD",
-            fx_rate=Decimal(1),
-            amount_usd=amount_usd,
-            disbursed_usd_total=agreement.disbursed_usd,
-            agreement_amount_usd=agreement.amount_usd,
-            earmark=agreement.earmark,
-            received_on=day,
-        ),
-    )
+    outbox.add(session, received_event(agreement, disbursement, ref))
     record_history(session, agreement, HistoryAction.DISBURSEMENT, caller, amount_usd=amount_usd, received_on=day)

@@ -6,29 +6,31 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any
 
-from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.auth import Caller
-from aid_common.context import current_correlation_id
 from aid_common.db import utcnow
 from aid_common.errors import Conflict, NotFound, Unprocessable
 from aid_common.notified_cache import NotifiedCache
 from aid_common.pagination import keyset, page
 from aid_contracts.pledges import (
-    AgreementAmended,
     AgreementCancelled,
     AgreementPledged,
     AgreementSigned,
-    DisbursementReceived,
-    DonorRef,
 )
 from aid_contracts.types import in_currency
 from aid_pledges.agreements import checks, writes
+from aid_pledges.agreements.facts import (
+    amended_event,
+    donor_ref,
+    facts_of,
+    history_entry,
+    received_event,
+    record_history,
+)
 from aid_pledges.agreements.models import (
     Agreement,
     AgreementCreate,
@@ -43,43 +45,6 @@ from aid_pledges.donors import service as donors
 from aid_pledges.donors.models import Donor
 from aid_pledges.earmarks import service as earmarks
 from aid_pledges.fx import service as fx
-
-
-def history_entry(agreement: Agreement, action: HistoryAction, caller: Caller, **details: object) -> dict[str, Any]:
-    return {
-        "agreement_id": agreement.id,
-        "action": action.value,
-        "actor": caller.subject,
-        "correlation_id": current_correlation_id(),
-        "details": jsonable_encoder(details, custom_encoder={Decimal: lambda d: format(d, "f")}),
-        "at": utcnow(),
-    }
-
-
-def record_history(
-    session: AsyncSession, agreement: Agreement, action: HistoryAction, caller: Caller, **details: object
-) -> None:
-    session.add(AgreementHistory(**history_entry(agreement, action, caller, **details)))
-
-
-def donor_ref(donor: Donor) -> DonorRef:
-    return DonorRef(id=donor.id, name=donor.name, names=donor.names, kind=donor.kind, country=donor.country)
-
-
-def facts_of(agreement: Agreement, donor: DonorRef) -> dict:
-    return {
-        "agreement_id": agreement.id,
-        "donor": donor,
-        "reference": agreement.reference,
-        "title": agreement.title,
-        "status": agreement.status,
-        "amount": in_currency(agreement.amount, agreement.currency),
-        "currency": agreement.currency,
-        "fx_rate": agreement.fx_rate,
-        "amount_usd": agreement.amount_usd,
-        "earmark": agreement.earmark,
-        "route": agreement.flow_route,
-    }
 
 
 async def create(
@@ -243,17 +208,7 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
     previous, previous_usd = agreement.amount, agreement.amount_usd
     agreement.amount, agreement.amount_usd = data.amount, new_usd
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
-    outbox.add(
-        session,
-        AgreementAmended(
-            **facts_of(agreement, donor_ref(donor)),
-            previous_amount=in_currency(previous, agreement.currency),
-            previous_amount_usd=previous_usd,
-            delta=in_currency(data.amount - previous, agreement.currency),
-            delta_usd=new_usd - previous_usd,
-            amended_on=data.amended_on or checks.today(),
-        ),
-    )
+    outbox.add(session, amended_event(agreement, donor_ref(donor), previous, previous_usd, data.amended_on))
     record_history(
         session,
         agreement,
@@ -294,23 +249,7 @@ async def disburse(
     session.add(disbursement)
     agreement.disbursed_usd = agreement.disbursed_usd + amount_usd
     donor = await donors.get_or_404(session=session, donor_id=agreement.donor_id)
-    outbox.add(
-        session,
-        DisbursementReceived(
-            disbursement_id=disbursement.id,
-            agreement_id=agreement.id,
-            donor=donor_ref(donor),
-            reference=agreement.reference,
-            amount=in_currency(data.amount, data.currency),
-            currency=data.currency,
-            fx_rate=rate,
-            amount_usd=amount_usd,
-            disbursed_usd_total=agreement.disbursed_usd,
-            agreement_amount_usd=agreement.amount_usd,
-            earmark=agreement.earmark,
-            received_on=data.received_on,
-        ),
-    )
+    outbox.add(session, received_event(agreement, disbursement, donor_ref(donor)))
     record_history(
         session,
         agreement,
