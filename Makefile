@@ -47,7 +47,7 @@ test: install tools infra-up lint ## install what is missing, start PostgreSQL a
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: install infra-up ## P1–P6 against their bare baselines: table, bench/out/report.json and report.png (~10 min)
+bench: install infra-up ## P1–P6 against their bare baselines: table, bench/out/report.json and report.png (~18 min)
 	@deploy/local/tools.sh bench
 	@$(UV) run --frozen python -m bench $(BENCH_ARGS)
 
