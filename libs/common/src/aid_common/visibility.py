@@ -1,7 +1,7 @@
 """What a caller may receive through events — the one place this rule lives.
 
-- `aid.project.*`, `aid.appeal.*`, `aid.pool.*` — anyone with `notifications:read`, every partner: funding
-  figures are public in the humanitarian system (FTS publishes them);
+- `aid.project.*`, `aid.appeal.*`, `aid.pool.*`, `aid.plan.*` — anyone with `notifications:read`, every partner:
+  funding figures and plans' requirements are public in the humanitarian system (FTS publishes them);
 - `aid.agreement.*`, `aid.disbursement.*` — only a caller that also holds `pledges:read` (or `admin`): a donor's
   agreements (references, amounts, earmarks) are the donor's and the coordinators';
 - `aid.alert.created`, `aid.partner.*` — nobody, as a webhook: alerts are the webhooks themselves (mirrored on
@@ -30,6 +30,7 @@ _BY_PREFIX = (
     ("aid.project.", Audience.PUBLIC),
     ("aid.appeal.", Audience.PUBLIC),
     ("aid.pool.", Audience.PUBLIC),
+    ("aid.plan.", Audience.PUBLIC),
     ("aid.agreement.", Audience.DONOR),
     ("aid.disbursement.", Audience.DONOR),
     ("aid.alert.", Audience.INTERNAL),
