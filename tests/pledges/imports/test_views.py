@@ -126,3 +126,13 @@ async def test_an_import_may_be_larger_than_any_json_body(pledges, token) -> Non
     assert r.json()["created"] == len(flows)
     r = await pledges.client.post("/v1/donors", content=b"{" + b" " * 1_100_000 + b"}", headers=admin)
     assert r.status_code == 413
+
+
+async def test_the_same_flows_twice_in_one_import_are_created_once(pledges, token) -> None:
+    admin = auth(token("admin"))
+    page = FLOW_PAGES[-1]
+    r = await _import(
+        pledges, admin, [("files", ("a.json", page.read_bytes())), ("files", ("b.json", page.read_bytes()))]
+    )
+    flows = len(json.loads(page.read_bytes())["data"]["flows"])
+    assert (r.json()["created"], r.json()["unchanged"], r.json()["skipped"]) == (flows, flows, [])

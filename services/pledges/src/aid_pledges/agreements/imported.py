@@ -93,15 +93,28 @@ def details_of(flow: FtsFlow) -> FtsDetails:
     )
 
 
-async def apply_flow(*, session: AsyncSession, flow: FtsFlow, donor: Donor, caller: Caller) -> Outcome:
-    existing = (
-        await session.execute(select(Agreement).where(Agreement.fts_flow_id == flow.id).with_for_update())
-    ).scalar_one_or_none()
-    if existing is None:
+async def known_versions(*, session: AsyncSession, flow_ids: list[str]) -> dict[str, int]:
+    """The version recorded for each of these FTS flows that is already an agreement (one statement for a page)."""
+    rows = await session.execute(
+        select(Agreement.fts_flow_id, Agreement.fts_version).where(Agreement.fts_flow_id.in_(flow_ids))
+    )
+    return {flow_id: version or 0 for flow_id, version in rows.all() if flow_id is not None}
+
+
+async def apply_flow(
+    *, session: AsyncSession, flow: FtsFlow, donor: Donor, caller: Caller, known: int | None
+) -> Outcome:
+    """`known`: the version already recorded for this flow (None: none is), read for the whole page at once."""
+    if known is None:
         await _create(session, flow, donor, caller)
         return "created"
-    if existing.fts_version is not None and flow.version <= existing.fts_version:
+    if flow.version <= known:
         return "unchanged"  # the same version, or an older one arriving late
+    existing = (
+        await session.execute(select(Agreement).where(Agreement.fts_flow_id == flow.id).with_for_update())
+    ).scalar_one()
+    if existing.fts_version is not None and flow.version <= existing.fts_version:
+        return "unchanged"  # another import recorded it meanwhile
     await _amend(session, existing, flow, donor_ref(donor), caller)
     return "amended"
 

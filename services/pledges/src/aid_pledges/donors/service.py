@@ -73,6 +73,12 @@ FTS_KINDS = {
 }
 
 
+async def by_fts_organisation(*, session: AsyncSession, fts_org_ids: set[str]) -> dict[str, Donor]:
+    """The donors already known by these FTS organisation ids (one statement for a page of flows)."""
+    rows = await session.execute(select(Donor).where(Donor.fts_org_id.in_(fts_org_ids)))
+    return {d.fts_org_id: d for d in rows.scalars() if d.fts_org_id is not None}
+
+
 async def for_fts_organisation(
     *, session: AsyncSession, fts_org_id: str, name: str, types: list[str], country: str | None
 ) -> Donor:

@@ -19,11 +19,13 @@ from aid_common.errors import ProblemError, Unprocessable
 from aid_contracts.pledges import PlanCluster, PlanPublished
 from aid_pledges.agreements import imported
 from aid_pledges.donors import service as donors
+from aid_pledges.donors.models import Donor
 from aid_pledges.imports.fts_files import UnreadableFile, kind_of, read_flows, read_plan_rows
 from aid_pledges.imports.fts_mapping import country_code
 from aid_pledges.imports.fts_models import FileKind, FtsFlow, FtsObject, ImportSummary, PlanRow, Skipped
 
 HEAD = 4096
+PAGE = 200  # flows whose known versions and donors are read together
 # The donor of flows whose source organisation FTS does not name.
 UNNAMED_SOURCE = FtsObject(type="Organization", id="unnamed", name="Source not named in FTS")
 
@@ -54,34 +56,76 @@ def _kind(name: str, f: IO[bytes], position: int) -> FileKind:
 
 
 async def _flows(session: AsyncSession, name: str, f: IO[bytes], caller: Caller, summary: ImportSummary) -> None:
+    page = _Page(session, caller, summary)
     try:
         for item in read_flows(f):
-            outcome = item if isinstance(item, Skipped) else await _flow(session, item, caller)
-            if isinstance(outcome, Skipped):
-                summary.skipped.append(outcome)
+            if isinstance(item, Skipped):
+                summary.skipped.append(item)
             else:
-                setattr(summary, outcome, getattr(summary, outcome) + 1)
+                await page.add(item)
+        await page.flush()
     except UnreadableFile as exc:
         raise Unprocessable(f"{name}: {exc}; nothing was imported") from None
 
 
-async def _flow(session: AsyncSession, flow: FtsFlow, caller: Caller) -> imported.Outcome | Skipped:
-    """One flow in a savepoint of its own: if it cannot be imported, it alone is undone."""
+class _Page:
+    """Flows taken PAGE at a time: what is already known of them (recorded versions, donors) read in one statement
+    each, then every flow in a savepoint of its own — if it cannot be imported, it alone is undone."""
+
+    def __init__(self, session: AsyncSession, caller: Caller, summary: ImportSummary) -> None:
+        self.session, self.caller, self.summary = session, caller, summary
+        self.flows: list[FtsFlow] = []
+        self.donors: dict[str, Donor] = {}  # for the whole import: a donor once created or read
+
+    async def add(self, flow: FtsFlow) -> None:
+        self.flows.append(flow)
+        if len(self.flows) >= PAGE:
+            await self.flush()
+
+    async def flush(self) -> None:
+        flows, self.flows = self.flows, []
+        if not flows:
+            return
+        known = await imported.known_versions(session=self.session, flow_ids=[f.id for f in flows])
+        wanted = {_source(f)[0].id for f in flows} - self.donors.keys()
+        if wanted:
+            self.donors |= await donors.by_fts_organisation(session=self.session, fts_org_ids=wanted)
+        for flow in flows:
+            outcome = await self._one(flow, known.get(flow.id))
+            if isinstance(outcome, Skipped):
+                self.summary.skipped.append(outcome)
+            else:
+                setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
+                if outcome != "unchanged":
+                    known[flow.id] = flow.version  # a later copy of the same flow in this import is not new
+
+    async def _one(self, flow: FtsFlow, known: int | None) -> imported.Outcome | Skipped:
+        source, country = _source(flow)
+        try:
+            async with self.session.begin_nested():
+                donor = self.donors.get(source.id) or await donors.for_fts_organisation(
+                    session=self.session,
+                    fts_org_id=source.id,
+                    name=source.name,
+                    types=source.organization_types,
+                    country=country,
+                )
+                outcome = await imported.apply_flow(
+                    session=self.session, flow=flow, donor=donor, caller=self.caller, known=known
+                )
+        except (imported.NotImportable, ProblemError, IntegrityError, ValueError) as exc:
+            return Skipped(fts_id=flow.id, reason=str(getattr(exc, "detail", None) or exc).splitlines()[0][:500])
+        self.donors[source.id] = donor  # kept only once its savepoint held
+        return outcome
+
+
+def _source(flow: FtsFlow) -> tuple[FtsObject, str | None]:
+    """The organisation the money comes from (FTS counts it even when it names none) and its country."""
     organisations = flow.objects("source", "Organization")
-    source = organisations[0] if organisations else UNNAMED_SOURCE  # FTS counts the money all the same
+    if not organisations:
+        return UNNAMED_SOURCE, None
     places = {country_code(o.name) for o in flow.objects("source", "Location")} - {None}
-    try:
-        async with session.begin_nested():
-            donor = await donors.for_fts_organisation(
-                session=session,
-                fts_org_id=source.id,
-                name=source.name,
-                types=source.organization_types,
-                country=places.pop() if len(places) == 1 and organisations else None,
-            )
-            return await imported.apply_flow(session=session, flow=flow, donor=donor, caller=caller)
-    except (imported.NotImportable, ProblemError, IntegrityError, ValueError) as exc:
-        return Skipped(fts_id=flow.id, reason=str(getattr(exc, "detail", None) or exc).splitlines()[0][:500])
+    return organisations[0], places.pop() if len(places) == 1 else None
 
 
 def _plans(session: AsyncSession, f: IO[bytes], summary: ImportSummary) -> None:
