@@ -118,3 +118,11 @@ def test_iati_stays_valid_for_generated_projects_with_arabic_text(title, require
     document = etree.fromstring(b'<iati-activities version="2.03">' + body + b"</iati-activities>")
     SCHEMA.assertValid(document)
     assert document.find("iati-activity/title/narrative[2]").text == title
+
+
+async def test_a_title_a_spreadsheet_would_run_reaches_the_csv_as_text(projects, writer) -> None:
+    formula = '=HYPERLINK("http://evil.example","open me")'
+    await create_project(projects, writer, "SY-CSV-1", "1000.00", title=formula)
+    plain = await projects.client.get("/v1/exports/projects.csv", params={"hxl": "false"}, headers=writer)
+    (row,) = list(csv.DictReader(io.StringIO(plain.text)))
+    assert row["title"] == "'" + formula

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from aid_common import csv_lines
 from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Items, Limit, Page
 from aid_common.uow import ReadSession, StreamSession, UnitOfWork
@@ -170,13 +169,13 @@ async def agreements_csv(
     )
 
     async def lines() -> AsyncIterator[str]:
-        yield _csv_line(name for name, _ in AGREEMENT_COLUMNS)
+        yield csv_lines.line(name for name, _ in AGREEMENT_COLUMNS)
         if hxl:
-            yield _csv_line(tag for _, tag in AGREEMENT_COLUMNS)
+            yield csv_lines.line(tag for _, tag in AGREEMENT_COLUMNS)
         for agreement, donor in rows:
             read = AgreementRead.model_validate(agreement)
             e = read.earmark
-            yield _csv_line(
+            yield csv_lines.line(
                 [
                     donor.name,
                     donor.country,
@@ -200,9 +199,3 @@ async def agreements_csv(
 
     headers = {"content-disposition": 'attachment; filename="agreements.csv"'}
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
-
-
-def _csv_line(values: Iterable[object]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(["" if v is None else v for v in values])
-    return out.getvalue()

@@ -3,9 +3,7 @@ FTS itself publishes), or plain CSV. Every row, not a page; streamed."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,6 +11,7 @@ import pycountry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_common import csv_lines
 from aid_projects.funding.models import AgreementFunds, LedgerEntry
 from aid_projects.money import coverage
 from aid_projects.projects.models import Project
@@ -60,18 +59,12 @@ def iso3(alpha_2: str) -> str:
     return country.alpha_3 if country else alpha_2
 
 
-def _line(values: Iterable[object]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(["" if v is None else v for v in values])
-    return out.getvalue()
-
-
 async def _table(columns: Sequence[Column], rows: AsyncIterator[list[object]], *, hxl: bool) -> AsyncIterator[str]:
-    yield _line(c.header for c in columns)
+    yield csv_lines.line(c.header for c in columns)
     if hxl:
-        yield _line(c.hxl for c in columns)
+        yield csv_lines.line(c.hxl for c in columns)
     async for row in rows:
-        yield _line(row)
+        yield csv_lines.line(row)
 
 
 def _implementers(project: Project) -> str:

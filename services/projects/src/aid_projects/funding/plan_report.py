@@ -5,15 +5,14 @@ require in it; money to any other plan counts as outside them (`plan_rows.fold`)
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import defaultdict
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_common import csv_lines
 from aid_projects.appeals.models import Appeal, PlanRequirement
 from aid_projects.funding import plan_ledger
 from aid_projects.funding.models import PlanClusterRow
@@ -90,12 +89,10 @@ COLUMNS = (
 
 
 def as_csv(rows: list[PlanClusterRow], *, hxl: bool = True) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(name for name, _ in COLUMNS)
+    lines = [csv_lines.line(name for name, _ in COLUMNS)]
     if hxl:
-        writer.writerow(tag for _, tag in COLUMNS)
+        lines.append(csv_lines.line(tag for _, tag in COLUMNS))
     for row in rows:
         values = row.model_dump()
-        writer.writerow("" if values[name] is None else values[name] for name, _ in COLUMNS)
-    return out.getvalue()
+        lines.append(csv_lines.line(values[name] for name, _ in COLUMNS))
+    return "".join(lines)
