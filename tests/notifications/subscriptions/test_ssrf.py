@@ -42,6 +42,8 @@ async def strict(start_service, sqlite_url):
         ("2002:a9fe:a9fe::", False),  # 6to4 wrapping 169.254.169.254
         ("2002:0808:0808::", True),  # 6to4 wrapping a public address
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 wrapping 169.254.169.254
+        ("64:ff9b:1:a9fe:a9:fe00::", False),  # RFC 8215 local-use NAT64 (here wrapping 169.254.169.254)
+        ("64:ff9b:1::808:808", False),  # local-use NAT64 whatever it seems to wrap
         ("2001:0:4136:e378:8000:63bf:f5fe:fffe", False),  # Teredo: client 10.1.0.1 (obfuscated)
         ("198.18.0.1", False),
         ("192.0.0.8", False),

@@ -26,6 +26,8 @@ _BLOCKED = tuple(
         "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
         "::/128", "::1/128", "::/96", "100::/64", "2001::/23", "2001:db8::/32", "fc00::/7", "fe80::/10",
         "fec0::/10", "ff00::/8",
+        "64:ff9b:1::/48",  # RFC 8215 local-use NAT64: it translates to whatever the local network decides
+
     )
 )  # fmt: skip
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
