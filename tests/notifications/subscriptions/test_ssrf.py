@@ -103,4 +103,5 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused_at_delivery(
         return (await strict.client.get("/v1/deliveries?status=dead", headers=admin)).json()["items"]
 
     [delivery] = await eventually(dead, timeout=10)
-    assert "non-public" in delivery["last_error"] and receiver.requests == []
+    assert delivery["last_error"].startswith("destination not allowed") and receiver.requests == []
+    assert not any(str(ip) in delivery["last_error"] for ip in resolved) and name not in delivery["last_error"]

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import structlog
 from standardwebhooks.webhooks import Webhook
 
 from aid_common.events import CLOUDEVENTS_CONTENT_TYPE
 from aid_notifications.deliveries.policy import RETRY_AFTER_STATUSES, is_success
 from aid_notifications.subscriptions.ssrf import BlockedDestination, Destinations, resolve_public
+
+log = structlog.get_logger()
+DESTINATION_NOT_ALLOWED = "destination not allowed (not a public address; the operator's logs say which)"
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,11 @@ async def send(
     parts = urlsplit(url)
     try:
         ip = await resolve_public(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), allow)
-    except (BlockedDestination, ConnectionError) as exc:
+    except BlockedDestination as exc:
+        # What the address resolved to is the operator's to know (internal names and addresses), not the partner's.
+        log.warning("delivery.destination_blocked", webhook_id=webhook_id, host=parts.hostname, reason=str(exc))
+        return Outcome(None, DESTINATION_NOT_ALLOWED, took())
+    except ConnectionError as exc:
         return Outcome(None, str(exc), took())
     target, host_header, server_name = _pinned(url, ip)
     headers = {
