@@ -133,3 +133,22 @@ async def test_a_coordinator_reads_the_plan_table_beside_what_fts_published(plat
     assert 'dir="rtl"' in arabic and "خارج كل الخطط" in arabic and i18n.money("116153543.00", "ar") in arabic
     wrong = (await platform.client.get("/plans?country=QQ")).text
     assert "not an ISO 3166-1" in wrong
+
+
+async def test_a_bad_or_expired_token_on_the_live_feed_asks_to_sign_in_again(key_files, keypair) -> None:
+    import datetime as dt
+
+    import httpx
+
+    from aid_common.auth import mint_token
+    from aid_console.app import create_app
+    from aid_console.settings import ConsoleSettings
+    from aid_console.views import COOKIE
+
+    console = create_app(ConsoleSettings(AID_JWT_PUBLIC_KEY_FILE=key_files[1], AID_CONSOLE_COOKIE_SECURE=False))
+    expired = mint_token(keypair[0], subject="coordinator", scopes="projects:read", ttl=dt.timedelta(seconds=-60))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=console), base_url="http://console") as client:
+        for cookie in ("not-a-token-" * 4, expired):
+            client.cookies.set(COOKIE, cookie)
+            r = await client.get("/feed/events")
+            assert r.status_code == 303 and r.headers["location"] == "/signin", r.text

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from aid_common import visibility
+from aid_common.errors import Unauthorized
 from aid_console import i18n
 from aid_console.client import Answer, Services, SignInNeeded
 from aid_console.deps import FEED, SERVICES, SETTINGS, TEMPLATES, VERIFIER
@@ -214,7 +215,10 @@ async def live(request: Request) -> HTMLResponse:
 async def feed_events(request: Request) -> StreamingResponse:
     """Server-sent events of the live feed, as much as this person's token may see."""
     verifier = VERIFIER.maybe_of(request)
-    caller = verifier.verify(_token(request)) if verifier else None
+    try:
+        caller = verifier.verify(_token(request)) if verifier else None
+    except Unauthorized as exc:  # expired, revoked, forged: sign in again (it was a 500)
+        raise SignInNeeded(f"the live feed needs a valid token: {exc.detail}") from None
     if caller is None or not caller.has("projects:read"):
         raise SignInNeeded("the live feed needs a token with projects:read")
     feed = FEED.maybe_of(request)
