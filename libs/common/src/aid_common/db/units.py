@@ -83,6 +83,11 @@ async def _run_on_driver(engine: AsyncEngine, statement: UpdateBase, params: Map
         driver: Any = (await conn.get_raw_connection()).driver_connection
         try:
             return await driver.fetchval(compiled.sql, *args)
+        except asyncpg.exceptions.InternalClientError as exc:
+            # The connection was left mid-operation by a failure (a database restart): it goes, and the caller
+            # hears what `is_transient` says of the same error on SQLAlchemy's path — the database is away (503).
+            await conn.invalidate()
+            raise OperationalError(compiled.sql, args, exc) from exc
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # Raised as SQLAlchemy would have: `is_transient` and the problem handlers (503 while the database
             # restarts) know its errors, not the driver's; a connection that failed is not handed out again.
