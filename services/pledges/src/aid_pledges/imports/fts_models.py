@@ -10,6 +10,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+MAX_AMOUNT = Decimal("1e15")  # far above any flow FTS has recorded, well inside the amount columns
+
+
+def no_nul(text: str) -> str:
+    """No text field takes U+0000 (PostgreSQL refuses it): the record is skipped, saying so."""
+    if "\x00" in text:
+        raise ValueError("holds a NUL character (U+0000)")
+    return text
+
 
 class FileKind(StrEnum):
     FLOWS = "flows"  # an FTS API v1 flow-search page (JSON)
@@ -34,6 +43,11 @@ class FtsObject(BaseModel):
     def _id_as_text(cls, value: Any) -> str:
         return str(value)
 
+    @field_validator("name")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        return no_nul(value)
+
 
 class FtsFlow(BaseModel):
     """A flow as the FTS API v1 flow search returns it (the fields the import uses)."""
@@ -47,8 +61,8 @@ class FtsFlow(BaseModel):
     on_boundary: Literal["single", "shared"] = Field(alias="onBoundary")
     flow_type: str = Field(default="Standard", alias="flowType")
     contribution_type: str = Field(default="financial", alias="contributionType")
-    amount_usd: Decimal = Field(alias="amountUSD", ge=0)
-    original_amount: Decimal | None = Field(default=None, alias="originalAmount")
+    amount_usd: Decimal = Field(alias="amountUSD", ge=0, le=MAX_AMOUNT)
+    original_amount: Decimal | None = Field(default=None, alias="originalAmount", ge=0, le=MAX_AMOUNT)
     original_currency: str | None = Field(default=None, alias="originalCurrency")
     exchange_rate: Decimal | None = Field(default=None, alias="exchangeRate")
     decision_date: dt.datetime | None = Field(default=None, alias="decisionDate")
@@ -63,6 +77,11 @@ class FtsFlow(BaseModel):
     @classmethod
     def _as_text(cls, value: Any) -> str | None:
         return None if value is None else str(value)
+
+    @field_validator("description")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return None if value is None else no_nul(value)
 
     @field_validator("child_flow_ids", mode="before")
     @classmethod
