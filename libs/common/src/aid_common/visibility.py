@@ -7,6 +7,9 @@
 - `aid.alert.created`, `aid.partner.*` — nobody, as a webhook: alerts are the webhooks themselves (mirrored on
   Kafka `aid.alerts.v1` for integrations); partner accounts are internal.
 
+Exports and reports follow the same rule (`sees_donors`): without `pledges:read` they carry funding figures and
+never a donor's name, an agreement's reference or a pledge.
+
 A subscription records what its creator (or the last caller who changed its types) was entitled to, and every
 delivery is checked against that record again, so a subscription never receives more than the caller who set it
 up could: an admin setting one up for a partner follows the same rule with the admin's scopes.
@@ -51,6 +54,12 @@ def entitlement(caller: Caller) -> frozenset[Audience]:
     if caller.has("pledges:read"):
         granted.add(Audience.DONOR)
     return frozenset(granted)
+
+
+def sees_donors(caller: Caller) -> bool:
+    """Whether `caller` may see donors' agreements (names, references, pledges, per-agreement amounts) in an
+    answer, an export or a report, and not only the funding figures everyone may read."""
+    return Audience.DONOR in entitlement(caller)
 
 
 def may_receive(granted: Iterable[str], event_type: str) -> bool:

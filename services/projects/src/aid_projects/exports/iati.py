@@ -9,6 +9,9 @@ transactiontype/), the reporting organisation being the coordinating agency that
 - money received (a disbursement's share) → 1 Incoming Funds, the donor as provider: money that arrived;
 - a pledged agreement naming the project → 13 Incoming Pledge, the donor as provider: announced, not committed.
 
+A caller who may not see donors' agreements (aid_common.visibility.sees_donors) gets the same activities and
+amounts with no provider organisation, no agreement reference and no pledges.
+
 Activity status: planned → 1 (Pipeline/identification), active → 2 (Implementation), closed → 4 (Closed).
 Sectors: the humanitarian global clusters (vocabulary 10) where one exists, else this platform's own code
 (vocabulary 99, reporting organisation).
@@ -50,21 +53,24 @@ def _money(amount: Decimal) -> str:
     return format(amount.quantize(Decimal("0.01")), "f")
 
 
-def _transaction(activity: etree._Element, *, code: str, day: dt.date, amount: Decimal, donor: dict, what: str) -> None:
+def _transaction(
+    activity: etree._Element, *, code: str, day: dt.date, amount: Decimal, donor: dict | None, what: str
+) -> None:
     t = etree.SubElement(activity, "transaction")
     etree.SubElement(t, "transaction-type", code=code)
     etree.SubElement(t, "transaction-date", {"iso-date": day.isoformat()})
     etree.SubElement(t, "value", currency="USD", **{"value-date": day.isoformat()}).text = _money(amount)
     _text(t, "description", what)
-    _text(t, "provider-org", donor.get("name") or "unknown donor", donor.get("names") or {})
+    if donor is not None:
+        _text(t, "provider-org", donor.get("name") or "unknown donor", donor.get("names") or {})
 
 
 def activity(
     project: Project,
     *,
     reporting: tuple[str, str],
-    commitments: list[tuple[dt.date, Decimal, dict, str]],
-    received: list[tuple[dt.date, Decimal, dict]],
+    commitments: list[tuple[dt.date, Decimal, dict | None, str | None]],
+    received: list[tuple[dt.date, Decimal, dict | None]],
     pledges: list[tuple[dt.date, Decimal, dict, str]],
 ) -> bytes:
     ref, name = reporting
@@ -103,7 +109,8 @@ def activity(
         project.requirements_usd
     )
     for day, amount, donor, reference in commitments:
-        _transaction(a, code="11", day=day, amount=amount, donor=donor, what=f"allocation of agreement {reference}")
+        what = f"allocation of agreement {reference}" if reference else "allocation of an agreement"
+        _transaction(a, code="11", day=day, amount=amount, donor=donor, what=what)
     for day, amount, donor in received:
         _transaction(a, code="1", day=day, amount=amount, donor=donor, what="funds received")
     for day, amount, donor, reference in pledges:
@@ -112,7 +119,7 @@ def activity(
 
 
 async def activities(
-    session: AsyncSession, projects: list[Project], *, reporting: tuple[str, str]
+    session: AsyncSession, projects: list[Project], *, reporting: tuple[str, str], donors: bool
 ) -> AsyncIterator[bytes]:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     yield b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -128,9 +135,8 @@ async def activities(
             .order_by(LedgerEntry.created_at)
         )
         for entry, agreement in rows.all():
-            commitments[entry.project_id].append(
-                (entry.created_at.date(), entry.amount_usd, agreement.donor, agreement.reference)
-            )
+            who = (agreement.donor, agreement.reference) if donors else (None, None)
+            commitments[entry.project_id].append((entry.created_at.date(), entry.amount_usd, *who))
         received: dict = defaultdict(list)
         rows = await session.execute(
             select(ReceivedEntry, AgreementFunds)
@@ -139,12 +145,14 @@ async def activities(
             .order_by(ReceivedEntry.created_at)
         )
         for entry, agreement in rows.all():
-            received[entry.project_id].append((entry.created_at.date(), entry.amount_usd, agreement.donor))
+            received[entry.project_id].append(
+                (entry.created_at.date(), entry.amount_usd, agreement.donor if donors else None)
+            )
         pledges: dict = defaultdict(list)
         pledged_rows = await session.execute(
             select(AgreementFunds).where(AgreementFunds.status == "pledged", AgreementFunds.earmark_project_id.in_(ids))
         )
-        for pledged in pledged_rows.scalars():
+        for pledged in pledged_rows.scalars() if donors else ():
             pledges[pledged.earmark_project_id].append(
                 (pledged.created_at.date(), pledged.amount_usd, pledged.donor, pledged.reference)
             )

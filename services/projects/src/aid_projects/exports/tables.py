@@ -89,8 +89,12 @@ async def projects_csv(session: AsyncSession, projects: list[Project], *, hxl: b
         yield chunk
 
 
-async def flows_csv(session: AsyncSession, projects: list[Project], *, hxl: bool) -> AsyncIterator[str]:
-    """Every ledger entry of the given projects: who funded what, when, allocation or reversal."""
+async def flows_csv(
+    session: AsyncSession, projects: list[Project], *, hxl: bool, donors: bool
+) -> AsyncIterator[str]:
+    """Every ledger entry of the given projects: who funded what, when, allocation or reversal. Without `donors`
+    (a caller who may not see donors' agreements) the donor, the agreement's reference and the correlation id
+    are left empty: the columns stay, so a reader's tools keep working."""
     by_id = {p.id: p for p in projects}
 
     async def rows() -> AsyncIterator[list[object]]:
@@ -104,10 +108,10 @@ async def flows_csv(session: AsyncSession, projects: list[Project], *, hxl: bool
             )
             for entry, agreement in (await session.execute(stmt)).all():
                 p = by_id[entry.project_id]
+                who = (agreement.donor.get("name"), agreement.reference) if donors else (None, None)
                 yield [
-                    entry.created_at.date().isoformat(), agreement.donor.get("name"), agreement.reference, p.code,
-                    p.title, _implementers(p), iso3(p.country), p.sector, entry.kind, entry.amount_usd,
-                    entry.correlation_id,
+                    entry.created_at.date().isoformat(), *who, p.code, p.title, _implementers(p), iso3(p.country),
+                    p.sector, entry.kind, entry.amount_usd, entry.correlation_id if donors else None,
                 ]  # fmt: skip
 
     async for chunk in _table(FLOW_COLUMNS, rows(), hxl=hxl):

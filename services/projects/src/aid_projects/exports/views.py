@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from aid_common import visibility
 from aid_common.uow import StreamSession
 from aid_contracts.types import CountryCode, Sector
 from aid_projects.deps import Reader, ServiceSettings
@@ -51,9 +52,11 @@ async def projects_csv(session: StreamSession, caller: Reader, where: Where, hxl
 
 @router.get("/flows.csv", response_class=StreamingResponse)
 async def flows_csv(session: StreamSession, caller: Reader, where: Where, hxl: Hxl = True) -> StreamingResponse:
-    """Every funding flow (ledger entry) into the projects the filters select: donor, project, amount, kind."""
+    """Every funding flow (ledger entry) into the projects the filters select: donor, project, amount, kind. The
+    donor and the agreement's reference only for a caller who may see donors' agreements (`pledges:read`)."""
     rows = await projects.all_matching(session=session, where=where)
-    return _csv(tables.flows_csv(session, rows, hxl=hxl), "flows.csv")
+    donors = visibility.sees_donors(caller)
+    return _csv(tables.flows_csv(session, rows, hxl=hxl, donors=donors), "flows.csv")
 
 
 @router.get("/iati.xml", response_class=StreamingResponse)
@@ -61,11 +64,11 @@ async def iati_xml(
     session: StreamSession, caller: Reader, where: Where, settings: ServiceSettings
 ) -> StreamingResponse:
     """IATI 2.03 `iati-activities`: one activity per project, transactions from the ledger (see the mapping in
-    docs/api/projects.md)."""
+    docs/api/projects.md); providers, references and pledges only for a caller who may see donors' agreements."""
     rows = await projects.all_matching(session=session, where=where)
     reporting = (settings.iati_reporting_org_ref, settings.iati_reporting_org_name)
     return StreamingResponse(
-        iati.activities(session, rows, reporting=reporting),
+        iati.activities(session, rows, reporting=reporting, donors=visibility.sees_donors(caller)),
         media_type="application/xml",
         headers={"content-disposition": 'attachment; filename="iati-activities.xml"'},
     )
