@@ -79,25 +79,30 @@ certs() {
 
 # One SCRAM-SHA-512 principal per service, and the ACLs that say what each may do (the same as the Strimzi
 # KafkaUsers in deploy/k8s/base/kafka-users.yaml): it writes only its own topic (and the dead letters), reads
-# what it consumes, and uses its own consumer group. TOPIC_PREFIX (tests) is prepended to topics and groups.
-# Passwords land in $state/tls/<service>.password.
+# what it consumes, and uses its own consumer group. The console's live feed only reads the pledges and projects
+# topics (from their tail, in no consumer group) and writes nothing. TOPIC_PREFIX (tests) is prepended to topics
+# and groups. Passwords land in $state/tls/<principal>.password.
 principals() {
   local prefix="${1:-}" tools=("${java_cmd[@]}")
   declare -A writes=([pledges]="aid.pledges.v1" [projects]="aid.projects.v1" [notifications]="aid.alerts.v1 aid.partners.v1")
-  declare -A reads=([pledges]="aid.projects.v1" [projects]="aid.pledges.v1 aid.partners.v1" [notifications]="aid.pledges.v1 aid.projects.v1")
-  for svc in pledges projects notifications; do
+  declare -A reads=([pledges]="aid.projects.v1" [projects]="aid.pledges.v1 aid.partners.v1" [notifications]="aid.pledges.v1 aid.projects.v1" [console]="aid.pledges.v1 aid.projects.v1")
+  for svc in pledges projects notifications console; do
     local pw_file="$state/tls/$svc.password"
     [ -f "$pw_file" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$pw_file"
     "${tools[@]}" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$port" --alter --entity-type users \
       --entity-name "$svc" --add-config "SCRAM-SHA-512=[iterations=4096,password=$(cat "$pw_file")]" >/dev/null
     local acl=(org.apache.kafka.tools.AclCommand --bootstrap-server "127.0.0.1:$port" --add --allow-principal "User:$svc")
     local out=() in=()
-    for t in ${writes[$svc]} aid.deadletter.v1; do out+=(--topic "$prefix$t"); done
     for t in ${reads[$svc]}; do in+=(--topic "$prefix$t"); done
+    if [ "$svc" = console ]; then
+      "${tools[@]}" "${acl[@]}" --operation Read --operation Describe "${in[@]}" >/dev/null
+      continue
+    fi
+    for t in ${writes[$svc]} aid.deadletter.v1; do out+=(--topic "$prefix$t"); done
     "${tools[@]}" "${acl[@]}" --operation Write --operation Describe "${out[@]}" >/dev/null
     "${tools[@]}" "${acl[@]}" --operation Read --operation Describe "${in[@]}" --group "$prefix$svc" >/dev/null
   done
-  log "principals pledges, projects, notifications with their ACLs${prefix:+ (prefix $prefix)}"
+  log "principals pledges, projects, notifications, console with their ACLs${prefix:+ (prefix $prefix)}"
 }
 
 uuidgen_kafka() {

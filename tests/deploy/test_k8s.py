@@ -188,12 +188,18 @@ def test_each_kafka_user_writes_only_its_own_topic(rendered) -> None:
         "projects": {"aid.projects.v1"},
         "notifications": {"aid.alerts.v1", "aid.partners.v1"},
     }
-    for name, user in _by_kind(objects)["KafkaUser"].items():
+    users = _by_kind(objects)["KafkaUser"]
+    for name, user in users.items():
         service = name.removeprefix("crisisaid-")
         writes = {
             a["resource"]["name"]
             for a in user["spec"]["authorization"]["acls"]
             if "Write" in a["operations"] and a["resource"]["type"] == "topic"
         }
-        assert writes == owner[service] | {"aid.deadletter.v1"}, name
+        assert writes == (owner[service] | {"aid.deadletter.v1"} if service in owner else set()), name
         assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    console = users["crisisaid-console"]["spec"]["authorization"]["acls"]  # the live feed: reads, nothing else
+    assert {(a["resource"]["name"], tuple(a["operations"])) for a in console} == {
+        ("aid.pledges.v1", ("Read", "Describe")),
+        ("aid.projects.v1", ("Read", "Describe")),
+    }

@@ -77,7 +77,7 @@ async def run_embedded(
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     console_port = console_port if console_port is not None else base_port - 1
     console_server = _console_server(
-        host=host, local=local, base_port=base_port, port=console_port, public=public, bus=bus
+        host=host, local=local, base_port=base_port, port=console_port, public=public, bus=bus, data_dir=data_dir
     )
     stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,14 +115,21 @@ def _service_server(
         KAFKA_BOOTSTRAP_SERVERS="",
         # On a developer's machine, webhooks to a local receiver (crisisaid receive) are the point.
         AID_WEBHOOK_ALLOW_PRIVATE=os.environ.get("AID_WEBHOOK_ALLOW_PRIVATE", "127.0.0.0/8,::1/128"),
-        # `crisisaid token revoke JTI` (run from the checkout) writes here by default.
-        AID_REVOKED_TOKENS_FILE=os.environ.get("AID_REVOKED_TOKENS_FILE", str((data_dir / "revoked-tokens").resolve())),
+        AID_REVOKED_TOKENS_FILE=_revoked(data_dir),
     )
     app = spec.create_app()(settings, role="all", bus=bus)
     return _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
 
 
-def _console_server(*, host: str, local: str, base_port: int, port: int, public: Path, bus: MemoryBus) -> _Server:
+def _revoked(data_dir: Path) -> Path:
+    """The revocation list every service and the console read; `crisisaid token revoke JTI` (run from the
+    checkout) writes here by default."""
+    return Path(os.environ.get("AID_REVOKED_TOKENS_FILE", data_dir / "revoked-tokens")).resolve()
+
+
+def _console_server(
+    *, host: str, local: str, base_port: int, port: int, public: Path, bus: MemoryBus, data_dir: Path
+) -> _Server:
     console = create_console(
         ConsoleSettings(
             AID_PLEDGES_URL=f"http://{local}:{base_port}",
@@ -130,6 +137,7 @@ def _console_server(*, host: str, local: str, base_port: int, port: int, public:
             AID_NOTIFICATIONS_URL=f"http://{local}:{base_port + 2}",
             AID_CONSOLE_COOKIE_SECURE=False,  # http://127.0.0.1: a developer's machine
             AID_JWT_PUBLIC_KEY_FILE=public,
+            AID_REVOKED_TOKENS_FILE=_revoked(data_dir),
         ),
         bus=bus,
     )

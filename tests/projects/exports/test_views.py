@@ -138,7 +138,8 @@ async def test_a_partner_without_pledges_read_gets_figures_but_no_donor_agreemen
     """Hardening item 1: a partner token without `pledges:read` got donor names, agreement references and pledges
     from flows.csv and iati.xml although /v1/agreements refuses it."""
     syria, *_ = await _demo(projects, writer)
-    await deliver(projects, AgreementPledged(**facts("70000.00", status="pledged", project_id=syria["id"]), pledged_on=dt.date(2024, 4, 1)))
+    pledge = facts("70000.00", status="pledged", project_id=syria["id"])
+    await deliver(projects, AgreementPledged(**pledge, pledged_on=dt.date(2024, 4, 1)))
     partner = auth(token("projects:read notifications:read", partner_id=uuid.uuid4()))
     coordinator = auth(token("projects:read pledges:read"))
     secrets = ("State of Kuwait", "دولة الكويت", "KW-2024-001")

@@ -91,6 +91,11 @@ class TokenVerifier:
         return cls(serialization.load_pem_public_key(path.read_bytes()), **kw)
 
     def verify(self, token: str) -> Caller:
+        return self.verify_until(token)[0]
+
+    def verify_until(self, token: str) -> tuple[Caller, float]:
+        """The caller and when its token expires (epoch seconds): for whatever holds a token open, such as a
+        stream, and must end at its expiry."""
         digest = hashlib.sha256(token.encode()).digest()
         known = self._verified.get(digest)
         if known is not None:
@@ -98,13 +103,13 @@ class TokenVerifier:
             if time.time() < expires:
                 if jti in self.revoked:
                     raise Unauthorized("the bearer token was revoked")
-                return caller
+                return caller, expires
             del self._verified[digest]  # expired: the full check below says so
         caller, jti, expires = self._verify_fully(token)
         if len(self._verified) >= self.VERIFIED_CACHE_SIZE:
             self._verified.clear()  # bounded; refilled by the tokens still in use
         self._verified[digest] = (caller, jti, expires)
-        return caller
+        return caller, expires
 
     def _verify_fully(self, token: str) -> tuple[Caller, str, float]:
         try:

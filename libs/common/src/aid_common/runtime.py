@@ -4,7 +4,6 @@ outbox relay, consumer, auth, errors, metrics, health — wired once here."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +16,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aid_common import state
-from aid_common.auth import RevocationList, TokenVerifier
+from aid_common.auth import TokenVerifier
 from aid_common.bus import Bus, BusUnavailable
 from aid_common.consumer import EventConsumer
 from aid_common.db import create_all, create_engine, ping, session_factory
@@ -55,20 +54,6 @@ def bus_from_settings(settings: Settings, *, topics: Sequence[str], client_id: s
     raise ValueError("KAFKA_BOOTSTRAP_SERVERS is required outside embedded mode (host:port[,host:port])")
 
 
-def _token_verifier(settings: Settings) -> TokenVerifier | None:
-    """The verifier of the configured public key (None without one: the service then accepts no token)."""
-    if not settings.jwt_public_key_file:
-        return None
-    return TokenVerifier.from_file(
-        settings.jwt_public_key_file,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        max_lifetime=dt.timedelta(hours=settings.token_max_hours),
-        partner_max_lifetime=dt.timedelta(hours=settings.partner_token_max_hours),
-        revoked=RevocationList(settings.revoked_tokens_file),
-    )
-
-
 class ServiceRuntime:
     def __init__(
         self,
@@ -99,7 +84,7 @@ class ServiceRuntime:
         self._owns_bus = bus is None
         self.create_tables = settings.mode is Mode.EMBEDDED if create_tables is None else create_tables
         self.freeze_heap_at_start = False  # `crisisaid serve` sets it: see start()
-        self.token_verifier = token_verifier or _token_verifier(settings)
+        self.token_verifier = token_verifier or settings.token_verifier()
         self.rate_limits = RateLimits(
             self.engine, writes=settings.rate_limit_writes, failed_auth=settings.rate_limit_failed_auth
         )

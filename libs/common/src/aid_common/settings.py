@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -9,6 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aid_common.auth import RevocationList, TokenVerifier
 from aid_common.kafka import KafkaSecurity
 
 
@@ -17,22 +19,14 @@ class Mode(StrEnum):
     PRODUCTION = "production"  # one service per process, PostgreSQL, Kafka
 
 
-class Settings(BaseSettings):
-    """Names follow ../shared/API.md; services subclass this to add their own."""
+class KafkaClientSettings(BaseSettings):
+    """How a process reaches the brokers, and as whom (docs/security.md): every service, and the console's feed."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
-    mode: Mode = Field(default=Mode.PRODUCTION, alias="AID_MODE")
-    database_url: str = Field(default="", alias="DATABASE_URL")
-    # Connections kept open per process: at least the requests it serves at once, or connections are opened and
-    # closed all the time (each a TLS handshake and a SCRAM exchange). Up to half as many again open under peaks.
-    db_pool_size: int = Field(default=20, alias="AID_DB_POOL_SIZE", ge=1, le=200)
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
     # Prepended to every topic and consumer group name: isolates tests and tenants sharing one cluster.
     kafka_topic_prefix: str = Field(default="", alias="AID_KAFKA_TOPIC_PREFIX")
-    kafka_create_topics: bool = Field(default=True, alias="AID_KAFKA_CREATE_TOPICS")
-    kafka_topic_partitions: int = Field(default=6, alias="AID_KAFKA_TOPIC_PARTITIONS", ge=1)
-    kafka_replication_factor: int = Field(default=1, alias="AID_KAFKA_REPLICATION_FACTOR", ge=1)
     # Transport security towards Kafka (see docs/security.md): PLAINTEXT, SSL or SASL_SSL (SCRAM-SHA-512).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
         default="PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL"
@@ -46,35 +40,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(default=None, alias="KAFKA_SSL_CAFILE")
     kafka_ssl_certfile: Path | None = Field(default=None, alias="KAFKA_SSL_CERTFILE")
     kafka_ssl_keyfile: Path | None = Field(default=None, alias="KAFKA_SSL_KEYFILE")
-    port: int = Field(default=8000, alias="PORT")
-    jwt_public_key_file: Path | None = Field(default=None, alias="AID_JWT_PUBLIC_KEY_FILE")
-    jwt_private_key_file: Path | None = Field(default=None, alias="AID_JWT_PRIVATE_KEY_FILE")
-    jwt_issuer: str = Field(default="crisisaid", alias="AID_JWT_ISSUER")
-    jwt_audience: str = Field(default="crisisaid", alias="AID_JWT_AUDIENCE")
-    # The longest a bearer token may live (exp − iat), in hours: any token, and a partner's (partner_id) token.
-    token_max_hours: int = Field(default=720, alias="AID_TOKEN_MAX_HOURS", ge=1)
-    partner_token_max_hours: int = Field(default=24, alias="AID_PARTNER_TOKEN_MAX_HOURS", ge=1)
-    # Revoked token ids (jti), one per line; `crisisaid token revoke JTI` appends to it.
-    revoked_tokens_file: Path | None = Field(default=None, alias="AID_REVOKED_TOKENS_FILE")
-    # Abuse limits (`limits` notation, e.g. "120/minute"): writes per token subject (and partner), failed
-    # authentications per client address. Shared by every replica through PostgreSQL.
-    rate_limit_writes: str = Field(
-        default="120/minute", alias="AID_RATE_LIMIT_WRITES", pattern=r"^\d+\s*(/|per)\s*\d*\s*\w+$"
-    )
-    rate_limit_failed_auth: str = Field(
-        default="30/minute", alias="AID_RATE_LIMIT_FAILED_AUTH", pattern=r"^\d+\s*(/|per)\s*\d*\s*\w+$"
-    )
-    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
-    max_body_bytes: int = Field(default=1_000_000, alias="AID_MAX_BODY_BYTES", ge=1024)
-    # files uploaded as multipart/form-data (POST /v1/imports/fts): a year of a country's FTS flows
-    max_upload_bytes: int = Field(default=200_000_000, alias="AID_MAX_UPLOAD_BYTES", ge=1024)
-    # A message whose handler fails this many times in a row goes to the dead-letter topic.
-    handler_max_attempts: int = Field(default=5, alias="AID_HANDLER_MAX_ATTEMPTS", ge=1)
-    outbox_batch_size: int = Field(default=200, alias="AID_OUTBOX_BATCH_SIZE", ge=1)
-    outbox_poll_seconds: float = Field(default=1.0, alias="AID_OUTBOX_POLL_SECONDS", gt=0)
 
     @model_validator(mode="after")
-    def _kafka_credentials(self) -> Settings:
+    def _kafka_credentials(self) -> KafkaClientSettings:
         if self.kafka_sasl_password is None and self.kafka_sasl_password_file is not None:
             try:
                 self.kafka_sasl_password = SecretStr(self.kafka_sasl_password_file.read_text().strip())
@@ -100,6 +68,67 @@ class Settings(BaseSettings):
             certfile=path(self.kafka_ssl_certfile),
             keyfile=path(self.kafka_ssl_keyfile),
         )
+
+
+class TokenSettings(BaseSettings):
+    """How bearer tokens are verified: the same rules in every service and in the console's live feed."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    jwt_public_key_file: Path | None = Field(default=None, alias="AID_JWT_PUBLIC_KEY_FILE")
+    jwt_private_key_file: Path | None = Field(default=None, alias="AID_JWT_PRIVATE_KEY_FILE")
+    jwt_issuer: str = Field(default="crisisaid", alias="AID_JWT_ISSUER")
+    jwt_audience: str = Field(default="crisisaid", alias="AID_JWT_AUDIENCE")
+    # The longest a bearer token may live (exp − iat), in hours: any token, and a partner's (partner_id) token.
+    token_max_hours: int = Field(default=720, alias="AID_TOKEN_MAX_HOURS", ge=1)
+    partner_token_max_hours: int = Field(default=24, alias="AID_PARTNER_TOKEN_MAX_HOURS", ge=1)
+    # Revoked token ids (jti), one per line; `crisisaid token revoke JTI` appends to it.
+    revoked_tokens_file: Path | None = Field(default=None, alias="AID_REVOKED_TOKENS_FILE")
+
+    def token_verifier(self) -> TokenVerifier | None:
+        """The verifier of the configured public key (None without one: nothing is then accepted)."""
+        if not self.jwt_public_key_file:
+            return None
+        return TokenVerifier.from_file(
+            self.jwt_public_key_file,
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience,
+            max_lifetime=dt.timedelta(hours=self.token_max_hours),
+            partner_max_lifetime=dt.timedelta(hours=self.partner_token_max_hours),
+            revoked=RevocationList(self.revoked_tokens_file),
+        )
+
+
+class Settings(KafkaClientSettings, TokenSettings):
+    """Names follow ../shared/API.md; services subclass this to add their own."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    mode: Mode = Field(default=Mode.PRODUCTION, alias="AID_MODE")
+    database_url: str = Field(default="", alias="DATABASE_URL")
+    # Connections kept open per process: at least the requests it serves at once, or connections are opened and
+    # closed all the time (each a TLS handshake and a SCRAM exchange). Up to half as many again open under peaks.
+    db_pool_size: int = Field(default=20, alias="AID_DB_POOL_SIZE", ge=1, le=200)
+    kafka_create_topics: bool = Field(default=True, alias="AID_KAFKA_CREATE_TOPICS")
+    kafka_topic_partitions: int = Field(default=6, alias="AID_KAFKA_TOPIC_PARTITIONS", ge=1)
+    kafka_replication_factor: int = Field(default=1, alias="AID_KAFKA_REPLICATION_FACTOR", ge=1)
+    port: int = Field(default=8000, alias="PORT")
+    # Abuse limits (`limits` notation, e.g. "120/minute"): writes per token subject (and partner), failed
+    # authentications per client address. Shared by every replica through PostgreSQL.
+    rate_limit_writes: str = Field(
+        default="120/minute", alias="AID_RATE_LIMIT_WRITES", pattern=r"^\d+\s*(/|per)\s*\d*\s*\w+$"
+    )
+    rate_limit_failed_auth: str = Field(
+        default="30/minute", alias="AID_RATE_LIMIT_FAILED_AUTH", pattern=r"^\d+\s*(/|per)\s*\d*\s*\w+$"
+    )
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    max_body_bytes: int = Field(default=1_000_000, alias="AID_MAX_BODY_BYTES", ge=1024)
+    # files uploaded as multipart/form-data (POST /v1/imports/fts): a year of a country's FTS flows
+    max_upload_bytes: int = Field(default=200_000_000, alias="AID_MAX_UPLOAD_BYTES", ge=1024)
+    # A message whose handler fails this many times in a row goes to the dead-letter topic.
+    handler_max_attempts: int = Field(default=5, alias="AID_HANDLER_MAX_ATTEMPTS", ge=1)
+    outbox_batch_size: int = Field(default=200, alias="AID_OUTBOX_BATCH_SIZE", ge=1)
+    outbox_poll_seconds: float = Field(default=1.0, alias="AID_OUTBOX_POLL_SECONDS", gt=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -14,7 +14,6 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from aid_common.auth import TokenVerifier
 from aid_common.bus import Bus
 from aid_common.kafka import KafkaBus
 from aid_console import views
@@ -45,7 +44,12 @@ def create_app(
     }
 
     feed_bus = bus or (
-        KafkaBus(settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix, client_id="console")
+        KafkaBus(
+            settings.kafka_bootstrap_servers,
+            topic_prefix=settings.kafka_topic_prefix,
+            client_id="console",
+            security=settings.kafka_security,
+        )
         if settings.kafka_bootstrap_servers
         else None
     )
@@ -67,7 +71,7 @@ def create_app(
 
     app = FastAPI(title="Console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     SETTINGS.put(app, settings)
-    VERIFIER.put(app, TokenVerifier.from_file(settings.jwt_public_key_file) if settings.jwt_public_key_file else None)
+    VERIFIER.put(app, settings.token_verifier())
     TEMPLATES.put(app, Jinja2Templates(directory=str(resources.files("aid_console") / "templates")))
     app.mount("/static", StaticFiles(directory=str(resources.files("aid_console") / "static")), name="static")
     app.include_router(views.router)

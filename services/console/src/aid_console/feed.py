@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
-from collections import deque
-from collections.abc import AsyncIterator
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 
@@ -44,6 +45,7 @@ class Feed:
         self.bus = bus
         self.recent: deque[CloudEvent] = deque(maxlen=keep)
         self.listeners: set[asyncio.Queue[CloudEvent]] = set()
+        self.open_by: Counter[str] = Counter()  # streams open, by token digest
 
     async def run(self, stop: asyncio.Event) -> None:
         # A tail reader, not a group member: it starts with the latest events of each partition, reads no
@@ -76,24 +78,48 @@ class Feed:
         with contextlib.suppress(Exception):
             await subscriber.stop()
 
-    async def stream(self, granted: frozenset[str], *, backlog: int = 20) -> AsyncIterator[str]:
-        """Server-sent events for one page: the last few it may see, then each new one, and a heartbeat."""
+    def full(self, key: str, *, per_key: int, total: int) -> bool:
+        """Whether one more stream for `key` (a token's digest) would pass the caps."""
+        return self.open_by[key] >= per_key or sum(self.open_by.values()) >= total
+
+    async def stream(
+        self,
+        granted: frozenset[str],
+        *,
+        key: str,
+        caps: tuple[int, int],
+        still_valid: Callable[[], bool],
+        closes_at: float,
+        backlog: int = 20,
+        heartbeat: float = 15.0,
+    ) -> AsyncIterator[str]:
+        """Server-sent events for one page: the last few it may see, then each new one, and a heartbeat. The token
+        is checked again at every heartbeat and event (`still_valid`: revoked?) and the stream ends at its expiry
+        (`closes_at`) with a `signin` event; streams are counted per token and in all (`caps`)."""
+        if self.full(key, per_key=caps[0], total=caps[1]):  # taken since the route looked: the browser waits
+            yield "retry: 60000\nevent: busy\ndata: {}\n\n"
+            return
+        self.open_by[key] += 1
         queue: asyncio.Queue[CloudEvent] = asyncio.Queue(maxsize=500)
         self.listeners.add(queue)
         try:
             visible = [e for e in self.recent if visibility.may_receive(granted, e.type)]
             for event in visible[-backlog:]:
                 yield _sse(event)
-            while True:
+            while (left := closes_at - time.time()) > 0 and still_valid():
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=15)
+                    event = await asyncio.wait_for(queue.get(), timeout=min(heartbeat, left))
                 except TimeoutError:
                     yield ": still here\n\n"
                     continue
                 if visibility.may_receive(granted, event.type):
                     yield _sse(event)
+            yield "event: signin\ndata: {}\n\n"  # expired or revoked: the page asks to sign in again
         finally:
             self.listeners.discard(queue)
+            self.open_by[key] -= 1
+            if not self.open_by[key]:
+                del self.open_by[key]
 
 
 def _sse(event: CloudEvent) -> str:

@@ -3,6 +3,7 @@ cookie (never in the page's JavaScript)."""
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Annotated
 
@@ -213,19 +214,42 @@ async def live(request: Request) -> HTMLResponse:
 
 @router.get("/feed/events")
 async def feed_events(request: Request) -> StreamingResponse:
-    """Server-sent events of the live feed, as much as this person's token may see."""
+    """Server-sent events of the live feed, as much as this person's token may see, for as long as the token
+    holds (checked again at every heartbeat); a few streams per token and a bounded number in all."""
     verifier = VERIFIER.maybe_of(request)
+    token = _token(request)
+    if verifier is None:
+        raise SignInNeeded("the live feed needs AID_JWT_PUBLIC_KEY_FILE to verify tokens")
     try:
-        caller = verifier.verify(_token(request)) if verifier else None
+        caller, expires = verifier.verify_until(token)
     except Unauthorized as exc:  # expired, revoked, forged: sign in again (it was a 500)
         raise SignInNeeded(f"the live feed needs a valid token: {exc.detail}") from None
-    if caller is None or not caller.has("projects:read"):
+    if not caller.has("projects:read"):
         raise SignInNeeded("the live feed needs a token with projects:read")
     feed = FEED.maybe_of(request)
     if feed is None:
         raise HTTPException(503, "the live feed reads the event bus, and this console has none")
+    settings = SETTINGS.of(request)
+    key, caps = hashlib.sha256(token.encode()).hexdigest(), (settings.feed_streams_per_token, settings.feed_streams)
+    if feed.full(key, per_key=caps[0], total=caps[1]):
+        raise HTTPException(429, "too many live feeds are open; close one", headers={"retry-after": "60"})
+
+    def still_valid() -> bool:
+        try:
+            verifier.verify(token)
+        except Unauthorized:
+            return False
+        return True
+
     return StreamingResponse(
-        feed.stream(visibility.entitlement(caller)),
+        feed.stream(
+            visibility.entitlement(caller),
+            key=key,
+            caps=caps,
+            still_valid=still_valid,
+            closes_at=expires,
+            heartbeat=settings.feed_heartbeat_seconds,
+        ),
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )

@@ -14,4 +14,9 @@
       (e.correlation_id ? " · " + e.correlation_id : "");
     list.prepend(item);
   });
+  // The token expired or was revoked: stop reconnecting and sign in again.
+  source.addEventListener("signin", () => {
+    source.close();
+    window.location.assign("/signin");
+  });
 })();

@@ -89,9 +89,7 @@ async def projects_csv(session: AsyncSession, projects: list[Project], *, hxl: b
         yield chunk
 
 
-async def flows_csv(
-    session: AsyncSession, projects: list[Project], *, hxl: bool, donors: bool
-) -> AsyncIterator[str]:
+async def flows_csv(session: AsyncSession, projects: list[Project], *, hxl: bool, donors: bool) -> AsyncIterator[str]:
     """Every ledger entry of the given projects: who funded what, when, allocation or reversal. Without `donors`
     (a caller who may not see donors' agreements) the donor, the agreement's reference and the correlation id
     are left empty: the columns stay, so a reader's tools keep working."""
