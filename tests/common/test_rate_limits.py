@@ -29,13 +29,40 @@ async def test_writes_per_subject_are_limited_across_replicas(start_service, pg_
     assert (await one.client.get("/v1/donors", headers=writer)).status_code == 200, "reads are not writes"
 
 
-async def test_an_address_that_keeps_failing_to_authenticate_is_refused(start_service, pg_url, token) -> None:
+async def test_an_address_that_keeps_failing_to_authenticate_is_refused_but_never_a_valid_token(
+    start_service, pg_url, token
+) -> None:
+    """Hardening item 3: thirty bad tokens from the address everyone behind a console or an ingress shares made
+    the admin token answer 429. Bad tokens are refused past the limit; a valid one never is."""
     svc = await start_service(create_app, PledgesSettings, pg_url, AID_RATE_LIMIT_FAILED_AUTH="3/minute")
     bad = {"Authorization": "Bearer not-a-token"}
     codes = [(await svc.client.get("/v1/donors", headers=bad)).status_code for _ in range(5)]
     assert codes == [401, 401, 401, 429, 429]
-    refused = await svc.client.get("/v1/donors", headers=auth(token("pledges:read")))
+    refused = await svc.client.get("/v1/donors", headers=bad)
     assert refused.status_code == 429 and refused.headers["retry-after"], "until the window passes"
+    assert (await svc.client.get("/v1/donors", headers=auth(token("pledges:read")))).status_code == 200
+    assert (await svc.client.get("/v1/donors", headers=auth(token("admin")))).status_code == 200
+
+
+async def test_behind_a_trusted_proxy_failures_count_per_real_client(start_service, pg_url) -> None:
+    """The test client's peer address is 127.0.0.1: as a trusted proxy its X-Forwarded-For names the client;
+    an untrusted peer's X-Forwarded-For is ignored (a client cannot pick the address it is counted against)."""
+    svc = await start_service(
+        create_app, PledgesSettings, pg_url, AID_RATE_LIMIT_FAILED_AUTH="2/minute", AID_TRUSTED_PROXIES="127.0.0.1/32"
+    )
+
+    async def attempt(client_address: str) -> int:
+        headers = {"Authorization": "Bearer not-a-token", "X-Forwarded-For": client_address}
+        return (await svc.client.get("/v1/donors", headers=headers)).status_code
+
+    assert [await attempt("203.0.113.5") for _ in range(3)] == [401, 401, 429]
+    assert await attempt("203.0.113.6") == 401, "another client behind the same proxy is not locked out"
+
+    untrusted = await start_service(
+        create_app, PledgesSettings, pg_url, AID_RATE_LIMIT_FAILED_AUTH="2/minute", AID_TRUSTED_PROXIES="10.0.0.0/8"
+    )
+    headers = [{"Authorization": "Bearer not-a-token", "X-Forwarded-For": f"198.51.100.{i}"} for i in range(3)]
+    assert [(await untrusted.client.get("/v1/donors", headers=h)).status_code for h in headers] == [401, 401, 429]
 
 
 async def test_counters_whose_window_passed_are_forgotten_and_live_ones_kept(pg_url, monkeypatch) -> None:

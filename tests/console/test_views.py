@@ -109,6 +109,16 @@ async def test_a_bad_token_is_refused_at_sign_in(platform) -> None:
     assert r.status_code == 200 and "set-cookie" not in r.headers and 'role="alert"' in r.text
 
 
+async def test_a_flood_of_bad_sign_ins_neither_signs_in_junk_nor_locks_out_a_valid_token(platform, token) -> None:
+    """Hardening item 3: past the failed-authentication limit the services answer 429, which sign-in took for
+    success (a junk token got a session cookie), and the admin token itself was refused."""
+    for _ in range(31):  # AID_RATE_LIMIT_FAILED_AUTH: 30 a minute
+        await platform.client.post("/signin", data={"token": "x" * 40})
+    junk = await platform.client.post("/signin", data={"token": "y" * 40})
+    assert junk.status_code == 200 and "set-cookie" not in junk.headers and "(429)" in junk.text
+    await _signed_in(platform, token("admin"))
+
+
 async def test_a_coordinator_reads_the_plan_table_beside_what_fts_published(platform, token) -> None:
     import uuid
 

@@ -118,7 +118,7 @@ def _service_server(
         AID_REVOKED_TOKENS_FILE=_revoked(data_dir),
     )
     app = spec.create_app()(settings, role="all", bus=bus)
-    return _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
+    return _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False))
 
 
 def _revoked(data_dir: Path) -> Path:
@@ -141,7 +141,8 @@ def _console_server(
         ),
         bus=bus,
     )
-    return _Server(uvicorn.Config(console, host=host, port=port, log_config=None, access_log=False))
+    config = uvicorn.Config(console, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    return _Server(config)
 
 
 async def _load_demo(urls: dict[str, str], token: str) -> None:

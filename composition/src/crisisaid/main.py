@@ -65,7 +65,14 @@ def _serve_console(*, host: str, port: int | None) -> None:
 
     settings = ConsoleSettings()
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    uvicorn.run(create_app(settings), host=host, port=port or settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,  # aid_common.proxies decides (AID_TRUSTED_PROXIES)
+    )
 
 
 @app.command()
@@ -117,6 +124,7 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
+        proxy_headers=False,  # aid_common.proxies decides (AID_TRUSTED_PROXIES)
     )
 
 

@@ -211,17 +211,18 @@ def _verifier(request: Request) -> TokenVerifier:
 async def current_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
-    """The verified caller. An address that keeps failing to authenticate is refused for a while (429)."""
-    limits = state.RATE_LIMITS.find(request.app)
-    address = request.client.host if request.client else "unknown"
-    if limits is not None:
-        await limits.refuse_if_failing(address)
+    """The verified caller. A valid token is always accepted; a client address (the real one behind trusted
+    proxies, aid_common.proxies) that keeps presenting bad tokens is refused for a while (429) — for its bad
+    tokens only, so nobody can lock others out by failing on purpose from a shared address."""
     try:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("this route needs an Authorization: Bearer <token> header")
         caller = _verifier(request).verify(credentials.credentials)
     except Unauthorized:
+        limits = state.RATE_LIMITS.find(request.app)
         if limits is not None:
+            address = request.client.host if request.client else "unknown"
+            await limits.refuse_if_failing(address)
             await limits.count_failure(address)
         raise
     request.state.caller = caller

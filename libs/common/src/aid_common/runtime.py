@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from aid_common import state
+from aid_common import proxies, state
 from aid_common.auth import TokenVerifier
 from aid_common.bus import Bus, BusUnavailable
 from aid_common.consumer import EventConsumer
@@ -150,6 +150,7 @@ class ServiceRuntime:
             max_body_bytes=self.settings.max_body_bytes,
             max_upload_bytes=self.settings.max_upload_bytes,
         )
+        proxies.install(app, self.settings.trusted_proxies)
         self._install_health(app)
 
     @staticmethod

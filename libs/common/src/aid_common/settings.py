@@ -99,7 +99,17 @@ class TokenSettings(BaseSettings):
         )
 
 
-class Settings(KafkaClientSettings, TokenSettings):
+class EdgeSettings(BaseSettings):
+    """What a process in front of this one may tell it (see aid_common.proxies)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    # Load balancers and ingresses whose X-Forwarded-For names the real client (addresses or networks,
+    # comma-separated): failed authentications are counted per real client, not per proxy. Empty: trust none.
+    trusted_proxies: str = Field(default="", alias="AID_TRUSTED_PROXIES", pattern=r"^[0-9A-Fa-f:./, ]*$")
+
+
+class Settings(KafkaClientSettings, TokenSettings, EdgeSettings):
     """Names follow ../shared/API.md; services subclass this to add their own."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)

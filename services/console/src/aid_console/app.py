@@ -14,10 +14,11 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from aid_common import proxies
 from aid_common.bus import Bus
 from aid_common.kafka import KafkaBus
 from aid_console import views
-from aid_console.client import Services, SignInNeeded
+from aid_console.client import PERSON_ADDRESS, Services, SignInNeeded
 from aid_console.deps import FEED, SERVICES, SETTINGS, TEMPLATES, VERIFIER
 from aid_console.feed import Feed
 from aid_console.settings import ConsoleSettings
@@ -84,8 +85,10 @@ def create_app(
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
+        PERSON_ADDRESS.set(request.client.host if request.client else None)
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         return response
 
+    proxies.install(app, settings.trusted_proxies)  # last: the person's address is read from it
     return app

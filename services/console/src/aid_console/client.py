@@ -3,10 +3,15 @@ do). Problems come back as values for the page to show, never as a crash."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+# The address of the person the current page is for: passed on as X-Forwarded-For, so the services count a
+# person's failed sign-ins against that person and not against the console everyone shares.
+PERSON_ADDRESS: ContextVar[str | None] = ContextVar("person_address", default=None)
 
 
 class SignInNeeded(Exception):
@@ -35,9 +40,10 @@ class Services:
         self, service: str, method: str, path: str, token: str, params: dict | None = None, json: Any = None
     ) -> Answer:
         params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-        r = await self.http.request(
-            method, self.urls[service] + path, params=params, json=json, headers={"Authorization": f"Bearer {token}"}
-        )
+        headers = {"Authorization": f"Bearer {token}"}
+        if address := PERSON_ADDRESS.get():
+            headers["X-Forwarded-For"] = address
+        r = await self.http.request(method, self.urls[service] + path, params=params, json=json, headers=headers)
         if r.status_code == 401:
             raise SignInNeeded(r.json().get("detail", "sign in again"))
         try:

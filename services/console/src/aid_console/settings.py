@@ -5,12 +5,14 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from aid_common.settings import KafkaClientSettings, TokenSettings
+from aid_common.settings import EdgeSettings, KafkaClientSettings, TokenSettings
 
 
-class ConsoleSettings(KafkaClientSettings, TokenSettings):
+class ConsoleSettings(KafkaClientSettings, TokenSettings, EdgeSettings):
     """The live feed reads the bus itself, as its own principal (KAFKA_* as in every service), and verifies the
-    tokens it filters by with the services' own rules (AID_JWT_*, AID_TOKEN_MAX_HOURS, AID_REVOKED_TOKENS_FILE)."""
+    tokens it filters by with the services' own rules (AID_JWT_*, AID_TOKEN_MAX_HOURS, AID_REVOKED_TOKENS_FILE).
+    Behind an ingress, AID_TRUSTED_PROXIES names it; the console passes each person's own address on to the
+    services, whose AID_TRUSTED_PROXIES then name the console."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 

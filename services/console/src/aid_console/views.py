@@ -77,9 +77,11 @@ async def signin_form(request: Request, error: str | None = None) -> HTMLRespons
 async def signin(request: Request, token: Annotated[str, Form(min_length=20, max_length=8192)]) -> Response:
     token = token.strip()
     try:
-        await _services(request).get("projects", "/v1/appeals", token)  # is the token accepted at all?
+        answer = await _services(request).get("projects", "/v1/appeals", token)  # is the token accepted at all?
     except SignInNeeded as exc:
         return _page(request, "signin.html", error=str(exc))
+    if not (answer.ok or answer.forbidden):  # fails closed: a 429 or a 5xx is no proof that the token is good
+        return _page(request, "signin.html", error=f"the token could not be checked now ({answer.status}); try again")
     response = RedirectResponse("/", status_code=303)
     secure = SETTINGS.of(request).cookie_secure
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600)
