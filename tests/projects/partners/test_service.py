@@ -62,11 +62,36 @@ async def test_a_partner_token_changes_its_own_project_only(projects, writer, to
     )
     theirs = await create_project(projects, writer, "SY-H-2", "400000.00")
     partner = auth(token("projects:write projects:read", partner_id=QATAR_CHARITY))
-    r = await projects.client.patch(f"/v1/projects/{ours['id']}", json={"status": "closed"}, headers=partner)
-    assert r.status_code == 200 and r.json()["status"] == "closed"
-    r = await projects.client.patch(f"/v1/projects/{theirs['id']}", json={"status": "closed"}, headers=partner)
+    described = {"title": "Primary health care, Idlib", "names": {"ar": "الرعاية الصحية الأولية في إدلب"}}
+    r = await projects.client.patch(f"/v1/projects/{ours['id']}", json=described, headers=partner)
+    assert r.status_code == 200 and r.json()["names"]["ar"] == described["names"]["ar"]
+    r = await projects.client.patch(f"/v1/projects/{theirs['id']}", json={"title": "mine now"}, headers=partner)
     assert r.status_code == 403 and r.headers["content-type"] == PROBLEM and "holds no role" in r.json()["detail"]
-    assert (await projects.client.get(f"/v1/projects/{theirs['id']}", headers=writer)).json()["status"] == "active"
+    assert (await projects.client.get(f"/v1/projects/{theirs['id']}", headers=writer)).json()["title"] != "mine now"
+
+
+async def test_a_partner_token_changes_no_partner_list_requirements_or_status(projects, writer, token) -> None:
+    """Hardening item 5: a partner could remove the accountable partner, or raise requirements and so draw pooled
+    money across countries. Those stay for coordinators."""
+    await account(projects, QATAR_CHARITY, "Qatar Charity")
+    ours = await create_project(
+        projects, writer, "SY-H-1", "600000.00", partners=[{"partner_id": str(QATAR_CHARITY), "role": "implementing"}]
+    )
+    partner = auth(token("projects:write projects:read", partner_id=QATAR_CHARITY))
+    for change in (
+        {"requirements_usd": "9000000.00"},
+        {"status": "closed"},
+        {"partners": [{"partner_id": str(QATAR_CHARITY), "role": "accountable"}]},
+        {"title": "Health", "requirements_usd": "1.00"},  # one coordinator's field refuses the whole change
+    ):
+        r = await projects.client.patch(f"/v1/projects/{ours['id']}", json=change, headers=partner)
+        assert r.status_code == 403 and r.headers["content-type"] == PROBLEM, change
+        assert "for a coordinator" in r.json()["detail"]
+    after = (await projects.client.get(f"/v1/projects/{ours['id']}", headers=writer)).json()
+    assert (after["requirements_usd"], after["status"], after["title"]) == ("600000.00", "active", ours["title"])
+    assert [p["role"] for p in after["partners"]] == ["implementing"]
+    r = await projects.client.patch(f"/v1/projects/{ours['id']}", json={"status": "closed"}, headers=writer)
+    assert r.status_code == 200, "a coordinator still can"
 
 
 def _body(code: str) -> dict:

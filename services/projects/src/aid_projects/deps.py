@@ -31,8 +31,8 @@ async def _steward(caller: Annotated[Caller, require_scope("projects:write")]) -
 
 # Create appeals and projects, change appeals: coordinators only.
 Steward = Annotated[Caller, Depends(_steward)]
-# Change a project: coordinators, and a partner's token for a project its partner holds a role in (checked by
-# projects.service.update: 403 otherwise).
+# Change a project: coordinators, and a partner's token — its title and names only, for a project its partner
+# holds a role in (checked by projects.service.update: 403 otherwise).
 Writer = Annotated[Caller, require_scope("projects:write")]
 
 

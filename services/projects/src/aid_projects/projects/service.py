@@ -85,6 +85,11 @@ async def get_or_404(*, session: AsyncSession, project_id: uuid.UUID) -> Project
     return project
 
 
+# What a partner's token (partner_id) may change in a project it holds a role in: how it is described. Partners,
+# requirements and status move money or decide who answers for it: coordinators' decisions.
+PARTNER_FIELDS = frozenset({"title", "names"})
+
+
 async def update(
     *, session: AsyncSession, project_id: uuid.UUID, data: ProjectUpdate, caller: Caller
 ) -> tuple[Project, CloudEvent]:
@@ -104,6 +109,11 @@ async def update(
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise Unprocessable("nothing to change: give at least one of title, names, requirements_usd, status, partners")
+    if caller.partner_id is not None and (held := sorted(set(changes) - PARTNER_FIELDS)):
+        raise Forbidden(
+            f"a partner's token changes a project's title and names only; {', '.join(held)} are for a coordinator "
+            "(they move money between projects and decide who is accountable)"
+        )
     for field in ("title", "names", "requirements_usd"):
         if changes.get(field) is not None:
             setattr(project, field, getattr(data, field))
