@@ -84,6 +84,16 @@ async def test_private_or_odd_urls_are_refused_at_creation(strict, admin, url) -
     assert (await strict.client.get("/v1/subscriptions", headers=admin)).json()["items"] == []
 
 
+@pytest.mark.parametrize("url", ["https://example.org:22/hook", "https://no-such-name.invalid:6379/"])
+async def test_a_names_port_is_refused_even_where_an_allowlist_is_set(notifications, admin, url) -> None:
+    """Hardening item 14: with AID_WEBHOOK_ALLOW_PRIVATE set, a name's port was left to delivery time, so
+    https://example.org:22/ got a 201 where the name did not resolve."""
+    partner = await create_partner(notifications, admin)  # this service allows 127.0.0.0/8
+    body = {"partner_id": partner["id"], "url": url, "event_types": ["aid.project.*"]}
+    r = await notifications.client.post("/v1/subscriptions", json=body, headers=admin)
+    assert r.status_code == 422 and "AID_WEBHOOK_PORTS" in r.json()["detail"]
+
+
 async def test_allowlisting_the_range_permits_it(notifications, admin) -> None:
     partner = await create_partner(notifications, admin)  # this service allows 127.0.0.0/8
     body = {"partner_id": partner["id"], "url": "http://127.0.0.1:9/hook", "event_types": ["aid.project.*"]}

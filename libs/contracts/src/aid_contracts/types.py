@@ -37,9 +37,10 @@ def currency_exponent(code: str) -> int:
 
 
 def _no_float(value: object) -> object:
-    # JSON numbers arrive as float: their decimal text is taken as written, never through binary rounding.
+    # A JSON number with a fraction arrives as a binary float: most clients already rounded it (0.1 is not 0.1),
+    # so it is refused rather than guessed at. Whole numbers are exact and accepted.
     if isinstance(value, float):
-        return Decimal(repr(value))
+        raise ValueError(f"give money and rates as decimal strings, e.g. \"{value!r}\", not as a JSON number")
     return value
 
 
@@ -114,19 +115,30 @@ class Sector(StrEnum):
 
 
 # Characters that reorder what a reader sees (bidi embeddings, overrides, isolates: "\u202egnp.exe" shows as
-# "exe.png") and characters that show nothing. Arabic text needs neither; the marks U+200E/U+200F stay allowed.
+# "exe.png") and characters that show nothing. Arabic text needs neither; the marks U+200E/U+200F (and U+061C)
+# stay allowed inside text, but a text made only of them is blank.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u061c")
+
+
+def not_a_character(ch: str) -> bool:
+    """A code point no text may hold, and that XML 1.0 cannot carry: a lone surrogate, or a noncharacter
+    (U+FDD0–U+FDEF, U+xxFFFE, U+xxFFFF). lxml refuses them, so one such title would break an IATI export."""
+    code = ord(ch)
+    return 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
 def clean_text(value: str) -> str:
-    """Text a person will read: no control characters (NUL included), no bidi overrides, not blank or made only
-    of invisible characters. Kept exactly as given otherwise (Arabic, emoji)."""
+    """Text a person will read: no control characters (NUL included), no bidi overrides, no lone surrogates or
+    noncharacters, not blank or made only of invisible characters. Kept exactly as given otherwise (Arabic,
+    emoji)."""
     for ch in value:
         if ch in _BIDI_CONTROLS:
             raise ValueError(f"contains the bidi control U+{ord(ch):04X}, which hides what the text says")
         if unicodedata.category(ch) == "Cc" and ch not in "\n\t":
             raise ValueError(f"contains the control character U+{ord(ch):04X}")
+        if not_a_character(ch):
+            raise ValueError(f"contains U+{ord(ch):04X}, which is not a character (nor allowed in XML)")
     if not "".join(ch for ch in value if ch not in _INVISIBLE).strip():
         raise ValueError("is blank (only spaces or invisible characters)")
     return value

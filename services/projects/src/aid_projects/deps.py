@@ -47,19 +47,38 @@ def _as_of(
         ),
     ] = None,
 ) -> dt.datetime | None:
-    if as_of is None:
+    return _moment(as_of, "as_of")
+
+
+# A clock a little ahead of ours is not "the future".
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _moment(value: str | None, name: str) -> dt.datetime | None:
+    """A date (the end of that day, UTC) or an ISO 8601 timestamp (naive: UTC), not in the future: figures of a
+    moment to come would be today's figures under another name, which misleads."""
+    if value is None:
         return None
     try:
-        if len(as_of) == 10:
-            day = dt.date.fromisoformat(as_of)
-            return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
-        moment = dt.datetime.fromisoformat(as_of)
-        return to_utc(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC))  # a naive time is read as UTC
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            moment = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+            future = day > dt.datetime.now(dt.UTC).date()
+        else:
+            parsed = dt.datetime.fromisoformat(value)
+            moment = to_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
+            future = moment > dt.datetime.now(dt.UTC) + CLOCK_SKEW
     except ValueError as exc:
         raise Unprocessable(
-            f"as_of {as_of!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp in range ({exc})",
-            errors=[{"location": "query.as_of", "message": "not a date or timestamp"}],
+            f"{name} {value!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp in range ({exc})",
+            errors=[{"location": f"query.{name}", "message": "not a date or timestamp"}],
         ) from None
+    if future:
+        raise Unprocessable(
+            f"{name} {value!r} is in the future; leave {name} out for the figures of now",
+            errors=[{"location": f"query.{name}", "message": "in the future"}],
+        )
+    return moment
 
 
 AsOf = Annotated[dt.datetime | None, Depends(_as_of)]
@@ -76,13 +95,7 @@ def _known_at(
         ),
     ] = None,
 ) -> dt.datetime | None:
-    try:
-        return _as_of(known_at)
-    except Unprocessable:
-        raise Unprocessable(
-            f"known_at {known_at!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp",
-            errors=[{"location": "query.known_at", "message": "not a date or timestamp"}],
-        ) from None
+    return _moment(known_at, "known_at")
 
 
 KnownAt = Annotated[dt.datetime | None, Depends(_known_at)]

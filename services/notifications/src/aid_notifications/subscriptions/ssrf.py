@@ -106,9 +106,10 @@ def check_url(url: str, allow: Destinations) -> None:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        if not allow.allow:  # a name could only be allowlisted by its address; with no allowlist, check now
-            _check_port(None, _port(parts), allow)
-        return  # a name: checked on the resolved address at delivery time
+        # A name's port is checked now, whatever it resolves to (it may not resolve yet, or resolve elsewhere
+        # tomorrow); only an allowlisted address literal may use another port. Its address: at delivery time.
+        _check_port(None, _port(parts), allow)
+        return
     _check_port(ip, _port(parts), allow)
     if not is_allowed(ip, allow):
         raise BlockedDestination(

@@ -196,6 +196,9 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
     if data.amended_on is not None:
         checks.not_after(data.amended_on, agreement.pledged_on, "amended_on", "pledged_on")
         checks.not_in_future(data.amended_on, "amended_on")
+        if (last := await _last_amended_on(session=session, agreement_id=agreement.id)) is not None:
+            # amendments follow one another: the figures as of a day are the last amendment on or before it
+            checks.not_after(data.amended_on, last, "amended_on", "the previous amendment's amended_on")
     if data.amount == agreement.amount:
         shown = in_currency(agreement.amount, agreement.currency)
         raise Unprocessable(f"the agreement's amount is already {shown} {agreement.currency}")
@@ -222,6 +225,17 @@ async def amend(*, session: AsyncSession, agreement_id: uuid.UUID, data: AmendRe
     )
     await session.flush()
     return agreement
+
+
+async def _last_amended_on(*, session: AsyncSession, agreement_id: uuid.UUID) -> dt.date | None:
+    details = await session.scalar(
+        select(AgreementHistory.details)
+        .where(AgreementHistory.agreement_id == agreement_id, AgreementHistory.action == HistoryAction.AMENDED)
+        .order_by(AgreementHistory.id.desc())
+        .limit(1)
+    )
+    day = (details or {}).get("amended_on")
+    return dt.date.fromisoformat(day) if day else None
 
 
 async def disburse(

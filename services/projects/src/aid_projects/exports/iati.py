@@ -28,6 +28,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_contracts.types import not_a_character
 from aid_projects.funding.models import AgreementFunds, LedgerEntry, ReceivedEntry
 from aid_projects.projects.models import Project
 
@@ -41,11 +42,21 @@ CLUSTERS = {
 }  # fmt: skip
 
 
+def xml_safe(text: str) -> str:
+    """`text` as XML 1.0 can carry it: what no XML may hold (control characters, lone surrogates, noncharacters —
+    refused at input, but older rows may hold them) becomes U+FFFD, instead of breaking the whole export."""
+    return "".join("\ufffd" if _not_xml(ch) else ch for ch in text)
+
+
+def _not_xml(ch: str) -> bool:
+    return (ord(ch) < 0x20 and ch not in "\t\n\r") or not_a_character(ch)
+
+
 def _text(parent: etree._Element, tag: str, english: str, names: dict[str, str] | None = None) -> etree._Element:
     element = etree.SubElement(parent, tag)
-    etree.SubElement(element, "narrative").text = english
+    etree.SubElement(element, "narrative").text = xml_safe(english)
     for lang, name in sorted((names or {}).items()):
-        etree.SubElement(element, "narrative", {XML_LANG: lang}).text = name
+        etree.SubElement(element, "narrative", {XML_LANG: lang}).text = xml_safe(name)
     return element
 
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
@@ -15,6 +17,7 @@ from aid_projects.projects import service as projects
 from aid_projects.projects.models import ProjectStatus
 from aid_projects.projects.service import ProjectFilter
 
+log = structlog.get_logger("aid.projects.exports")
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 Hxl = Annotated[bool, Query(description="a HXL hashtag row under the header (as HDX expects); false: plain CSV")]
 
@@ -38,9 +41,21 @@ async def _where(
 Where = Annotated[ProjectFilter, Depends(_where)]
 
 
-def _csv(chunks, name: str) -> StreamingResponse:
+async def _marked(chunks: AsyncIterator[str] | AsyncIterator[bytes], mark: str) -> AsyncIterator[str | bytes]:
+    """The export, or — when it fails after its first bytes left, with the status already 200 — the export up to
+    there and `mark`, so that no reader takes a cut-off file for a whole one (an XML reader then fails on it)."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except Exception:
+        log.exception("export.interrupted")
+        yield mark
+
+
+def _csv(chunks: AsyncIterator[str], name: str) -> StreamingResponse:
     headers = {"content-disposition": f'attachment; filename="{name}"'}
-    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
+    body = _marked(chunks, "#EXPORT INTERRUPTED: this file is incomplete; see the service's log\n")
+    return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.get("/projects.csv", response_class=StreamingResponse)
@@ -68,7 +83,10 @@ async def iati_xml(
     rows = await projects.all_matching(session=session, where=where)
     reporting = (settings.iati_reporting_org_ref, settings.iati_reporting_org_name)
     return StreamingResponse(
-        iati.activities(session, rows, reporting=reporting, donors=visibility.sees_donors(caller)),
+        _marked(
+            iati.activities(session, rows, reporting=reporting, donors=visibility.sees_donors(caller)),
+            "\n<!-- EXPORT INTERRUPTED: this document is incomplete; see the service's log -->\n",
+        ),
         media_type="application/xml",
         headers={"content-disposition": 'attachment; filename="iati-activities.xml"'},
     )
