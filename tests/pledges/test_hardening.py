@@ -30,7 +30,9 @@ async def test_an_agreement_worth_less_than_a_cent_is_refused(pledges, writer, k
     assert r.status_code == 422 and "USD 0.00" in r.json()["detail"]
 
 
-@pytest.mark.parametrize("name", ["\u202egnp.exe", "   ", "\u200b\u200b", "a\u0007b", "\u200f\u200e", "\u200f", "a\uffff"])
+@pytest.mark.parametrize(
+    "name", ["\u202egnp.exe", "   ", "\u200b\u200b", "a\u0007b", "\u200f\u200e", "\u200f", "a\uffff"]
+)
 async def test_names_that_hide_what_they_say_are_422(pledges, writer, name) -> None:
     r = await pledges.client.post(
         "/v1/donors", json={"name": name, "kind": "government", "country": "KW"}, headers=writer

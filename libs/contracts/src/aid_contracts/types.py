@@ -40,7 +40,7 @@ def _no_float(value: object) -> object:
     # A JSON number with a fraction arrives as a binary float: most clients already rounded it (0.1 is not 0.1),
     # so it is refused rather than guessed at. Whole numbers are exact and accepted.
     if isinstance(value, float):
-        raise ValueError(f"give money and rates as decimal strings, e.g. \"{value!r}\", not as a JSON number")
+        raise ValueError(f'give money and rates as decimal strings, e.g. "{value!r}", not as a JSON number')
     return value
 
 
