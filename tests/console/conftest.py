@@ -54,8 +54,9 @@ async def platform(start_service, tmp_path):
         transport=ByHost({name: svc.app for name, svc in services.items()}),
     )
     transport = httpx.ASGITransport(app=console)
+    browser = {"origin": "http://console"}  # a browser says where a form comes from; the console needs it
     async with (
         console.router.lifespan_context(console),
-        httpx.AsyncClient(transport=transport, base_url="http://console") as client,
+        httpx.AsyncClient(transport=transport, base_url="http://console", headers=browser) as client,
     ):
         yield Platform(services["pledges"], services["projects"], services["notifications"], console, client)

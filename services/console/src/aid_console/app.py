@@ -10,14 +10,14 @@ from importlib import resources
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from aid_common import proxies
 from aid_common.bus import Bus
 from aid_common.kafka import KafkaBus
-from aid_console import views
+from aid_console import csrf, views
 from aid_console.client import PERSON_ADDRESS, Services, SignInNeeded
 from aid_console.deps import FEED, SERVICES, SETTINGS, TEMPLATES, VERIFIER
 from aid_console.feed import Feed
@@ -29,6 +29,8 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
+HSTS = {"strict-transport-security": "max-age=31536000; includeSubDomains"}  # outside embedded mode (HTTPS)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def create_app(
@@ -80,14 +82,21 @@ def create_app(
     @app.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
         response = RedirectResponse("/signin", status_code=303)
-        response.delete_cookie(views.COOKIE)
+        if views.COOKIE in request.cookies:  # a refused token is dropped; a request that sent none changes nothing
+            response.delete_cookie(views.COOKIE)
         return response
 
+    headers = {**SECURITY_HEADERS, **(HSTS if settings.cookie_secure else {})}
+
     @app.middleware("http")
-    async def _headers(request: Request, call_next):
+    async def _guard(request: Request, call_next):
+        if request.method not in SAFE_METHODS and (refusal := csrf.refusal(request, settings.public_origin)):
+            return PlainTextResponse(refusal, status_code=403, headers=headers)
         PERSON_ADDRESS.set(request.client.host if request.client else None)
         response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(headers)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers["cache-control"] = "no-store"  # pages hold funding data and names: never cached
         return response
 
     proxies.install(app, settings.trusted_proxies)  # last: the person's address is read from it

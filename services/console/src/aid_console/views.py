@@ -69,8 +69,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/signin", response_class=HTMLResponse)
-async def signin_form(request: Request, error: str | None = None) -> HTMLResponse:
-    return _page(request, "signin.html", error=error)
+async def signin_form(request: Request) -> HTMLResponse:
+    # No message from the address bar: a link could otherwise put any words on the sign-in page.
+    return _page(request, "signin.html", error=None)
 
 
 @router.post("/signin")
