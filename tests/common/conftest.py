@@ -3,6 +3,7 @@ idempotency and pagination."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -63,6 +64,8 @@ async def sample(sqlite_url, keypair):
     @app.post("/v1/stored-things", status_code=201)
     @idempotent
     async def create(body: Body, uow: UnitOfWork, caller: Writer) -> ThingRead:
+        if body.name.startswith("slow-"):  # a request that works for a while before it writes
+            await asyncio.sleep(float(body.name.removeprefix("slow-")))
         thing = Thing(id=uuid.uuid4(), name=body.name)
         uow.session.add(thing)
         await uow.session.flush()

@@ -4,6 +4,7 @@ stored, never done twice; keys are per caller; a request that fails releases its
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 from aid_common.db import transaction
 from aid_common.tables import IdempotencyRecord
@@ -63,6 +64,25 @@ async def test_concurrent_requests_with_one_key_write_once(sample, token) -> Non
     )
     assert {r.status_code for r in answers} <= {201, 409}
     assert len({r.json()["id"] for r in answers if r.status_code == 201}) == 1
+    assert await _things(sample) == 1
+
+
+async def test_a_slow_request_keeps_its_key_and_is_never_run_twice(sample, token, monkeypatch) -> None:
+    """Hardening item 13: a request slower than the abandonment delay (60 s) lost its key to a retry, and ran
+    twice. A request still running now says so (a heartbeat), so the retry hears "in progress"."""
+    from aid_common import idempotency
+
+    monkeypatch.setattr(idempotency, "ABANDONED_AFTER", dt.timedelta(seconds=1))
+    monkeypatch.setattr(idempotency, "HEARTBEAT", dt.timedelta(seconds=0.2), raising=False)
+    headers = {**auth(token("things:write")), "Idempotency-Key": "k-slow"}
+    body = {"name": "slow-2.5", "count": 1}
+    first = asyncio.create_task(sample.client.post(URL, json=body, headers=headers))
+    await asyncio.sleep(1.6)  # past the abandonment delay, the first still working
+    retry = await sample.client.post(URL, json=body, headers=headers)
+    assert retry.status_code == 409 and "in progress" in retry.json()["detail"]
+    assert (await first).status_code == 201
+    again = await sample.client.post(URL, json=body, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == (await first).json()
     assert await _things(sample) == 1
 
 

@@ -20,6 +20,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Protocol, TypeVar
 
+import structlog
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -42,13 +43,22 @@ IdempotencyKey = Annotated[
         description="Makes a retried POST safe: the same key and body return the first answer.",
     ),
 ]
-# A reservation this old without an answer belongs to a crashed request: a retry may take it over.
+# A reservation without an answer and without a sign of life for this long belongs to a crashed request: a retry
+# may take it over. A request still running says it is alive every HEARTBEAT (its reservation's created_at is
+# moved on), so a slow request is never run twice.
 ABANDONED_AFTER = dt.timedelta(seconds=60)
+HEARTBEAT = ABANDONED_AFTER / 4
 KEPT_FOR = dt.timedelta(hours=24)
 T = TypeVar("T")
+log = structlog.get_logger("aid.idempotency")
 
 
 _RECORDS = IdempotencyRecord.__table__
+_ALIVE = (
+    update(_RECORDS)
+    .where(_RECORDS.c.caller == bindparam("c"), _RECORDS.c.key == bindparam("k"), _RECORDS.c.status_code.is_(None))
+    .values(created_at=bindparam("now"))
+)
 _ANSWER = (
     update(_RECORDS)
     .where(_RECORDS.c.caller == bindparam("c"), _RECORDS.c.key == bindparam("k"))
@@ -120,7 +130,11 @@ def idempotent(endpoint: Callable[..., Awaitable[Any]] | None = None, *, sealed:
                 _open(answer, sealed, sealer), status_code=code, headers={"Idempotent-Replayed": "true"}
             )
         work.after_rollback(functools.partial(_release_soon, sessions, caller=caller.identity, key=idempotency_key))
-        result = _plain(await endpoint(**kwargs))
+        alive = _keep_alive(runtime.engine, caller=caller.identity, key=idempotency_key)
+        try:
+            result = _plain(await endpoint(**kwargs))
+        finally:
+            alive.set()
         answer = {"status_code": status_code, "response": _seal(result, sealed, sealer)}
         # one UPDATE, no read: the row is this request's reservation
         await work.session.execute(_ANSWER, {"c": caller.identity, "k": idempotency_key, **answer})
@@ -157,6 +171,30 @@ def _one(values: dict[str, Any], kind: type[T]) -> T:
 
 
 _pending_releases: set[asyncio.Task[None]] = set()
+_heartbeats: set[asyncio.Task[None]] = set()
+
+
+def _keep_alive(engine: AsyncEngine, *, caller: str, key: str) -> asyncio.Event:
+    """Mark the reservation alive every HEARTBEAT until the returned event is set. Not awaited at the end: a last
+    beat may wait on the row the request's own unit of work is answering, and finds it answered."""
+    done = asyncio.Event()
+
+    async def beat() -> None:
+        while True:
+            try:
+                await asyncio.wait_for(done.wait(), HEARTBEAT.total_seconds())
+                return
+            except TimeoutError:
+                pass
+            try:
+                await run_alone(engine, _ALIVE, {"c": caller, "k": key, "now": utcnow()})
+            except Exception as exc:  # a missed beat only shortens the reservation's life
+                log.warning("idempotency.heartbeat_failed", error=type(exc).__name__)
+
+    task = asyncio.create_task(beat())
+    _heartbeats.add(task)
+    task.add_done_callback(_heartbeats.discard)
+    return done
 
 
 async def _release_soon(sessions: async_sessionmaker[AsyncSession], *, caller: str, key: str) -> None:
