@@ -80,6 +80,26 @@ async def test_replay_never_reaches_before_the_subscription(notifications, admin
     assert r.json()["since"] >= sub["created_at"][:19]
 
 
+async def test_replays_past_the_servers_limit_are_told_to_come_back(notifications, admin, receiver) -> None:
+    """Hardening item 13: replays (each reading up to 7 days of events) were not capped."""
+    from aid_notifications.deps import REPLAYS
+
+    partner = await create_partner(notifications, admin)
+    sub = await subscribe(notifications, admin, partner["id"], receiver.url(), ["aid.project.*"])
+    gate = REPLAYS.get(notifications.app)
+    gate.running = gate.limit
+    for action in ("replay", "recover"):
+        r = await notifications.client.post(
+            f"/v1/subscriptions/{sub['id']}/{action}", json={"since": "2000-01-01T00:00:00Z"}, headers=admin
+        )
+        assert r.status_code == 429 and "AID_MAX_CONCURRENT_REPLAYS" in r.json()["detail"], action
+    gate.running = 0
+    r = await notifications.client.post(
+        f"/v1/subscriptions/{sub['id']}/replay", json={"since": "2000-01-01T00:00:00Z"}, headers=admin
+    )
+    assert r.status_code == 202 and gate.running == 0
+
+
 async def test_alerts_are_not_a_webhook_type(notifications, admin, receiver) -> None:
     partner = await create_partner(notifications, admin)
     body = {"partner_id": partner["id"], "url": receiver.url(), "event_types": ["aid.alert.created"]}

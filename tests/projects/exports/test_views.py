@@ -203,3 +203,16 @@ async def test_text_xml_cannot_carry_is_refused_and_never_cuts_the_iati_export_s
     assert cut.text.rstrip().endswith("<!-- EXPORT INTERRUPTED: this document is incomplete; see the service's log -->")
     with pytest.raises(etree.XMLSyntaxError):
         etree.fromstring(cut.content)
+
+
+async def test_exports_past_the_servers_limit_are_told_to_come_back(projects, writer) -> None:
+    """Hardening item 13: concurrent exports were not capped; past AID_MAX_CONCURRENT_EXPORTS (4) the answer is a
+    429 with Retry-After, and a place frees when an export ends."""
+    gate = projects.runtime.exports
+    gate.running = gate.limit  # as many as allowed are streaming
+    for path in ("/v1/exports/projects.csv", "/v1/exports/flows.csv", "/v1/exports/iati.xml"):
+        r = await projects.client.get(path, headers=writer)
+        assert r.status_code == 429 and r.headers["retry-after"] and r.headers["content-type"] == PROBLEM, path
+    gate.running = 0
+    assert (await projects.client.get("/v1/exports/projects.csv", headers=writer)).status_code == 200
+    assert gate.running == 0, "the export's place is freed when it ends"

@@ -6,12 +6,13 @@ import base64
 import datetime as dt
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.errors import Unprocessable
 
@@ -49,11 +50,32 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise Unprocessable("the cursor is not one this API returned; start again without it") from exc
 
 
+def _after(stmt: Select[Any], model: Any, t: dt.datetime, i: uuid.UUID) -> Select[Any]:
+    return stmt.where(or_(model.created_at > t, and_(model.created_at == t, model.id > i)))
+
+
 def keyset(stmt: Select[Any], model: Any, *, cursor: str | None, limit: int) -> Select[Any]:
     if cursor:
-        t, i = decode_cursor(cursor)
-        stmt = stmt.where(or_(model.created_at > t, and_(model.created_at == t, model.id > i)))
+        stmt = _after(stmt, model, *decode_cursor(cursor))
     return stmt.order_by(model.created_at, model.id).limit(limit + 1)
+
+
+async def batches(session: AsyncSession, stmt: Select[Any], model: Any, *, size: int = 500) -> AsyncIterator[list[Any]]:
+    """Every row of `stmt` in (created_at, id) order of `model`, `size` rows at a time, each batch forgotten by the
+    session once the next is asked for: an export holds one batch in memory, not the whole table. Rows are what
+    `stmt` selects (a Row per result; `model` among its entities)."""
+    last: tuple[dt.datetime, uuid.UUID] | None = None
+    while True:
+        query = _after(stmt, model, *last) if last else stmt
+        rows = list((await session.execute(query.order_by(model.created_at, model.id).limit(size))).all())
+        if not rows:
+            return
+        yield rows
+        entity = next(e for e in rows[-1] if isinstance(e, model))
+        last = (entity.created_at, entity.id)
+        session.expunge_all()  # read-only: what the batch loaded is not needed any more
+        if len(rows) < size:
+            return
 
 
 def page(rows: Sequence[Any], *, limit: int) -> tuple[list[Any], str | None]:

@@ -22,6 +22,7 @@ from aid_common.consumer import EventConsumer
 from aid_common.db import create_all, create_engine, ping, session_factory
 from aid_common.errors import document_problems, install_problem_handlers, problem_response
 from aid_common.events import DEADLETTER_TOPIC, EventRegistry, registry
+from aid_common.gate import Gate
 from aid_common.kafka import KafkaBus
 from aid_common.memory_bus import MemoryBus
 from aid_common.metrics import install_http_metrics
@@ -88,6 +89,7 @@ class ServiceRuntime:
         self.rate_limits = RateLimits(
             self.engine, writes=settings.rate_limit_writes, failed_auth=settings.rate_limit_failed_auth
         )
+        self.exports = Gate(settings.max_concurrent_exports, what="exports", setting="AID_MAX_CONCURRENT_EXPORTS")
         self.background: list[BackgroundTask] = []
         self.api_background: list[BackgroundTask] = []
         self.startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []

@@ -135,6 +135,8 @@ class Settings(KafkaClientSettings, TokenSettings, EdgeSettings):
     max_body_bytes: int = Field(default=1_000_000, alias="AID_MAX_BODY_BYTES", ge=1024)
     # files uploaded as multipart/form-data (POST /v1/imports/fts): a year of a country's FTS flows
     max_upload_bytes: int = Field(default=200_000_000, alias="AID_MAX_UPLOAD_BYTES", ge=1024)
+    # Streamed exports (CSV, IATI) running at once in a process; more get 429 with Retry-After.
+    max_concurrent_exports: int = Field(default=4, alias="AID_MAX_CONCURRENT_EXPORTS", ge=1)
     # A message whose handler fails this many times in a row goes to the dead-letter topic.
     handler_max_attempts: int = Field(default=5, alias="AID_HANDLER_MAX_ATTEMPTS", ge=1)
     outbox_batch_size: int = Field(default=200, alias="AID_OUTBOX_BATCH_SIZE", ge=1)

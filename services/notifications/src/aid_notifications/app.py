@@ -7,13 +7,14 @@ from fastapi import FastAPI
 
 from aid_common import state
 from aid_common.bus import Bus
+from aid_common.gate import Gate
 from aid_common.runtime import Role, ServiceRuntime
 from aid_contracts import ALERTS_TOPIC, PARTNERS_TOPIC
 from aid_notifications import handlers
 from aid_notifications.db import Base
 from aid_notifications.deliveries import views as deliveries
 from aid_notifications.deliveries.worker import DeliveryWorker
-from aid_notifications.deps import SECRET_BOX, SETTINGS
+from aid_notifications.deps import REPLAYS, SECRET_BOX, SETTINGS
 from aid_notifications.partners import views as partners
 from aid_notifications.settings import NotificationsSettings
 from aid_notifications.subscriptions import views as subscriptions
@@ -38,6 +39,9 @@ def create_app(settings: NotificationsSettings | None = None, *, role: Role = "a
     app = FastAPI(title="Notifications", version="1", lifespan=runtime.lifespan, description=__doc__)
     SETTINGS.put(app, settings)
     SECRET_BOX.put(app, box)
+    REPLAYS.put(
+        app, Gate(settings.max_concurrent_replays, what="replays and recoveries", setting="AID_MAX_CONCURRENT_REPLAYS")
+    )
     state.IDEMPOTENCY_SEALER.put(app, box)
     runtime.install(app)
     if runtime.serves_api:

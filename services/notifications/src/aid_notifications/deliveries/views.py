@@ -15,7 +15,7 @@ from aid_notifications.deliveries.models import (
     RecoverAccepted,
     RecoverRequest,
 )
-from aid_notifications.deps import Reader, Writer
+from aid_notifications.deps import Reader, ReplayPlace, Writer
 from aid_notifications.subscriptions.models import ReplayAccepted, ReplayRequest
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
@@ -60,7 +60,9 @@ async def retry_delivery(delivery_id: uuid.UUID, uow: UnitOfWork, caller: Writer
 
 
 @subscription_router.post("/replay", status_code=202)
-async def replay(subscription_id: uuid.UUID, body: ReplayRequest, uow: UnitOfWork, caller: Writer) -> ReplayAccepted:
+async def replay(
+    subscription_id: uuid.UUID, body: ReplayRequest, uow: UnitOfWork, caller: Writer, place: ReplayPlace
+) -> ReplayAccepted:
     """Send again every matching event received since `since` (events are kept at least 7 days), never one from
     before the subscription existed (`since` in the answer is where it started). Each keeps its webhook-id, so a
     receiver that already has one can drop it."""
@@ -71,7 +73,9 @@ async def replay(subscription_id: uuid.UUID, body: ReplayRequest, uow: UnitOfWor
 
 
 @subscription_router.post("/recover", status_code=202)
-async def recover(subscription_id: uuid.UUID, body: RecoverRequest, uow: UnitOfWork, caller: Writer) -> RecoverAccepted:
+async def recover(
+    subscription_id: uuid.UUID, body: RecoverRequest, uow: UnitOfWork, caller: Writer, place: ReplayPlace
+) -> RecoverAccepted:
     """Send again every failed or dead delivery of this subscription created since `since` — e.g. after the
     partner's endpoint was down — never one from before the subscription existed."""
     count, since = await service.recover(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 from sqlalchemy import Select, select
@@ -15,7 +16,7 @@ from aid_common.auth import Caller
 from aid_common.db import utcnow
 from aid_common.errors import Conflict, NotFound, Unprocessable
 from aid_common.notified_cache import NotifiedCache
-from aid_common.pagination import keyset, page
+from aid_common.pagination import batches, keyset, page
 from aid_contracts.pledges import (
     AgreementCancelled,
     AgreementPledged,
@@ -338,13 +339,15 @@ async def list_(
 
 async def all_matching(
     *, session: AsyncSession, donor_id: uuid.UUID | None, status: str | None, country: str | None, sector: str | None
-) -> list[tuple[Agreement, Donor]]:
-    """Every agreement the list's filters select, with its donor, in creation order (the export: all rows)."""
+) -> AsyncIterator[list[tuple[Agreement, Donor]]]:
+    """Every agreement the list's filters select, with its donor, in creation order, a batch at a time (the
+    export: all rows, never all in memory at once)."""
     stmt = _filtered(
         select(Agreement, Donor).join(Donor, Donor.id == Agreement.donor_id),
         donor_id=donor_id,
         status=status,
         country=country,
         sector=sector,
-    ).order_by(Agreement.created_at, Agreement.id)
-    return [(a, d) for a, d in (await session.execute(stmt)).all()]
+    )
+    async for rows in batches(session, stmt, Agreement):
+        yield [(a, d) for a, d in rows]

@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from aid_common import csv_lines
+from aid_common import csv_lines, exports
+from aid_common.gate import ExportGate
 from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Items, Limit, Page
 from aid_common.uow import ReadSession, StreamSession, UnitOfWork
 from aid_contracts.types import CountryCode, Sector
 from aid_pledges.agreements import service
 from aid_pledges.agreements.models import (
+    Agreement,
     AgreementCreate,
     AgreementRead,
     AmendRequest,
@@ -25,6 +27,7 @@ from aid_pledges.agreements.models import (
     Status,
 )
 from aid_pledges.deps import Reader, ReferenceCache, Writer
+from aid_pledges.donors.models import Donor
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 exports_router = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -153,6 +156,7 @@ async def agreement_history(agreement_id: uuid.UUID, session: ReadSession, calle
 async def agreements_csv(
     session: StreamSession,
     caller: Reader,
+    gate: ExportGate,
     donor_id: uuid.UUID | None = None,
     status: Status | None = None,
     country: Annotated[CountryCode | None, Query(description="earmarked country")] = None,
@@ -160,7 +164,7 @@ async def agreements_csv(
     hxl: Annotated[bool, Query(description="a HXL hashtag row under the header; false: plain CSV")] = True,
 ) -> StreamingResponse:
     """Every agreement the list's filters select (not a page), as CSV — with a HXL hashtag row by default."""
-    rows = await service.all_matching(
+    rows = service.all_matching(
         session=session,
         donor_id=donor_id,
         status=status.value if status else None,
@@ -172,30 +176,20 @@ async def agreements_csv(
         yield csv_lines.line(name for name, _ in AGREEMENT_COLUMNS)
         if hxl:
             yield csv_lines.line(tag for _, tag in AGREEMENT_COLUMNS)
-        for agreement, donor in rows:
-            read = AgreementRead.model_validate(agreement)
-            e = read.earmark
-            yield csv_lines.line(
-                [
-                    donor.name,
-                    donor.country,
-                    read.reference,
-                    read.title,
-                    read.status.value,
-                    read.amount,
-                    read.currency,
-                    read.fx_rate,
-                    read.amount_usd,
-                    read.disbursed_usd,
-                    read.pledged_on,
-                    read.signed_on,
-                    e.country,
-                    e.sector.value if e.sector else None,
-                    e.appeal,
-                    e.pillar,
-                    e.project_id,
-                ]
-            )
+        async for batch in rows:
+            for agreement, donor in batch:
+                yield _agreement_line(agreement, donor)
 
-    headers = {"content-disposition": 'attachment; filename="agreements.csv"'}
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
+    return exports.csv_answer(gate.through(lines()), "agreements.csv")
+
+
+def _agreement_line(agreement: Agreement, donor: Donor) -> str:
+    read = AgreementRead.model_validate(agreement)
+    e = read.earmark
+    return csv_lines.line(
+        [
+            donor.name, donor.country, read.reference, read.title, read.status.value, read.amount, read.currency,
+            read.fx_rate, read.amount_usd, read.disbursed_usd, read.pledged_on, read.signed_on, e.country,
+            e.sector.value if e.sector else None, e.appeal, e.pillar, e.project_id,
+        ]
+    )  # fmt: skip

@@ -130,13 +130,12 @@ def activity(
 
 
 async def activities(
-    session: AsyncSession, projects: list[Project], *, reporting: tuple[str, str], donors: bool
+    session: AsyncSession, projects: AsyncIterator[list[Project]], *, reporting: tuple[str, str], donors: bool
 ) -> AsyncIterator[bytes]:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     yield b'<?xml version="1.0" encoding="UTF-8"?>\n'
     yield f'<iati-activities version="2.03" generated-datetime="{now}">\n'.encode()
-    for start in range(0, len(projects), 200):
-        chunk = projects[start : start + 200]
+    async for chunk in projects:
         ids = [p.id for p in chunk]
         commitments: dict = defaultdict(list)
         rows = await session.execute(

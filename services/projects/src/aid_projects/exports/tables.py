@@ -80,29 +80,31 @@ def project_row(project: Project) -> list[object]:
     ]  # fmt: skip
 
 
-async def projects_csv(session: AsyncSession, projects: list[Project], *, hxl: bool) -> AsyncIterator[str]:
+async def projects_csv(projects: AsyncIterator[list[Project]], *, hxl: bool) -> AsyncIterator[str]:
     async def rows() -> AsyncIterator[list[object]]:
-        for project in projects:
-            yield project_row(project)
+        async for batch in projects:
+            for project in batch:
+                yield project_row(project)
 
     async for chunk in _table(PROJECT_COLUMNS, rows(), hxl=hxl):
         yield chunk
 
 
-async def flows_csv(session: AsyncSession, projects: list[Project], *, hxl: bool, donors: bool) -> AsyncIterator[str]:
+async def flows_csv(
+    session: AsyncSession, projects: AsyncIterator[list[Project]], *, hxl: bool, donors: bool
+) -> AsyncIterator[str]:
     """Every ledger entry of the given projects: who funded what, when, allocation or reversal. Without `donors`
     (a caller who may not see donors' agreements) the donor, the agreement's reference and the correlation id
     are left empty: the columns stay, so a reader's tools keep working."""
-    by_id = {p.id: p for p in projects}
 
     async def rows() -> AsyncIterator[list[object]]:
-        ids = list(by_id)
-        for start in range(0, len(ids), 500):
+        async for batch in projects:
+            by_id = {p.id: p for p in batch}
             stmt = (
                 select(LedgerEntry, AgreementFunds)
                 .join(AgreementFunds, AgreementFunds.agreement_id == LedgerEntry.agreement_id)
-                .where(LedgerEntry.project_id.in_(ids[start : start + 500]))
-                .order_by(LedgerEntry.created_at, LedgerEntry.id)
+                .where(LedgerEntry.project_id.in_(list(by_id)))
+                .order_by(LedgerEntry.project_id, LedgerEntry.created_at, LedgerEntry.id)
             )
             for entry, agreement in (await session.execute(stmt)).all():
                 p = by_id[entry.project_id]

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from aid_common import visibility
+from aid_common import exports, visibility
+from aid_common.gate import ExportGate
 from aid_common.uow import StreamSession
 from aid_contracts.types import CountryCode, Sector
 from aid_projects.deps import Reader, ServiceSettings
@@ -17,7 +16,6 @@ from aid_projects.projects import service as projects
 from aid_projects.projects.models import ProjectStatus
 from aid_projects.projects.service import ProjectFilter
 
-log = structlog.get_logger("aid.projects.exports")
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 Hxl = Annotated[bool, Query(description="a HXL hashtag row under the header (as HDX expects); false: plain CSV")]
 
@@ -41,51 +39,38 @@ async def _where(
 Where = Annotated[ProjectFilter, Depends(_where)]
 
 
-async def _marked(chunks: AsyncIterator[str] | AsyncIterator[bytes], mark: str) -> AsyncIterator[str | bytes]:
-    """The export, or — when it fails after its first bytes left, with the status already 200 — the export up to
-    there and `mark`, so that no reader takes a cut-off file for a whole one (an XML reader then fails on it)."""
-    try:
-        async for chunk in chunks:
-            yield chunk
-    except Exception:
-        log.exception("export.interrupted")
-        yield mark
-
-
-def _csv(chunks: AsyncIterator[str], name: str) -> StreamingResponse:
-    headers = {"content-disposition": f'attachment; filename="{name}"'}
-    body = _marked(chunks, "#EXPORT INTERRUPTED: this file is incomplete; see the service's log\n")
-    return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
-
-
 @router.get("/projects.csv", response_class=StreamingResponse)
-async def projects_csv(session: StreamSession, caller: Reader, where: Where, hxl: Hxl = True) -> StreamingResponse:
+async def projects_csv(
+    session: StreamSession, caller: Reader, where: Where, gate: ExportGate, hxl: Hxl = True
+) -> StreamingResponse:
     """Every project the filters select (the list's filters), with requirements, funding and coverage."""
-    rows = await projects.all_matching(session=session, where=where)
-    return _csv(tables.projects_csv(session, rows, hxl=hxl), "projects.csv")
+    rows = projects.all_matching(session=session, where=where)
+    return exports.csv_answer(gate.through(tables.projects_csv(rows, hxl=hxl)), "projects.csv")
 
 
 @router.get("/flows.csv", response_class=StreamingResponse)
-async def flows_csv(session: StreamSession, caller: Reader, where: Where, hxl: Hxl = True) -> StreamingResponse:
+async def flows_csv(
+    session: StreamSession, caller: Reader, where: Where, gate: ExportGate, hxl: Hxl = True
+) -> StreamingResponse:
     """Every funding flow (ledger entry) into the projects the filters select: donor, project, amount, kind. The
     donor and the agreement's reference only for a caller who may see donors' agreements (`pledges:read`)."""
-    rows = await projects.all_matching(session=session, where=where)
+    rows = projects.all_matching(session=session, where=where)
     donors = visibility.sees_donors(caller)
-    return _csv(tables.flows_csv(session, rows, hxl=hxl, donors=donors), "flows.csv")
+    return exports.csv_answer(gate.through(tables.flows_csv(session, rows, hxl=hxl, donors=donors)), "flows.csv")
 
 
 @router.get("/iati.xml", response_class=StreamingResponse)
 async def iati_xml(
-    session: StreamSession, caller: Reader, where: Where, settings: ServiceSettings
+    session: StreamSession, caller: Reader, where: Where, settings: ServiceSettings, gate: ExportGate
 ) -> StreamingResponse:
     """IATI 2.03 `iati-activities`: one activity per project, transactions from the ledger (see the mapping in
     docs/api/projects.md); providers, references and pledges only for a caller who may see donors' agreements."""
-    rows = await projects.all_matching(session=session, where=where)
+    rows = projects.all_matching(session=session, where=where)
     reporting = (settings.iati_reporting_org_ref, settings.iati_reporting_org_name)
     return StreamingResponse(
-        _marked(
-            iati.activities(session, rows, reporting=reporting, donors=visibility.sees_donors(caller)),
-            "\n<!-- EXPORT INTERRUPTED: this document is incomplete; see the service's log -->\n",
+        exports.marked(
+            gate.through(iati.activities(session, rows, reporting=reporting, donors=visibility.sees_donors(caller))),
+            exports.XML_BREAK.encode(),
         ),
         media_type="application/xml",
         headers={"content-disposition": 'attachment; filename="iati-activities.xml"'},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import Select, delete, select
@@ -13,7 +14,7 @@ from aid_common import outbox
 from aid_common.auth import Caller
 from aid_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from aid_common.events import CloudEvent
-from aid_common.pagination import keyset, page
+from aid_common.pagination import batches, keyset, page
 from aid_contracts.notifications import PartnerFacts
 from aid_contracts.projects import PartnerRole, ProjectCreated, ProjectUpdated
 from aid_projects import locks
@@ -169,10 +170,11 @@ async def list_(
     return page(rows.all(), limit=limit)
 
 
-async def all_matching(*, session: AsyncSession, where: ProjectFilter) -> list[Project]:
-    """Every project the filter selects, in creation order (exports: all rows, not a page)."""
-    stmt = where.apply(select(Project)).order_by(Project.created_at, Project.id)
-    return list((await session.execute(stmt)).scalars())
+async def all_matching(*, session: AsyncSession, where: ProjectFilter) -> AsyncIterator[list[Project]]:
+    """Every project the filter selects, in creation order, a batch at a time (exports: all rows, not a page,
+    never all in memory at once)."""
+    async for rows in batches(session, where.apply(select(Project)), Project):
+        yield [row[0] for row in rows]
 
 
 async def index_partners(*, session: AsyncSession, project: Project) -> None:
