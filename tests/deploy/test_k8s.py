@@ -178,7 +178,36 @@ def test_network_policies_and_the_app_agree(rendered) -> None:
             or net.prefixlen == 128
             or net
             in {ipaddress.ip_network("::/96"), ipaddress.ip_network("100::/64"), ipaddress.ip_network("fec0::/10")}
+            or net == ipaddress.ip_network("::ffff:0:0/96")  # goes out as IPv4; an ipBlock may not name it
         ), f"{net} is closed by the app but open in the NetworkPolicy"
+    assert not [c for c in closed if c.version == 6 and c.subnet_of(ipaddress.ip_network("::ffff:0:0/96"))], (
+        "the API server refuses an IPv4-mapped IPv6 block"
+    )
+
+
+def test_every_disruption_budget_lets_a_node_drain(rendered) -> None:
+    """A budget of minAvailable 1 over one replica allows no eviction: a node drain blocks for ever."""
+    overlay, objects = rendered
+    kinds = _by_kind(objects)
+    for name, pdb in kinds["PodDisruptionBudget"].items():
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        replicas = [
+            d["spec"]["replicas"]
+            for d in kinds["Deployment"].values()
+            if selector.items() <= d["spec"]["selector"]["matchLabels"].items()
+        ]
+        assert replicas, f"{overlay}/{name} selects no Deployment"
+        if "minAvailable" in pdb["spec"]:
+            assert min(replicas) > pdb["spec"]["minAvailable"], f"{overlay}/{name}: {replicas} replicas"
+        else:
+            assert pdb["spec"]["maxUnavailable"] >= 1, f"{overlay}/{name}"
+
+
+def test_strimzi_resources_use_the_served_api_version(rendered) -> None:
+    """Strimzi 1.x serves only kafka.strimzi.io/v1."""
+    _, objects = rendered
+    strimzi = [o for o in objects if o["apiVersion"].startswith("kafka.strimzi.io/")]
+    assert strimzi and {o["apiVersion"] for o in strimzi} == {"kafka.strimzi.io/v1"}
 
 
 def test_each_kafka_user_writes_only_its_own_topic(rendered) -> None:
