@@ -119,7 +119,7 @@ async def test_received_money_adds_up_over_projects_and_pools(projects, writer) 
     assert everything["received_usd"] == "50000.00", "Σ projects' received + Σ pools' received = Σ disbursed"
 
 
-async def test_figures_as_of_a_moment_are_those_recorded_then(projects, writer) -> None:
+async def test_figures_known_at_a_moment_are_those_recorded_then(projects, writer) -> None:
     a = await create_project(projects, writer, "SY-H-1", "100000.00")
     await deliver(projects, signed("30000.00", country="SY"))
     await asyncio.sleep(0.01)
@@ -129,21 +129,56 @@ async def test_figures_as_of_a_moment_are_those_recorded_then(projects, writer) 
     await deliver(projects, signed("50000.00", country="SY"))
     await projects.client.patch(f"/v1/projects/{a['id']}", json={"requirements_usd": "150000.00"}, headers=writer)
 
-    past = await projects.client.get(f"/v1/projects/{a['id']}", params={"as_of": then.isoformat()}, headers=writer)
+    past = await projects.client.get(f"/v1/projects/{a['id']}", params={"known_at": then.isoformat()}, headers=writer)
     figures = ("requirements_usd", "funded_usd", "unmet_usd", "coverage", "received_usd")
     assert {k: past.json()[k] for k in figures} == {k: before[k] for k in figures}
     today = dt.datetime.now(dt.UTC).date().isoformat()
     now = await project(projects, writer, a["id"])
-    as_of_today = await projects.client.get(f"/v1/projects/{a['id']}", params={"as_of": today}, headers=writer)
-    assert {k: as_of_today.json()[k] for k in figures} == {k: now[k] for k in figures}
+    known_today = await projects.client.get(f"/v1/projects/{a['id']}", params={"known_at": today}, headers=writer)
+    assert {k: known_today.json()[k] for k in figures} == {k: now[k] for k in figures}
     assert now["funded_usd"] == "80000.00"
     yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
-    gone = await projects.client.get(f"/v1/projects/{a['id']}", params={"as_of": yesterday}, headers=writer)
-    assert gone.status_code == 404 and "did not exist yet" in gone.json()["detail"]
-    listed = await projects.client.get("/v1/projects", params={"as_of": yesterday}, headers=writer)
+    gone = await projects.client.get(f"/v1/projects/{a['id']}", params={"known_at": yesterday}, headers=writer)
+    assert gone.status_code == 404 and "not recorded yet" in gone.json()["detail"]
+    listed = await projects.client.get("/v1/projects", params={"known_at": yesterday}, headers=writer)
     assert listed.json()["items"] == []
     bad = await projects.client.get("/v1/coverage", params={"by": "country", "as_of": "last week"}, headers=writer)
     assert bad.status_code == 422 and "as_of" in bad.json()["detail"]
+
+
+async def test_figures_as_of_a_day_follow_the_dates_money_moved(projects, writer) -> None:
+    """Issue: `as_of=2024-06-30` answered by when rows were written, so on data entered today it showed nothing.
+    Signed on 1 May, amended up on 1 June, money received on 1 August, all recorded today: each day answers
+    what had moved by then, and the pool and the ledger agree on every day."""
+    a = await create_project(projects, writer, "SY-H-1", "100000.00")
+    agreement = signed("60000.00", country="SY")  # signed_on 2024-05-01
+    await deliver(projects, agreement)
+    await deliver(projects, amended(agreement, "150000.00"))  # amended_on 2024-06-01: 50 000 to the pool
+    await deliver(projects, disbursed(agreement, "40000.00", "40000.00"))  # received_on 2024-08-01
+
+    async def on(day: str) -> tuple[dict, dict]:
+        p = await projects.client.get(f"/v1/projects/{a['id']}", params={"as_of": day}, headers=writer)
+        everything = await projects.client.get("/v1/coverage", params={"by": "all", "as_of": day}, headers=writer)
+        assert p.status_code == everything.status_code == 200, p.text
+        return p.json(), everything.json()["items"][0]
+
+    before, whole = await on("2024-04-30")
+    assert (before["funded_usd"], whole["unallocated_usd"], whole["received_usd"]) == ("0.00", "0.00", "0.00")
+    may, whole = await on("2024-05-31")
+    assert (may["funded_usd"], whole["unallocated_usd"]) == ("60000.00", "0.00")
+    june, whole = await on("2024-06-30")
+    assert (june["funded_usd"], whole["unallocated_usd"], june["received_usd"]) == ("100000.00", "50000.00", "0.00")
+    august, _ = await on("2024-08-01")
+    now = await project(projects, writer, a["id"])
+    assert august["received_usd"] == now["received_usd"] != "0.00"
+    ledger = (await projects.client.get(f"/v1/projects/{a['id']}/allocations", headers=writer)).json()["items"]
+    assert sorted(e["effective_on"] for e in ledger) == ["2024-05-01", "2024-06-01"]
+    flows = await projects.client.get("/v1/exports/flows.csv", params={"hxl": "false"}, headers=writer)
+    assert sorted(line.split(",")[0] for line in flows.text.splitlines()[1:]) == ["2024-05-01", "2024-06-01"]
+    known_before = await projects.client.get(
+        f"/v1/projects/{a['id']}", params={"as_of": "2024-06-30", "known_at": "2020-01-01"}, headers=writer
+    )
+    assert known_before.status_code == 404  # recorded long after that moment: nothing was known then
 
 
 async def test_the_preview_is_the_split_that_signing_then_makes(projects, writer) -> None:

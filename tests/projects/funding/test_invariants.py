@@ -7,10 +7,10 @@ disburse. After every step the figures must hold up:
 - every coverage row (country, sector, pillar, appeal, all) equals a recomputation from projects and pools;
 - Σ received over projects and pools = Σ disbursed;
 - the preview of each signature is the allocation that signing then makes;
-- at the end, `as_of` each earlier step answers that step's figures exactly.
+- at the end, `known_at` each earlier step answers that step's figures exactly.
 
 The same histories also run on PostgreSQL in two lanes at once (two writers under the scoped ledger locks);
-everything but the preview and `as_of` (which need one writer) must hold at the end.
+everything but the preview and `known_at` (which need one writer) must hold at the end.
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ async def _run(history: list[tuple], key_files, token) -> None:
             await world.apply(op)
             await world.check()
         for moment, figures in world.moments:
-            assert await world.figures(as_of=moment) == figures, f"as_of {moment}"
+            assert await world.figures(known_at=moment) == figures, f"known_at {moment}"
 
 
 # AID_INVARIANT_EXAMPLES raises the count for a longer local run.

@@ -11,6 +11,7 @@ from aid_common.auth import Caller, require_scope
 from aid_common.errors import Forbidden, Unprocessable
 from aid_common.state import Slot
 from aid_contracts.types import to_utc
+from aid_projects.funding.when import When
 from aid_projects.settings import ProjectsSettings
 
 Reader = Annotated[Caller, require_scope("projects:read")]
@@ -41,8 +42,8 @@ def _as_of(
         str | None,
         Query(
             max_length=40,
-            description="figures as recorded at a moment: a date (YYYY-MM-DD, the end of that day, UTC) or an ISO "
-            "8601 timestamp; omitted = now",
+            description="figures by the dates money moved: what was signed, amended, cancelled and received by "
+            "that day (YYYY-MM-DD, or the day of an ISO 8601 timestamp); omitted = now",
             examples=["2024-06-30"],
         ),
     ] = None,
@@ -99,3 +100,11 @@ def _known_at(
 
 
 KnownAt = Annotated[dt.datetime | None, Depends(_known_at)]
+
+
+def _when(as_of: AsOf, known_at: KnownAt) -> When:
+    return When(as_of=as_of.date() if as_of else None, known_at=known_at)
+
+
+# Which figures (funding.when): `as_of` a day (by the dates money moved) and/or `known_at` a moment (as recorded).
+At = Annotated[When, Depends(_when)]

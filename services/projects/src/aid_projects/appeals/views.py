@@ -9,7 +9,7 @@ from aid_common.pagination import Items
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_projects.appeals import service
 from aid_projects.appeals.models import AppealCreate, AppealRead, AppealUpdate
-from aid_projects.deps import AsOf, Reader, Steward
+from aid_projects.deps import At, Reader, Steward
 from aid_projects.funding import reports
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
@@ -28,19 +28,19 @@ async def create_appeal(body: AppealCreate, uow: UnitOfWork, caller: Steward) ->
 async def list_appeals(
     session: ReadSession,
     caller: Reader,
+    when: At,
     year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
-    as_of: AsOf = None,
 ) -> Items[AppealRead]:
     appeals = await service.list_(session=session, year=year)
-    return Items(items=await reports.appeals_read(session=session, appeals=appeals, as_of=as_of))
+    return Items(items=await reports.appeals_read(session=session, appeals=appeals, when=when))
 
 
 @router.get("/{code}")
-async def get_appeal(code: AppealCode, session: ReadSession, caller: Reader, as_of: AsOf = None) -> AppealRead:
+async def get_appeal(code: AppealCode, session: ReadSession, caller: Reader, when: At) -> AppealRead:
     """The appeal and each pillar against what it states it needs: funded (projects inside only), unmet,
-    over-funded, unallocated (pools earmarked to it), received, coverage — now or `as_of` a moment."""
+    over-funded, unallocated (pools earmarked to it), received, coverage — now, `as_of` a day or `known_at` a moment."""
     appeal = await service.get_or_404(session=session, code=code)
-    return await reports.appeal_read(session=session, appeal=appeal, as_of=as_of)
+    return await reports.appeal_read(session=session, appeal=appeal, when=when)
 
 
 @router.patch("/{code}")

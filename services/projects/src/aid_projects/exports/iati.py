@@ -4,6 +4,9 @@ one activity at a time; validated against the official 2.03 XSD in the tests.
 How the ledger maps onto IATI TransactionType codes (https://iatistandard.org/en/iati-standard/203/codelists/
 transactiontype/), the reporting organisation being the coordinating agency that receives the money:
 
+Transactions are dated by the day the money moved (an agreement's signing, amendment or cancellation; money
+received), not the day it was recorded here.
+
 - an allocation from a signed agreement (a reversal: negative) → 11 Incoming Commitment, the donor as provider:
   a signed agreement commits the donor's money to the activity;
 - money received (a disbursement's share) → 1 Incoming Funds, the donor as provider: money that arrived;
@@ -142,21 +145,21 @@ async def activities(
             select(LedgerEntry, AgreementFunds)
             .join(AgreementFunds, AgreementFunds.agreement_id == LedgerEntry.agreement_id)
             .where(LedgerEntry.project_id.in_(ids))
-            .order_by(LedgerEntry.created_at)
+            .order_by(LedgerEntry.effective_on, LedgerEntry.created_at)
         )
         for entry, agreement in rows.all():
             who = (agreement.donor, agreement.reference) if donors else (None, None)
-            commitments[entry.project_id].append((entry.created_at.date(), entry.amount_usd, *who))
+            commitments[entry.project_id].append((entry.effective_on, entry.amount_usd, *who))
         received: dict = defaultdict(list)
         rows = await session.execute(
             select(ReceivedEntry, AgreementFunds)
             .join(AgreementFunds, AgreementFunds.agreement_id == ReceivedEntry.agreement_id)
             .where(ReceivedEntry.project_id.in_(ids))
-            .order_by(ReceivedEntry.created_at)
+            .order_by(ReceivedEntry.effective_on, ReceivedEntry.created_at)
         )
         for entry, agreement in rows.all():
             received[entry.project_id].append(
-                (entry.created_at.date(), entry.amount_usd, agreement.donor if donors else None)
+                (entry.effective_on, entry.amount_usd, agreement.donor if donors else None)
             )
         pledges: dict = defaultdict(list)
         pledged_rows = await session.execute(

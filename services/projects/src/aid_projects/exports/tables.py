@@ -93,7 +93,8 @@ async def projects_csv(projects: AsyncIterator[list[Project]], *, hxl: bool) -> 
 async def flows_csv(
     session: AsyncSession, projects: AsyncIterator[list[Project]], *, hxl: bool, donors: bool
 ) -> AsyncIterator[str]:
-    """Every ledger entry of the given projects: who funded what, when, allocation or reversal. Without `donors`
+    """Every ledger entry of the given projects: who funded what, when (the day the money moved), allocation or
+    reversal. Without `donors`
     (a caller who may not see donors' agreements) the donor, the agreement's reference and the correlation id
     are left empty: the columns stay, so a reader's tools keep working."""
 
@@ -104,13 +105,13 @@ async def flows_csv(
                 select(LedgerEntry, AgreementFunds)
                 .join(AgreementFunds, AgreementFunds.agreement_id == LedgerEntry.agreement_id)
                 .where(LedgerEntry.project_id.in_(list(by_id)))
-                .order_by(LedgerEntry.project_id, LedgerEntry.created_at, LedgerEntry.id)
+                .order_by(LedgerEntry.project_id, LedgerEntry.effective_on, LedgerEntry.created_at, LedgerEntry.id)
             )
             for entry, agreement in (await session.execute(stmt)).all():
                 p = by_id[entry.project_id]
                 who = (agreement.donor.get("name"), agreement.reference) if donors else (None, None)
                 yield [
-                    entry.created_at.date().isoformat(), *who, p.code, p.title, _implementers(p), iso3(p.country),
+                    entry.effective_on.isoformat(), *who, p.code, p.title, _implementers(p), iso3(p.country),
                     p.sector, entry.kind, entry.amount_usd, entry.correlation_id if donors else None,
                 ]  # fmt: skip
 

@@ -15,12 +15,12 @@ The rule, for a row (a project, a country, a sector, an appeal pillar, an appeal
 - `coverage` = funded / requirements.
 
 A snapshot is read from the append-only tables (ledger entries, pool entries, received entries, project
-revisions) up to a moment, or from the current totals when no moment is asked: the same rows either way.
+revisions) for a `When` — money moved by a day, as recorded by a moment — or from the current totals when
+neither is asked: the same rows either way.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_contracts.pledges import Earmark
 from aid_projects.appeals.models import Appeal
 from aid_projects.funding.models import AgreementFunds, CoverageRow, LedgerEntry, PoolEntry, ReceivedEntry
+from aid_projects.funding.when import NOW, When
 from aid_projects.money import ZERO, Figures, coverage, usd
 from aid_projects.projects.models import Project, ProjectRevision
 
@@ -174,22 +175,17 @@ def coverage_rows(snapshot: Snapshot, by: CoverageBy, appeals: dict[str, list[st
     return rows
 
 
-async def load(
-    session: AsyncSession, *, as_of: dt.datetime | None = None, project_ids: list[uuid.UUID] | None = None
-) -> Snapshot:
-    """Every project and pool with its figures: now (the running totals), or as recorded at `as_of`. With
-    `project_ids`, only those projects and the pools earmarked to them."""
+async def load(session: AsyncSession, *, when: When = NOW, project_ids: list[uuid.UUID] | None = None) -> Snapshot:
+    """Every project and pool with its figures: now (the running totals), or for `when` (money moved by `as_of`,
+    as recorded by `known_at`). With `project_ids`, only those projects and the pools earmarked to them."""
     snapshot = Snapshot()
-    appeals = select(Appeal)
-    if as_of is not None:
-        appeals = appeals.where(Appeal.created_at <= as_of)
-    for appeal in (await session.execute(appeals)).scalars():
+    for appeal in (await session.execute(select(Appeal).where(*when.recorded(Appeal)))).scalars():
         for pillar in appeal.pillars:
             snapshot.stated[(appeal.code, pillar.code)] = pillar.requirements_usd
-    if as_of is None:
+    if when.now:
         await _load_now(session, snapshot, project_ids)
     else:
-        await _load_as_of(session, snapshot, as_of, project_ids)
+        await _load_at(session, snapshot, when, project_ids)
     return snapshot
 
 
@@ -215,19 +211,24 @@ async def _load_now(session: AsyncSession, snapshot: Snapshot, project_ids: list
         snapshot.pools.append(PoolFigures(a.agreement_id, a.pool_key, a.earmark, a.pool_usd, a.pool_received_usd))
 
 
-async def _sums(session: AsyncSession, column, model, as_of: dt.datetime, *where) -> dict:
+async def _sums(session: AsyncSession, column, model, when: When, *where) -> dict:
     rows = await session.execute(
-        select(column, func.sum(model.amount_usd)).where(model.created_at <= as_of, *where).group_by(column)
+        select(column, func.sum(model.amount_usd)).where(*when.entries(model), *where).group_by(column)
     )
     return {k: usd(v) for k, v in rows.all()}
 
 
-async def _load_as_of(
-    session: AsyncSession, snapshot: Snapshot, as_of: dt.datetime, project_ids: list[uuid.UUID] | None
-) -> None:
+async def _structure(
+    session: AsyncSession, when: When, project_ids: list[uuid.UUID] | None
+) -> list[tuple[Project, str, Decimal]]:
+    """Each project with its status and requirements: as recorded by `known_at` (those that existed then), or
+    as they are now."""
+    if when.known_at is None:
+        now = await session.execute(select(Project).where(_only(project_ids, Project.id)))
+        return [(p, p.status, p.requirements_usd) for p in now.scalars()]
     latest = (
         select(ProjectRevision.project_id, func.max(ProjectRevision.created_at).label("at"))
-        .where(ProjectRevision.created_at <= as_of, _only(project_ids, ProjectRevision.project_id))
+        .where(*when.recorded(ProjectRevision), _only(project_ids, ProjectRevision.project_id))
         .group_by(ProjectRevision.project_id)
         .subquery()
     )
@@ -239,25 +240,22 @@ async def _load_as_of(
             (ProjectRevision.project_id == latest.c.project_id) & (ProjectRevision.created_at == latest.c.at),
         )
     )
-    funded = await _sums(session, LedgerEntry.project_id, LedgerEntry, as_of)
+    return [(p, rev.status, rev.requirements_usd) for p, rev in revisions.all()]
+
+
+async def _load_at(session: AsyncSession, snapshot: Snapshot, when: When, project_ids: list[uuid.UUID] | None) -> None:
+    funded = await _sums(session, LedgerEntry.project_id, LedgerEntry, when)
     received = await _sums(
-        session, ReceivedEntry.project_id, ReceivedEntry, as_of, ReceivedEntry.project_id.is_not(None)
+        session, ReceivedEntry.project_id, ReceivedEntry, when, ReceivedEntry.project_id.is_not(None)
     )
-    for p, rev in revisions.all():
+    for p, status, requirements in await _structure(session, when, project_ids):
         snapshot.projects[p.id] = ProjectFigures(
-            p.id,
-            p.country,
-            p.sector,
-            p.appeal,
-            p.pillar,
-            rev.status,
-            rev.requirements_usd,
-            funded.get(p.id, ZERO),
-            received.get(p.id, ZERO),
-        )
-    balances = await _sums(session, PoolEntry.agreement_id, PoolEntry, as_of)
+            p.id, p.country, p.sector, p.appeal, p.pillar, status, requirements,
+            funded.get(p.id, ZERO), received.get(p.id, ZERO),
+        )  # fmt: skip
+    balances = await _sums(session, PoolEntry.agreement_id, PoolEntry, when)
     pool_received = await _sums(
-        session, ReceivedEntry.agreement_id, ReceivedEntry, as_of, ReceivedEntry.project_id.is_(None)
+        session, ReceivedEntry.agreement_id, ReceivedEntry, when, ReceivedEntry.project_id.is_(None)
     )
     ids = [i for i in {*balances, *pool_received} if balances.get(i, ZERO) or pool_received.get(i, ZERO)]
     if ids:

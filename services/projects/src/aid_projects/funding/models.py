@@ -82,6 +82,8 @@ class LedgerEntry(Base):
     amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
     event_id: Mapped[str] = mapped_column(String(100))
     correlation_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # the day the money moved (signed, amended, cancelled, received); created_at: when it was recorded
+    effective_on: Mapped[dt.date] = mapped_column(Date, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
@@ -93,6 +95,8 @@ class PoolEntry(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     agreement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agreement_funds.agreement_id"), index=True)
     amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    # the day the money moved (signed, amended, cancelled, received); created_at: when it was recorded
+    effective_on: Mapped[dt.date] = mapped_column(Date, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
@@ -106,6 +110,8 @@ class ReceivedEntry(Base):
     agreement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agreement_funds.agreement_id"), index=True)
     project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id"), nullable=True, index=True)
     amount_usd: Mapped[Decimal] = mapped_column(Amount(2))
+    # the day the money moved (signed, amended, cancelled, received); created_at: when it was recorded
+    effective_on: Mapped[dt.date] = mapped_column(Date, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
@@ -137,7 +143,8 @@ class LedgerEntryRead(BaseModel):
     kind: EntryKind
     event_id: str
     correlation_id: str | None
-    created_at: dt.datetime
+    effective_on: dt.date = Field(description="the day the money moved (the agreement's signing, amendment, …)")
+    created_at: dt.datetime = Field(description="when this service recorded it")
 
 
 class PoolRead(BaseModel):

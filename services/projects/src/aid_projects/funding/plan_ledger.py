@@ -13,20 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_common.events import CloudEvent
 from aid_contracts.pledges import AgreementFacts, FlowRoute
 from aid_projects.appeals.models import Appeal
+from aid_projects.funding.dates import day_of
 from aid_projects.funding.models import PlanRowEntry
 from aid_projects.funding.plan_rows import Row, counts, moves
 from aid_projects.projects.models import Project
 
 Key = tuple[str, str | None, str]  # country, plan, cluster row
-
-
-def effective_on(facts: AgreementFacts) -> dt.date:
-    """The day the money moved: signed, amended or cancelled (a pledge moves nothing; its day is kept anyway)."""
-    for field in ("signed_on", "amended_on", "cancelled_on", "pledged_on"):
-        day = getattr(facts, field, None)
-        if isinstance(day, dt.date):
-            return day
-    return dt.datetime.now(dt.UTC).date()
 
 
 async def record(*, session: AsyncSession, facts: AgreementFacts, event: CloudEvent) -> None:
@@ -37,7 +29,7 @@ async def record(*, session: AsyncSession, facts: AgreementFacts, event: CloudEv
         for move in moves(route, facts.amount_usd):
             target[(country, move.row.plan, move.row.cluster)] += move.amount_usd
     held = await _held(session, facts)
-    on = effective_on(facts)
+    on = day_of(event)
     for key in sorted(target.keys() | held.keys(), key=str):
         delta = target.get(key, Decimal(0)) - held.get(key, Decimal(0))
         if delta:

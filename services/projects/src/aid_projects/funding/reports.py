@@ -3,7 +3,6 @@ project's ledger, the pools and why they wait, coverage rows. The figures themse
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections import defaultdict
 from decimal import Decimal
@@ -18,6 +17,7 @@ from aid_projects.funding import figures
 from aid_projects.funding.figures import CoverageBy
 from aid_projects.funding.models import AgreementFunds, CoverageRow, LedgerEntry, PoolRead
 from aid_projects.funding.service import earmark_values
+from aid_projects.funding.when import NOW, When
 from aid_projects.money import ZERO, usd
 from aid_projects.projects.models import Project, ProjectRead
 
@@ -72,16 +72,14 @@ async def pools(*, session: AsyncSession) -> list[PoolRead]:
     ]
 
 
-async def _appeal_pillars(session: AsyncSession, as_of: dt.datetime | None) -> dict[str, list[str]]:
-    stmt = select(Appeal)
-    if as_of is not None:
-        stmt = stmt.where(Appeal.created_at <= as_of)
+async def _appeal_pillars(session: AsyncSession, when: When) -> dict[str, list[str]]:
+    stmt = select(Appeal).where(*when.recorded(Appeal))
     return {a.code: [p.code for p in a.pillars] for a in (await session.execute(stmt)).scalars()}
 
 
-async def coverage_by(*, session: AsyncSession, by: CoverageBy, as_of: dt.datetime | None = None) -> list[CoverageRow]:
-    snapshot = await figures.load(session, as_of=as_of)
-    return figures.coverage_rows(snapshot, by, await _appeal_pillars(session, as_of))
+async def coverage_by(*, session: AsyncSession, by: CoverageBy, when: When = NOW) -> list[CoverageRow]:
+    snapshot = await figures.load(session, when=when)
+    return figures.coverage_rows(snapshot, by, await _appeal_pillars(session, when))
 
 
 async def pledged_usd(*, session: AsyncSession, project_ids: list[uuid.UUID]) -> dict[uuid.UUID, Decimal]:
@@ -96,13 +94,11 @@ async def pledged_usd(*, session: AsyncSession, project_ids: list[uuid.UUID]) ->
     return {pid: usd(total) for pid, total in rows.all() if pid is not None}
 
 
-async def projects_read(
-    *, session: AsyncSession, projects: list[Project], as_of: dt.datetime | None = None
-) -> list[ProjectRead]:
-    """Projects with their figures; as of a moment, those that existed then, with what they needed, their status
-    and their figures at that moment."""
+async def projects_read(*, session: AsyncSession, projects: list[Project], when: When = NOW) -> list[ProjectRead]:
+    """Projects with their figures; `known_at` a moment, those recorded by then, with what they needed and their
+    status then; `as_of` a day, the money moved by then."""
     ids = [p.id for p in projects]
-    snapshot = await figures.load(session, as_of=as_of, project_ids=ids)
+    snapshot = await figures.load(session, when=when, project_ids=ids)
     pledged = await pledged_usd(session=session, project_ids=ids)
     out = []
     for p in projects:
@@ -120,20 +116,18 @@ async def projects_read(
     return out
 
 
-async def project_read(*, session: AsyncSession, project: Project, as_of: dt.datetime | None = None) -> ProjectRead:
-    found = await projects_read(session=session, projects=[project], as_of=as_of)
+async def project_read(*, session: AsyncSession, project: Project, when: When = NOW) -> ProjectRead:
+    found = await projects_read(session=session, projects=[project], when=when)
     if not found:
-        raise NotFound(f"project {project.id} did not exist yet at {as_of.isoformat() if as_of else 'that moment'}")
+        raise NotFound(f"project {project.id} was not recorded yet at {_moment(when)}")
     return found[0]
 
 
-async def appeals_read(
-    *, session: AsyncSession, appeals: list[Appeal], as_of: dt.datetime | None = None
-) -> list[AppealRead]:
-    snapshot = await figures.load(session, as_of=as_of)
+async def appeals_read(*, session: AsyncSession, appeals: list[Appeal], when: When = NOW) -> list[AppealRead]:
+    snapshot = await figures.load(session, when=when)
     out = []
     for appeal in appeals:
-        if as_of is not None and appeal.created_at > as_of:
+        if when.known_at is not None and appeal.created_at > when.known_at:
             continue
         whole, by_pillar = figures.appeal_rows(snapshot, appeal.code, [p.code for p in appeal.pillars])
         pillars = [
@@ -155,8 +149,12 @@ async def appeals_read(
     return out
 
 
-async def appeal_read(*, session: AsyncSession, appeal: Appeal, as_of: dt.datetime | None = None) -> AppealRead:
-    found = await appeals_read(session=session, appeals=[appeal], as_of=as_of)
+async def appeal_read(*, session: AsyncSession, appeal: Appeal, when: When = NOW) -> AppealRead:
+    found = await appeals_read(session=session, appeals=[appeal], when=when)
     if not found:
-        raise NotFound(f"appeal {appeal.code} did not exist yet at {as_of.isoformat() if as_of else 'that moment'}")
+        raise NotFound(f"appeal {appeal.code} was not recorded yet at {_moment(when)}")
     return found[0]
+
+
+def _moment(when: When) -> str:
+    return when.known_at.isoformat() if when.known_at else "that moment"

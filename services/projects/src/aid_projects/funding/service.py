@@ -15,6 +15,7 @@ earmarked to the project itself stays (the donor chose it) and shows as over-fun
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,6 +32,7 @@ from aid_contracts.projects import PoolUpdated, ProjectFullyFunded, ProjectFundi
 from aid_projects import locks
 from aid_projects.appeals import service as appeals
 from aid_projects.funding.allocation import Plan, plan_agreement, plan_draw, split_by_weight
+from aid_projects.funding.dates import day_of
 from aid_projects.funding.models import (
     AgreementFunds,
     AllocationPreview,
@@ -183,10 +185,11 @@ async def apply_agreement(*, session: AsyncSession, facts: AgreementFacts, event
         record_entry(session=session, project=project, share=share, amount=amount, cause=event)
         if amount < 0:
             freed.append(project)
+    on = day_of(event)
     if proposal.plan.pool:
-        await _move_pool(session, agreement, proposal.plan.pool)
+        await _move_pool(session, agreement, proposal.plan.pool, on=on)
     if agreement.received_usd > 0:  # money already received follows the new shares
-        await _spread_received(session, agreement)
+        await _spread_received(session, agreement, on=on)
     for project in freed:
         await fill_gap(session=session, project=project, cause=event)
 
@@ -209,6 +212,7 @@ def record_entry(*, session: AsyncSession, project: Project, share: Share, amoun
             amount_usd=amount,
             event_id=cause.id,
             correlation_id=cause.correlationid,
+            effective_on=day_of(cause),
         )
     )
     share.allocated_usd += amount
@@ -241,9 +245,9 @@ def record_entry(*, session: AsyncSession, project: Project, share: Share, amoun
         )
 
 
-async def _move_pool(session: AsyncSession, agreement: AgreementFunds, delta: Decimal) -> None:
+async def _move_pool(session: AsyncSession, agreement: AgreementFunds, delta: Decimal, *, on: dt.date) -> None:
     agreement.pool_usd += delta
-    session.add(PoolEntry(id=uuid.uuid4(), agreement_id=agreement.agreement_id, amount_usd=delta))
+    session.add(PoolEntry(id=uuid.uuid4(), agreement_id=agreement.agreement_id, amount_usd=delta, effective_on=on))
     await session.flush()
     balance = await session.scalar(
         select(func.coalesce(func.sum(AgreementFunds.pool_usd), 0)).where(AgreementFunds.pool_key == agreement.pool_key)
@@ -260,7 +264,7 @@ async def _move_pool(session: AsyncSession, agreement: AgreementFunds, delta: De
     )
 
 
-async def _spread_received(session: AsyncSession, agreement: AgreementFunds) -> None:
+async def _spread_received(session: AsyncSession, agreement: AgreementFunds, *, on: dt.date) -> None:
     """Attribute the money received on an agreement to its projects in proportion to what each holds of it;
     the pool's part waits in the pool (and is shown there) until a project draws it."""
     shares = await _shares(session, agreement.agreement_id)
@@ -277,15 +281,17 @@ async def _spread_received(session: AsyncSession, agreement: AgreementFunds) -> 
         delta = deltas[project.id]
         project.received_usd += delta
         shares[project.id].received_usd += delta
-        session.add(_received(agreement, project.id, delta))
+        session.add(_received(agreement, project.id, delta, on))
     pooled = agreement.received_usd - sum((s.received_usd for s in shares.values()), ZERO)
     if pooled != agreement.pool_received_usd:
-        session.add(_received(agreement, None, pooled - agreement.pool_received_usd))
+        session.add(_received(agreement, None, pooled - agreement.pool_received_usd, on))
         agreement.pool_received_usd = pooled
 
 
-def _received(agreement: AgreementFunds, project_id: uuid.UUID | None, delta: Decimal) -> ReceivedEntry:
-    return ReceivedEntry(id=uuid.uuid4(), agreement_id=agreement.agreement_id, project_id=project_id, amount_usd=delta)
+def _received(agreement: AgreementFunds, project_id: uuid.UUID | None, delta: Decimal, on: dt.date) -> ReceivedEntry:
+    return ReceivedEntry(
+        id=uuid.uuid4(), agreement_id=agreement.agreement_id, project_id=project_id, amount_usd=delta, effective_on=on
+    )
 
 
 async def apply_disbursement(*, session: AsyncSession, payload: DisbursementReceived) -> None:
@@ -294,7 +300,7 @@ async def apply_disbursement(*, session: AsyncSession, payload: DisbursementRece
     if agreement is None:
         return  # never seen signed: there is nothing to attribute the money to
     agreement.received_usd = max(agreement.received_usd, payload.disbursed_usd_total)
-    await _spread_received(session, agreement)
+    await _spread_received(session, agreement, on=payload.received_on)
 
 
 async def project_changed(*, session: AsyncSession, project: Project, cause: CloudEvent) -> None:
@@ -327,9 +333,9 @@ async def _return_excess(session: AsyncSession, *, project: Project, cause: Clou
     for agreement_id, amount in back.items():
         share, agreement = loose[agreement_id]
         record_entry(session=session, project=project, share=share, amount=-amount, cause=cause)
-        await _move_pool(session, agreement, amount)
+        await _move_pool(session, agreement, amount, on=day_of(cause))
         if agreement.received_usd > 0:
-            await _spread_received(session, agreement)
+            await _spread_received(session, agreement, on=day_of(cause))
     takers: dict[uuid.UUID, Project] = {}
     for agreement_id in back:
         for p in await matching_active_projects(session=session, earmark=loose[agreement_id][1].earmark):
@@ -363,9 +369,9 @@ async def fill_gap(*, session: AsyncSession, project: Project, cause: CloudEvent
         agreement = by_id[agreement_id]
         share = await session.get(Share, (agreement_id, project.id)) or _new_share(session, agreement_id, project.id)
         record_entry(session=session, project=project, share=share, amount=amount, cause=cause)
-        await _move_pool(session, agreement, -amount)
+        await _move_pool(session, agreement, -amount, on=day_of(cause))
         if agreement.received_usd > 0:
-            await _spread_received(session, agreement)
+            await _spread_received(session, agreement, on=day_of(cause))
 
 
 async def preview(*, session: AsyncSession, amount_usd: Decimal, earmark: Earmark) -> AllocationPreview:

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from aid_common.errors import Unprocessable
 from aid_common.pagination import Items
 from aid_common.uow import ReadSession
-from aid_projects.deps import AsOf, KnownAt, Reader
+from aid_projects.deps import AsOf, At, KnownAt, Reader
 from aid_projects.funding import plan_report, reports, service
 from aid_projects.funding.models import (
     AllocationPreview,
@@ -29,14 +29,15 @@ async def get_coverage(
     session: ReadSession,
     caller: Reader,
     by: Annotated[CoverageBy, Query(description="how to group; `all` is one row for everything")],
-    as_of: AsOf = None,
+    when: At,
 ) -> Items[CoverageRow]:
     """One rule at every level: `requirements_usd` (the projects' inside the row; for appeals and pillars what the
     appeal states), `funded_usd` (allocations to projects inside — never pools), `unmet_usd` (requirements −
     Σ min(funded, requirements) over the projects, so one over-funded project hides no gap), `overfunded_usd`,
     `unallocated_usd` (pools whose earmark lies inside the row), `received_usd` (projects' and pools'),
-    `coverage` = funded / requirements. Now, or `as_of` a moment."""
-    return Items(items=await reports.coverage_by(session=session, by=by, as_of=as_of))
+    `coverage` = funded / requirements. Now, `as_of` a day (by the dates money moved) or `known_at` a moment (as
+    recorded then)."""
+    return Items(items=await reports.coverage_by(session=session, by=by, when=when))
 
 
 @router.get("/pools")

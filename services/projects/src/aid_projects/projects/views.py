@@ -8,7 +8,7 @@ from aid_common.idempotency import idempotent
 from aid_common.pagination import Cursor, Limit, Page
 from aid_common.uow import ReadSession, UnitOfWork
 from aid_contracts.types import CountryCode, Sector
-from aid_projects.deps import AsOf, Reader, Steward, Writer
+from aid_projects.deps import At, Reader, Steward, Writer
 from aid_projects.funding import reports
 from aid_projects.funding import service as funding
 from aid_projects.funding.models import LedgerEntryRead
@@ -32,16 +32,17 @@ async def create_project(body: ProjectCreate, uow: UnitOfWork, caller: Steward) 
 async def list_projects(
     session: ReadSession,
     caller: Reader,
+    when: At,
     country: CountryCode | None = None,
     sector: Sector | None = None,
     appeal: str | None = None,
     status: ProjectStatus | None = None,
     partner_id: uuid.UUID | None = None,
-    as_of: AsOf = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[ProjectRead]:
-    """Projects with their figures (now, or `as_of` a moment: only projects that existed then)."""
+    """Projects with their figures: now, `as_of` a day (the money moved by then) or `known_at` a moment (only
+    projects recorded by then, as they were)."""
     where = ProjectFilter(
         country=country,
         sector=sector.value if sector else None,
@@ -50,16 +51,15 @@ async def list_projects(
         partner_id=partner_id,
     )
     items, next_cursor = await service.list_(session=session, where=where, cursor=cursor, limit=limit)
-    return Page(
-        items=await reports.projects_read(session=session, projects=items, as_of=as_of), next_cursor=next_cursor
-    )
+    return Page(items=await reports.projects_read(session=session, projects=items, when=when), next_cursor=next_cursor)
 
 
 @router.get("/{project_id}")
-async def get_project(project_id: uuid.UUID, session: ReadSession, caller: Reader, as_of: AsOf = None) -> ProjectRead:
-    """The project with its figures — `as_of` a moment: what it needed, its status and its funding then."""
+async def get_project(project_id: uuid.UUID, session: ReadSession, caller: Reader, when: At) -> ProjectRead:
+    """The project with its figures — `as_of` a day: the money moved by then; `known_at` a moment: what it
+    needed, its status and its funding as recorded then."""
     project = await service.get_or_404(session=session, project_id=project_id)
-    return await reports.project_read(session=session, project=project, as_of=as_of)
+    return await reports.project_read(session=session, project=project, when=when)
 
 
 @router.patch("/{project_id}")
