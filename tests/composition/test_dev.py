@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -88,6 +89,12 @@ async def test_dev_serves_the_demo_and_keeps_it_across_a_restart(tmp_path) -> No
             ]
             partners = (await http.get(f"http://127.0.0.1:{base + 2}/v1/partners")).json()["items"]
             assert {p["names"]["ar"] for p in partners} >= {"الهلال الأحمر المصري", "قطر الخيرية"}
+            # by the dates money moved: nothing by 2023's end, Kuwait's (signed 20 Feb 2024) by February's
+            by_day = {}
+            for day in ("2023-12-31", "2024-02-29", "2024-06-30"):
+                r = await http.get(f"http://127.0.0.1:{base + 1}/v1/coverage", params={"by": "all", "as_of": day})
+                by_day[day] = Decimal(r.json()["items"][0]["funded_usd"])
+            assert by_day["2023-12-31"] == 0 < by_day["2024-02-29"] < by_day["2024-06-30"]
             before = (await http.get(f"http://127.0.0.1:{base}/v1/agreements", params={"limit": 500})).json()
             funded_before = {p["code"]: p["funded_usd"] for p in syria}
     finally:
