@@ -5,6 +5,7 @@ tables from its own ledger, to the dollar. Embedded (SQLite, the in-process bus)
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -84,6 +85,17 @@ async def test_importing_pse_reproduces_ftss_published_tables(
     pools = (await projects.client.get("/v1/pools", headers=admin)).json()["items"]
     waiting = sum(Decimal(p["balance_usd"]) for p in pools if p["earmark"]["country"] == "PS")
     assert abs(waiting - (plan_total + outside)) <= 1
+
+    # The same money by the dates it moved (each flow's decision date), and as recorded (known_at).
+    async def unallocated(**when: str) -> Decimal:
+        answer = await projects.client.get("/v1/coverage", params={"by": "country", **when}, headers=admin)
+        return sum((Decimal(r["unallocated_usd"]) for r in answer.json()["items"] if r["key"] == "PS"), Decimal(0))
+
+    assert await unallocated(as_of="2015-01-01") == 0
+    assert 0 < await unallocated(as_of="2020-06-30") < waiting
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert abs(await unallocated(as_of=today) - waiting) <= 1  # all by today: some were decided in 2021
+    assert await unallocated(known_at="2020-12-31") == 0  # recorded today: not known in 2020
     assert {r["plan_name"] for r in rows if r["plan_code"]} == {
         "occupied Palestinian territory 2020 (part of 2018-2020 HRP)"
     }
