@@ -111,3 +111,49 @@ async def test_importing_pse_reproduces_ftss_published_tables(
         "items"
     ]
     assert after == rows
+
+
+async def test_an_import_reaches_a_partner_through_its_subscription_without_a_flood(
+    start_service, tmp_path, token, receiver
+) -> None:
+    """An import is hundreds of agreements at once: a partner following Palestine's pools with a daily cap of 20
+    hears 20 webhooks, and every other event waits for the next digest instead of flooding its endpoint."""
+    from aid_notifications.app import create_app as create_notifications
+    from aid_notifications.settings import NotificationsSettings
+    from tests.notifications.deliveries.test_digests import _digests_due, _verified
+
+    bus = MemoryBus()
+    url = {name: f"sqlite+aiosqlite:///{tmp_path / name}.db" for name in ("pledges", "projects", "notifications")}
+    pledges = await start_service(create_pledges, PledgesSettings, url["pledges"], bus=bus, role="all")
+    await start_service(create_projects, ProjectsSettings, url["projects"], bus=bus, role="all")
+    notifications = await start_service(
+        create_notifications, NotificationsSettings, url["notifications"], bus=bus, role="all",
+        AID_WEBHOOK_ALLOW_PRIVATE="127.0.0.0/8", AID_DELIVERY_POLL_SECONDS="0.1",
+    )  # fmt: skip
+    admin = auth(token("admin"))
+    partner = (await notifications.client.post("/v1/partners", json={"name": "UNRWA"}, headers=admin)).json()
+    body = {
+        "partner_id": partner["id"], "url": receiver.url("/ps"), "event_types": ["aid.pool.updated"],
+        "filter": {"countries": ["PS"]}, "max_per_day": 20,
+    }  # fmt: skip
+    sub = (await notifications.client.post("/v1/subscriptions", json=body, headers=admin)).json()
+    r = await pledges.client.post(
+        "/v1/imports/fts", files=_files([*FLOW_PAGES, *TABLES]), headers={**admin, "Idempotency-Key": "pse-2020"}
+    )
+    assert r.status_code == 200, r.text
+
+    async def settled() -> int | None:
+        handled = notifications.runtime.consumer.outcomes["handled"]
+        await asyncio.sleep(1)
+        return handled if handled == notifications.runtime.consumer.outcomes["handled"] and handled > 20 else None
+
+    await eventually(settled, timeout=120)
+    await eventually(lambda: len(receiver.at("/ps")) >= 20, timeout=30)
+    await asyncio.sleep(1)
+    assert len(receiver.at("/ps")) == 20, "the daily cap holds"
+    assert await _digests_due(notifications, dt.timedelta(days=1, minutes=1)) == 1
+    await eventually(lambda: len(receiver.at("/ps")) == 21, timeout=10)
+    digest = _verified(receiver.at("/ps")[-1], sub["secret"])
+    assert digest["type"] == "aid.digest" and digest["data"]["over_daily_cap"] == digest["data"]["count"] > 0
+    correlations = {_verified(w, sub["secret"]).get("correlationid") for w in receiver.at("/ps")[:20]}
+    assert len(correlations) == 1 and None not in correlations, "an import is one correlation id"
