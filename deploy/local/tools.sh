@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command-line tools the tests need that are not Python packages, built from their Go modules (the Go proxy
 # is reachable; GitHub release downloads may not be). Installed once into $AID_INFRA_DIR/bin.
-#   tools.sh install | bench | path
+#   tools.sh install | bench | apiserver | path
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -53,9 +53,28 @@ install_wrk() {
     || { log "wrk missing: apt-get install -y wrk"; exit 1; }
 }
 
+# A real Kubernetes API server for `make k8s-live`: etcd (Debian package) and kube-apiserver, built from the Go
+# module proxy through the wrapper module deploy/k8s/live (about 7 minutes cold on 2 cores). The binary is kept
+# in $bin with a stamp of the wrapper's go.sum, and rebuilt only when that changes.
+install_apiserver() {
+  if ! command -v etcd >/dev/null; then
+    log "installing etcd (Debian package etcd-server)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server >/dev/null; } \
+      || { log "etcd missing: apt-get install -y etcd-server"; exit 1; }
+  fi
+  local stamp; stamp="$(sha256sum "$repo/deploy/k8s/live/go.sum" | cut -c1-16)"
+  if [ -x "$bin/kube-apiserver" ] && [ "$(cat "$bin/kube-apiserver.stamp" 2>/dev/null)" = "$stamp" ]; then return; fi
+  command -v go >/dev/null || { log "go not found: kube-apiserver is built from its Go module"; exit 1; }
+  log "building kube-apiserver from the Go module proxy into $bin (about 7 minutes, once)"
+  mkdir -p "$bin"
+  (cd "$repo/deploy/k8s/live" && GOFLAGS=-mod=mod go build -trimpath -o "$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
+  echo "$stamp" >"$bin/kube-apiserver.stamp"
+}
+
 case "${1:-install}" in
   install) install; install_promtool; install_chromium ;;
   bench) install_wrk ;;
+  apiserver) install; install_apiserver ;;
   path) echo "$bin/kustomize" ;;
-  *) echo "usage: $0 install|bench|path" >&2; exit 2 ;;
+  *) echo "usage: $0 install|bench|apiserver|path" >&2; exit 2 ;;
 esac
