@@ -156,3 +156,28 @@ async def test_a_partner_sees_only_its_own_deliveries(embedded) -> None:
         assert await page.locator("text=http://127.0.0.1:9/mine").count() == 1
         assert await page.locator("text=http://127.0.0.1:9/theirs").count() == 0
         await browser.close()
+
+
+async def test_every_services_api_page_renders_offline(embedded) -> None:
+    """/docs loaded Swagger UI from a CDN: offline it was a blank page. Every request off this machine is refused
+    here, and each service's page still lists its operations."""
+    _, _, base, _ = embedded
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = await browser.new_page()
+        elsewhere: list[str] = []
+
+        async def local_only(route) -> None:
+            if route.request.url.startswith("http://127.0.0.1:"):
+                await route.continue_()
+            else:
+                elsewhere.append(route.request.url)
+                await route.abort()
+
+        await page.route("**/*", local_only)
+        for port, operation in ((base, "/v1/agreements"), (base + 1, "/v1/projects"), (base + 2, "/v1/subscriptions")):
+            await page.goto(f"http://127.0.0.1:{port}/docs")
+            await page.wait_for_selector(".opblock", timeout=20_000)
+            assert await page.locator(f".opblock-summary-path[data-path='{operation}']").count() >= 1
+        await browser.close()
+    assert elsewhere == [], "the API pages ask nothing of any other host"

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import structlog
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -137,6 +138,11 @@ class ServiceRuntime:
     def on_start(self, hook: Callable[[ServiceRuntime], Awaitable[None]]) -> None:
         """Run `hook(runtime)` at start, after the tables exist (e.g. loading reference data)."""
         self.startup.append(hook)
+
+    def app(self, *, title: str, description: str | None) -> FastAPI:
+        """The service's FastAPI app on this runtime's lifespan. Its API pages (/docs, /redoc) load Swagger UI and
+        ReDoc from the service itself (fastapi-offline ships them), not from a CDN: they work offline."""
+        return FastAPIOffline(title=title, version="1", lifespan=self.lifespan, description=description)
 
     def install(self, app: FastAPI) -> None:
         state.RUNTIME.put(app, self)

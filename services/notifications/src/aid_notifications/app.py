@@ -36,7 +36,7 @@ def create_app(settings: NotificationsSettings | None = None, *, role: Role = "a
     box = SecretBox(key.get_secret_value() if key else None)
     # The background loops beside the outbox relay and the consumer: webhook delivery.
     runtime.add_background(DeliveryWorker(sessions=runtime.sessions, settings=settings, box=box).run)
-    app = FastAPI(title="Notifications", version="1", lifespan=runtime.lifespan, description=__doc__)
+    app = runtime.app(title="Notifications", description=__doc__)
     SETTINGS.put(app, settings)
     SECRET_BOX.put(app, box)
     REPLAYS.put(

@@ -33,7 +33,7 @@ def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", b
     )
     if settings.seed_fx_rates and runtime.serves_api:
         runtime.on_start(seed_reference_data)
-    app = FastAPI(title="Pledges", version="1", lifespan=runtime.lifespan, description=__doc__)
+    app = runtime.app(title="Pledges", description=__doc__)
     runtime.install(app)
     if runtime.serves_api:
         # the donor and FX rate of every new agreement, read from memory (see aid_pledges.reference_cache)

@@ -30,7 +30,7 @@ def create_app(settings: ProjectsSettings | None = None, *, role: Role = "all", 
         role=role,
         bus=bus,
     )
-    app = FastAPI(title="Projects", version="1", lifespan=runtime.lifespan, description=__doc__)
+    app = runtime.app(title="Projects", description=__doc__)
     runtime.install(app)
     SETTINGS.put(app, settings)
     if runtime.serves_api:
