@@ -81,6 +81,24 @@ async def test_sign_in_overview_and_a_project_ledger_in_english_and_arabic(platf
     ledger = await platform.client.get(f"/projects/{project['id']}?lang=en")
     assert "KW-IOM-2024-001" in ledger.text and "ui-1" in ledger.text and "allocation" in ledger.text
     assert "State of Kuwait" in ledger.text, "which donor"
+    assert '<td><bdi dir="ltr">2024-05-01</bdi></td>' in ledger.text, "dated by when the money moved, not today"
+
+
+async def test_arabic_pages_keep_amounts_codes_and_dates_left_to_right(platform, token) -> None:
+    """Right to left scrambled mixed text: a negative amount read "157,848.49-", a code "SY-NW-" / "HEALTH-24".
+    Each is isolated left to right inside the Arabic page."""
+    admin = auth(token("admin"))
+    project = await _seed(platform, admin)
+    lowered = await platform.projects.client.patch(  # lower the needs: part of the allocation goes back
+        f"/v1/projects/{project['id']}", json={"requirements_usd": "100000.00"}, headers=admin
+    )
+    assert lowered.status_code == 200, lowered.text
+    await _signed_in(platform, token("admin"))
+    page = (await platform.client.get(f"/projects/{project['id']}?lang=ar")).text
+    assert 'dir="rtl"' in page
+    assert f'<bdi dir="ltr">{i18n.money("-225000.00", "ar")}</bdi>' in page  # the reversal, minus first
+    assert '<bdi dir="ltr">SY-NW-HEALTH-24</bdi>' in page and '<bdi dir="ltr">KW-IOM-2024-001</bdi>' in page
+    assert f'<bdi dir="ltr">{i18n.money("100000.00", "ar")}</bdi>' in page  # what it needs now
 
 
 async def test_a_partner_sees_no_more_than_its_token_allows(platform, token) -> None:

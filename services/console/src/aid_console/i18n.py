@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from babel.numbers import format_decimal, format_percent
+from markupsafe import Markup
 
 LANGUAGES = ("en", "ar")
 WORDS = {
@@ -51,6 +52,12 @@ WORDS = {
         "محسوبة من سجل هذه المنصة.",
     },
 }  # fmt: skip
+
+
+def ltr(value: object) -> Markup:
+    """Text that reads left to right whatever the page's direction — amounts (a minus sign), codes (SY-NW-…),
+    dates and times — isolated so that right-to-left Arabic around it cannot reorder it."""
+    return Markup('<bdi dir="ltr">{}</bdi>').format("" if value is None else value)
 
 
 def money(value: object, lang: str) -> str:
