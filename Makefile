@@ -47,7 +47,7 @@ test: install tools infra-up lint ## install what is missing, start PostgreSQL a
 	@$(UV) run --frozen pytest --ignore=tests/live $(PYTEST_ARGS)
 
 .PHONY: k8s-live
-k8s-live: install tools ## both overlays against a real kube-apiserver and etcd in their own network namespace (~7 min build once)
+k8s-live: install tools ## both overlays against a real control plane (kube-apiserver, controllers, scheduler, kwok) in its own network namespace
 	@deploy/local/tools.sh apiserver
 	@unshare --net sh -c 'ip link set lo up && exec .venv/bin/pytest tests/live -s $(PYTEST_ARGS)'
 

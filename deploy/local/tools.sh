@@ -53,22 +53,32 @@ install_wrk() {
     || { log "wrk missing: apt-get install -y wrk"; exit 1; }
 }
 
-# A real Kubernetes API server for `make k8s-live`: etcd (Debian package) and kube-apiserver, built from the Go
-# module proxy through the wrapper module deploy/k8s/live (about 7 minutes cold on 2 cores). The binary is kept
-# in $bin with a stamp of the wrapper's go.sum, and rebuilt only when that changes.
+# A real Kubernetes control plane for `make k8s-live`: etcd (Debian package etcd-server); kube-apiserver,
+# kube-controller-manager and kube-scheduler built from the Go module proxy through the wrapper module
+# deploy/k8s/live (about 10 minutes cold on 2 cores); kwok, a fake node's kubelet, from its own module. The
+# binaries are kept in $bin with a stamp of the wrapper's go.sum and kwok's version, rebuilt when those change.
+KWOK_VERSION=v0.8.0
+CONTROL_PLANE=(kube-apiserver kube-controller-manager kube-scheduler)
 install_apiserver() {
   if ! command -v etcd >/dev/null; then
     log "installing etcd (Debian package etcd-server)"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server >/dev/null; } \
       || { log "etcd missing: apt-get install -y etcd-server"; exit 1; }
   fi
-  local stamp; stamp="$(sha256sum "$repo/deploy/k8s/live/go.sum" | cut -c1-16)"
-  if [ -x "$bin/kube-apiserver" ] && [ "$(cat "$bin/kube-apiserver.stamp" 2>/dev/null)" = "$stamp" ]; then return; fi
-  command -v go >/dev/null || { log "go not found: kube-apiserver is built from its Go module"; exit 1; }
-  log "building kube-apiserver from the Go module proxy into $bin (about 7 minutes, once)"
+  local stamp; stamp="$(sha256sum "$repo/deploy/k8s/live/go.sum" | cut -c1-16)-$KWOK_VERSION"
+  if [ "$(cat "$bin/control-plane.stamp" 2>/dev/null)" = "$stamp" ] && [ -s "$bin/kwok-stages.yaml" ]; then return; fi
+  command -v go >/dev/null || { log "go not found: the control plane is built from its Go modules"; exit 1; }
   mkdir -p "$bin"
-  (cd "$repo/deploy/k8s/live" && GOFLAGS=-mod=mod go build -trimpath -o "$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
-  echo "$stamp" >"$bin/kube-apiserver.stamp"
+  for component in "${CONTROL_PLANE[@]}"; do
+    log "building $component from the Go module proxy into $bin (minutes, once)"
+    (cd "$repo/deploy/k8s/live" && GOFLAGS=-mod=mod go build -trimpath -o "$bin/$component" "k8s.io/kubernetes/cmd/$component")
+  done
+  log "building kwok $KWOK_VERSION into $bin"
+  GOBIN="$bin" GOFLAGS=-mod=mod go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  # kwok's own stages (from its module): a node that becomes Ready and keeps its heartbeat, pods that become Ready
+  local stages; stages="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
+  for s in node/fast node/heartbeat pod/fast; do "$bin/kustomize" build "$stages/$s"; echo "---"; done >"$bin/kwok-stages.yaml"
+  echo "$stamp" >"$bin/control-plane.stamp"
 }
 
 case "${1:-install}" in

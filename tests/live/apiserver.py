@@ -1,7 +1,8 @@
-"""A real Kubernetes API server for the manifest tests: etcd (Debian) and kube-apiserver (built from the Go module
-proxy by `deploy/local/tools.sh apiserver`), on loopback inside the test run's own network namespace (`make
-k8s-live` runs pytest under `unshare -n`), with a CA, a serving certificate and a service-account key made here,
-and one static admin token. Nothing is published on the host."""
+"""A real Kubernetes control plane for the manifest tests: etcd (Debian), kube-apiserver, kube-controller-manager
+and kube-scheduler (built from the Go module proxy by `deploy/local/tools.sh apiserver`) and kwok, which plays the
+kubelet of one fake node (pods are scheduled, become Running and Ready, and run nothing). On loopback inside the
+test run's own network namespace (`make k8s-live` runs pytest under `unshare -n`), with a CA, a serving
+certificate and a service-account key made here, and one static admin token. Nothing is published on the host."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -62,12 +64,61 @@ def _certificates(directory: Path) -> None:
     (directory / "tokens.csv").write_text(f"{TOKEN},admin,admin,system:masters\n")
 
 
+def _kubeconfig(directory: Path) -> Path:
+    cluster = {"server": ApiServer.URL, "certificate-authority": str(directory / "ca.pem")}
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "live",
+        "clusters": [{"name": "live", "cluster": cluster}],
+        "users": [{"name": "admin", "user": {"token": TOKEN}}],
+        "contexts": [{"name": "live", "context": {"cluster": "live", "user": "admin"}}],
+    }  # fmt: skip
+    path = directory / "kubeconfig.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+FAKE_NODE = {
+    "apiVersion": "v1", "kind": "Node",
+    "metadata": {"name": "kwok-node-0", "annotations": {"kwok.x-k8s.io/node": "fake"},
+                 "labels": {"type": "kwok", "kubernetes.io/hostname": "kwok-node-0", "kubernetes.io/os": "linux"}},
+    "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+               "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}},
+}  # fmt: skip
+
+
 class ApiServer:
     URL = "https://127.0.0.1:6443"
 
     def __init__(self, directory: Path, binary: Path) -> None:
         self.directory, self.binary = directory, binary
         self.processes: list[subprocess.Popen] = []
+
+    def _run(self, name: str, command: list[str]) -> None:
+        log = (self.directory / f"{name}.log").open("wb")
+        self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+
+    def start_nodes(self, client: httpx.Client) -> None:
+        """The controllers, the scheduler and kwok's fake node: Deployments become Available (pods created,
+        admitted, scheduled, Ready), Jobs run, nothing executes."""
+        d, bin_dir = self.directory, self.binary.parent
+        kubeconfig = str(_kubeconfig(d))
+        self._run("kube-controller-manager", [
+            str(bin_dir / "kube-controller-manager"), f"--kubeconfig={kubeconfig}", "--leader-elect=false",
+            "--bind-address=127.0.0.1", f"--service-account-private-key-file={d / 'sa-key.pem'}",
+            f"--root-ca-file={d / 'ca.pem'}",
+        ])  # fmt: skip
+        self._run("kube-scheduler", [
+            str(bin_dir / "kube-scheduler"), f"--kubeconfig={kubeconfig}", "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+        ])  # fmt: skip
+        self._run("kwok", [
+            str(bin_dir / "kwok"), f"--kubeconfig={kubeconfig}", f"--config={bin_dir / 'kwok-stages.yaml'}",
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--cidr=10.0.0.1/24",
+            "--node-ip=10.0.0.1", "--server-address=127.0.0.1:10247",
+        ])  # fmt: skip
+        r = client.post("/api/v1/nodes", json=FAKE_NODE)
+        assert r.status_code in (201, 409), r.text
 
     def start(self) -> httpx.Client:
         d = self.directory

@@ -105,3 +105,31 @@ def test_the_api_server_refuses_what_was_wrong(kube: Kube) -> None:
     acl["operation"] = acl.pop("operations")[0]  # the v1beta2 spelling, gone from v1
     refused = kube.create(user, dry_run=True)
     assert refused.status_code in (400, 422) and "unknown field" in refused.text, refused.text
+
+
+def _unavailable(kube: Kube, deployments: list[dict[str, Any]]) -> list[str]:
+    waiting = []
+    for d in deployments:
+        status = kube.client.get(f"{kube.collection(d)}/{d['metadata']['name']}").json().get("status", {})
+        available = {c["type"]: c for c in status.get("conditions", [])}.get("Available", {})
+        if available.get("status") != "True" or status.get("availableReplicas") != d["spec"]["replicas"]:
+            reasons = [f"{c['type']}: {c.get('message')}" for c in status.get("conditions", [])]
+            counts = f"{status.get('availableReplicas')}/{d['spec']['replicas']}"
+            waiting.append(f"{d['metadata']['name']} {counts} {reasons}")
+    return waiting
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_deployment_becomes_available_on_a_node(kube: Kube, overlay: str) -> None:
+    """The controllers make each Deployment's pods (admitted under PodSecurity `restricted`), the scheduler puts
+    them on kwok's fake node, and each Deployment reports Available with all its replicas."""
+    objects = _rendered(overlay)
+    _namespace(kube, objects)
+    assert _refusals(kube, objects[1:], dry_run=False) == []
+    deployments = [o for o in objects if o["kind"] == "Deployment"]
+    started, waiting = time.monotonic(), ["not checked yet"]
+    while waiting and time.monotonic() - started < 180:
+        waiting = _unavailable(kube, deployments)
+        time.sleep(1)
+    assert waiting == []
+    print(f"{overlay}: {len(deployments)} Deployments Available in {time.monotonic() - started:.1f} s")
