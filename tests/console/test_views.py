@@ -72,8 +72,12 @@ async def test_sign_in_overview_and_a_project_ledger_in_english_and_arabic(platf
     assert "IOM Global Appeal 2024" in page.text and "SY" in page.text and "<script" not in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
 
+    # summaries read at a glance, in dollars, exact on hover; the bar's colours explained
+    assert '<bdi dir="ltr" title="USD 1,000,000.00">USD 1M</bdi>' in page.text
+    assert "unallocated: signed, waiting in pools" in page.text
     arabic = await platform.client.get("/?lang=ar")
     assert '<html lang="ar" dir="rtl">' in arabic.text and "إنقاذ الأرواح" in arabic.text
+    assert "USD 1\xa0مليون" in arabic.text and "غير المخصص: موقَّع وينتظر" in arabic.text
     assert "النداء العالمي للمنظمة الدولية للهجرة 2024" in arabic.text
     still = await platform.client.get("/projects")
     assert 'dir="rtl"' in still.text and "الرعاية الصحية في شمال غرب سوريا" in still.text, "the choice is kept"
@@ -99,6 +103,9 @@ async def test_arabic_pages_keep_amounts_codes_and_dates_left_to_right(platform,
     assert f'<bdi dir="ltr">{i18n.money("-225000.00", "ar")}</bdi>' in page  # the reversal, minus first
     assert '<bdi dir="ltr">SY-NW-HEALTH-24</bdi>' in page and '<bdi dir="ltr">KW-IOM-2024-001</bdi>' in page
     assert f'<bdi dir="ltr">{i18n.money("100000.00", "ar")}</bdi>' in page  # what it needs now
+    # statuses, kinds and roles in Arabic too
+    assert "<td>تخصيص</td>" in page and "<td>استرداد</td>" in page and "(منفِّذ)" in page and "نشط" in page
+    assert ">allocation<" not in page and ">reversal<" not in page and "(implementing)" not in page
 
 
 async def test_a_partner_sees_no_more_than_its_token_allows(platform, token) -> None:
@@ -180,3 +187,17 @@ async def test_a_bad_or_expired_token_on_the_live_feed_asks_to_sign_in_again(key
             client.cookies.set(COOKIE, cookie)
             r = await client.get("/feed/events")
             assert r.status_code == 303 and r.headers["location"] == "/signin", r.text
+
+
+async def test_a_cancelled_agreement_is_marked_in_the_list(platform, token) -> None:
+    admin = auth(token("admin"))
+    await _seed(platform, admin)
+    listed = (await platform.pledges.client.get("/v1/agreements", headers=admin)).json()["items"]
+    cancel = await platform.pledges.client.post(
+        f"/v1/agreements/{listed[0]['id']}/cancel", json={"reason": "withdrawn"}, headers=admin
+    )
+    assert cancel.status_code == 200, cancel.text
+    await _signed_in(platform, token("admin"))
+    english = (await platform.client.get("/agreements?lang=en")).text
+    assert '<td class="status cancelled">cancelled</td>' in english
+    assert '<td class="status cancelled">ملغى</td>' in (await platform.client.get("/agreements?lang=ar")).text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_compact_decimal, format_decimal, format_percent
 from markupsafe import Markup
 
 LANGUAGES = ("en", "ar")
@@ -29,6 +29,8 @@ WORDS = {
         "fts_published": "FTS published", "difference": "Difference",
         "plans_help": "A country's plan and cluster figures as OCHA FTS publishes them, computed from this "
         "platform's own ledger.",
+        "legend_funded": "funded (allocated to projects)", "legend_pool": "unallocated: signed, waiting in pools",
+        "legend_rest": "unmet", "figures_in": "Figures in US dollars; hover a figure for the exact amount.",
     },
     "ar": {
         "title": "تنسيق المساعدات في الأزمات", "overview": "نظرة عامة", "projects": "المشاريع",
@@ -50,8 +52,33 @@ WORDS = {
         "fts_published": "ما نشرته خدمة التتبع المالي", "difference": "الفرق",
         "plans_help": "أرقام خطط البلد ومجموعاتها القطاعية كما تنشرها خدمة التتبع المالي (FTS)، "
         "محسوبة من سجل هذه المنصة.",
+        "legend_funded": "المموَّل (المخصص للمشاريع)", "legend_pool": "غير المخصص: موقَّع وينتظر في صناديق التجميع",
+        "legend_rest": "غير المغطّى",
+        "figures_in": "الأرقام بالدولار الأمريكي؛ مرّر المؤشر فوق الرقم لترى المبلغ الدقيق.",
     },
 }  # fmt: skip
+
+
+# The values the services answer with (statuses, kinds, roles), as a person reads them.
+TERMS = {
+    "en": {
+        "pledged": "pledged", "signed": "signed", "cancelled": "cancelled", "planned": "planned", "active": "active",
+        "closed": "closed", "allocation": "allocation", "reversal": "reversal", "implementing": "implementing",
+        "accountable": "accountable", "funding": "funding", "pending": "pending", "failed": "failed, retrying",
+        "delivered": "delivered", "dead": "not delivered", "disabled": "disabled",
+    },
+    "ar": {
+        "pledged": "متعهَّد به", "signed": "موقَّع", "cancelled": "ملغى", "planned": "مخطط", "active": "نشط",
+        "closed": "مغلق", "allocation": "تخصيص", "reversal": "استرداد", "implementing": "منفِّذ",
+        "accountable": "مسؤول", "funding": "ممول", "pending": "قيد الانتظار", "failed": "فشل، ستُعاد المحاولة",
+        "delivered": "تم التسليم", "dead": "لم يُسلَّم", "disabled": "معطَّل",
+    },
+}  # fmt: skip
+
+
+def term(value: object, lang: str) -> str:
+    """A status, kind or role in the page's language (the value itself if it has no word yet)."""
+    return TERMS[lang].get(str(value), str(value))
 
 
 def ltr(value: object) -> Markup:
@@ -66,6 +93,17 @@ def money(value: object, lang: str) -> str:
     except (InvalidOperation, ValueError):
         return str(value)
     return format_decimal(amount, format="#,##0.00", locale="ar_SA" if lang == "ar" else "en_US")
+
+
+def short(value: object, lang: str) -> Markup:
+    """A summary figure people read at a glance — USD 3.4B, ٣٫٤ مليار — with the exact amount on hover."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return ltr(value)
+    locale = "ar_SA" if lang == "ar" else "en_US"
+    compact = format_compact_decimal(amount, format_type="short", locale=locale, fraction_digits=1)
+    return Markup('<bdi dir="ltr" title="USD {}">USD {}</bdi>').format(money(amount, lang), compact)
 
 
 def percent(value: object, lang: str) -> str:

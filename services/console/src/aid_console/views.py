@@ -45,6 +45,8 @@ def _page(request: Request, template: str, **context: object) -> HTMLResponse:
             "money": lambda v: i18n.ltr(i18n.money(v, lang)),
             "percent": lambda v: i18n.ltr(i18n.percent(v, lang)),
             "ltr": i18n.ltr,
+            "short": lambda v: i18n.short(v, lang),
+            "term": lambda v: i18n.term(v, lang),
             "name_in": lambda obj, field="title": i18n.name_in(obj, lang, field),
             "signed_in": bool(request.cookies.get(COOKIE)),
             "path": request.url.path,
