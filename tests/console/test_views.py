@@ -201,3 +201,14 @@ async def test_a_cancelled_agreement_is_marked_in_the_list(platform, token) -> N
     english = (await platform.client.get("/agreements?lang=en")).text
     assert '<td class="status cancelled">cancelled</td>' in english
     assert '<td class="status cancelled">ملغى</td>' in (await platform.client.get("/agreements?lang=ar")).text
+
+
+async def test_empty_pages_say_why_and_what_to_do(platform, token) -> None:
+    await _seed(platform, auth(token("admin")))  # Kuwait signed on 2024-05-01
+    await _signed_in(platform, token("admin"))
+    before = (await platform.client.get("/", params={"as_of": "2024-04-30", "lang": "en"})).text
+    assert "No money had been signed or received by this date" in before
+    after = (await platform.client.get("/", params={"as_of": "2024-05-01"})).text
+    assert "No money had been signed" not in after
+    arabic = (await platform.client.get("/projects", params={"country": "YE", "lang": "ar"})).text
+    assert "لا يوجد مشروع يطابق هذه المرشحات" in arabic

@@ -31,6 +31,9 @@ WORDS = {
         "platform's own ledger.",
         "legend_funded": "funded (allocated to projects)", "legend_pool": "unallocated: signed, waiting in pools",
         "legend_rest": "unmet", "figures_in": "Figures in US dollars; hover a figure for the exact amount.",
+        "nothing_moved": "No money had been signed or received by this date. Choose a later date, or clear it for "
+        "today's figures.",
+        "no_projects": "No project matches these filters. Clear a filter to see more.",
     },
     "ar": {
         "title": "تنسيق المساعدات في الأزمات", "overview": "نظرة عامة", "projects": "المشاريع",
@@ -54,6 +57,8 @@ WORDS = {
         "محسوبة من سجل هذه المنصة.",
         "legend_funded": "المموَّل (المخصص للمشاريع)", "legend_pool": "غير المخصص: موقَّع وينتظر في صناديق التجميع",
         "legend_rest": "غير المغطّى",
+        "nothing_moved": "لم تُوقَّع أو تُستلم أي أموال حتى هذا التاريخ. اختر تاريخاً لاحقاً، أو امسحه لترى أرقام اليوم.",
+        "no_projects": "لا يوجد مشروع يطابق هذه المرشحات. امسح أحدها لترى المزيد.",
         "figures_in": "الأرقام بالدولار الأمريكي؛ مرّر المؤشر فوق الرقم لترى المبلغ الدقيق.",
     },
 }  # fmt: skip

@@ -110,6 +110,7 @@ async def overview(request: Request, as_of: Annotated[str | None, Query(max_leng
     return _page(
         request, "overview.html", appeals=_items(appeals), countries=_items(countries), sectors=_items(sectors),
         gaps=[g for g in gaps if Decimal(g["unmet_usd"]) > 0], as_of=as_of or "",
+        moved=any(Decimal(r["funded_usd"]) or Decimal(r["unallocated_usd"]) for r in _items(countries)),
     )  # fmt: skip
 
 
