@@ -238,6 +238,24 @@ async def limit_writes(request: Request, caller: Annotated[Caller, Depends(curre
     return caller
 
 
+def require_coordinator(scope: str, *, not_for_partners: str) -> Any:
+    """A dependency: the caller with `scope`, refused (403) when its token is limited to one partner
+    (partner_id) — for what only coordinators do. `not_for_partners` says what a partner's token does not do."""
+
+    scoped = require_scope(scope)  # a default, not an annotation: annotations are strings here, read later
+
+    async def dependency(caller: Caller = scoped) -> Caller:
+        if caller.partner_id is not None:
+            raise Forbidden(
+                f"a partner's token (partner_id) does not {not_for_partners}; a coordinator does, with a token "
+                "without partner_id"
+            )
+        return caller
+
+    dependency.__name__ = f"require_coordinator_{scope.replace(':', '_')}"
+    return Depends(dependency)
+
+
 def require_scope(scope: str) -> Any:
     """A dependency: the verified caller, if its token carries `scope` (or `admin`); 401/403 otherwise."""
 

@@ -89,9 +89,9 @@ class Feed:
         key: str,
         caps: tuple[int, int],
         still_valid: Callable[[], bool],
-        closes_at: float,
+        closes_at: float,  # epoch seconds: a time, not money
         backlog: int = 20,
-        heartbeat: float = 15.0,
+        heartbeat: float = 15.0,  # seconds
     ) -> AsyncIterator[str]:
         """Server-sent events for one page: the last few it may see, then each new one, and a heartbeat. The token
         is checked again at every heartbeat and event (`still_valid`: revoked?) and the stream ends at its expiry

@@ -22,9 +22,9 @@ class NotificationsSettings(Settings):
     port: int = Field(default=8003, alias="PORT")
     # CIDRs webhooks may reach although they are not public addresses (e.g. 10.0.0.0/8 for an in-cluster receiver).
     webhook_allow_private: str = Field(default="", alias="AID_WEBHOOK_ALLOW_PRIVATE")
-    # Ports webhooks may use on public addresses (the NetworkPolicy opens the same ones); allowlisted ranges: any.
     # Replays and recoveries (each reads up to 7 days of events) running at once in a process; more get 429.
     max_concurrent_replays: int = Field(default=2, alias="AID_MAX_CONCURRENT_REPLAYS", ge=1)
+    # Ports webhooks may use on public addresses (the NetworkPolicy opens the same ones); allowlisted ranges: any.
     webhook_ports: str = Field(default="80,443", alias="AID_WEBHOOK_PORTS", pattern=r"^\s*\d{1,5}(\s*,\s*\d{1,5})*\s*$")
     webhook_retry_schedule: str = Field(default=DEFAULT_SCHEDULE, alias="AID_WEBHOOK_RETRY_SCHEDULE")
     webhook_timeout_seconds: float = Field(default=10.0, alias="AID_WEBHOOK_TIMEOUT_SECONDS", gt=0)

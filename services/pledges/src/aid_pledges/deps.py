@@ -7,26 +7,18 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from aid_common.auth import Caller, require_scope
-from aid_common.errors import Forbidden
+from aid_common.auth import Caller, require_coordinator, require_scope
 from aid_common.notified_cache import NotifiedCache
 from aid_common.state import Slot
 
 Reader = Annotated[Caller, require_scope("pledges:read")]
 
 
-async def _coordinator(caller: Annotated[Caller, require_scope("pledges:write")]) -> Caller:
-    """Donors' agreements, donors and rates are written by coordinators: a token limited to one partner
-    (partner_id) writes none of them, whatever its scopes — it would otherwise act for every donor."""
-    if caller.partner_id is not None:
-        raise Forbidden(
-            "a partner's token (partner_id) does not write donors, agreements, disbursements or rates; a "
-            "coordinator does, with a token without partner_id"
-        )
-    return caller
-
-
-Writer = Annotated[Caller, Depends(_coordinator)]
+# Donors' agreements, donors and rates are written by coordinators: a token limited to one partner writes none of
+# them, whatever its scopes — it would otherwise act for every donor.
+Writer = Annotated[
+    Caller, require_coordinator("pledges:write", not_for_partners="write donors, agreements, disbursements or rates")
+]
 Admin = Annotated[Caller, require_scope("admin")]
 
 

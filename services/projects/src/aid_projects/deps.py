@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from aid_common.auth import Caller, require_scope
-from aid_common.errors import Forbidden, Unprocessable
+from aid_common.auth import Caller, require_coordinator, require_scope
+from aid_common.errors import Unprocessable
 from aid_common.state import Slot
 from aid_contracts.types import to_utc
 from aid_projects.funding.when import When
@@ -19,19 +19,10 @@ SETTINGS: Slot[ProjectsSettings] = Slot("settings")
 ServiceSettings = Annotated[ProjectsSettings, Depends(SETTINGS.of)]
 
 
-async def _steward(caller: Annotated[Caller, require_scope("projects:write")]) -> Caller:
-    """Appeals, and registering projects, are the coordinators': a token limited to one partner (partner_id)
-    does neither."""
-    if caller.partner_id is not None:
-        raise Forbidden(
-            "a partner's token (partner_id) does not create appeals or projects, nor change appeals; ask a "
-            "coordinator, or use a token without partner_id"
-        )
-    return caller
-
-
-# Create appeals and projects, change appeals: coordinators only.
-Steward = Annotated[Caller, Depends(_steward)]
+# Create appeals and projects, change appeals: coordinators only (a partner's token does neither).
+Steward = Annotated[
+    Caller, require_coordinator("projects:write", not_for_partners="create appeals or projects, nor change appeals")
+]
 # Change a project: coordinators, and a partner's token — its title and names only, for a project its partner
 # holds a role in (checked by projects.service.update: 403 otherwise).
 Writer = Annotated[Caller, require_scope("projects:write")]

@@ -329,13 +329,13 @@ async def _return_excess(session: AsyncSession, *, project: Project, cause: Clou
     # Returned money may go to projects anywhere. A change of requirements took the spanning scope already;
     # otherwise (money beyond the need found under a country scope) widen it now.
     await locks.take(session, locks.SPANNING)
-    back = split_by_weight(take, weights)
+    back, on = split_by_weight(take, weights), day_of(cause)
     for agreement_id, amount in back.items():
         share, agreement = loose[agreement_id]
         record_entry(session=session, project=project, share=share, amount=-amount, cause=cause)
-        await _move_pool(session, agreement, amount, on=day_of(cause))
+        await _move_pool(session, agreement, amount, on=on)
         if agreement.received_usd > 0:
-            await _spread_received(session, agreement, on=day_of(cause))
+            await _spread_received(session, agreement, on=on)
     takers: dict[uuid.UUID, Project] = {}
     for agreement_id in back:
         for p in await matching_active_projects(session=session, earmark=loose[agreement_id][1].earmark):
@@ -365,13 +365,14 @@ async def fill_gap(*, session: AsyncSession, project: Project, cause: CloudEvent
     candidates.sort(key=lambda a: -len(earmark_values(a.earmark)))  # stable: oldest first within a level
     by_id = {a.agreement_id: a for a in candidates}
     draws = plan_draw(project.gap_usd, [(a.agreement_id, a.pool_usd) for a in candidates])
+    on = day_of(cause)
     for agreement_id, amount in draws.items():
         agreement = by_id[agreement_id]
         share = await session.get(Share, (agreement_id, project.id)) or _new_share(session, agreement_id, project.id)
         record_entry(session=session, project=project, share=share, amount=amount, cause=cause)
-        await _move_pool(session, agreement, -amount, on=day_of(cause))
+        await _move_pool(session, agreement, -amount, on=on)
         if agreement.received_usd > 0:
-            await _spread_received(session, agreement, on=day_of(cause))
+            await _spread_received(session, agreement, on=on)
 
 
 async def preview(*, session: AsyncSession, amount_usd: Decimal, earmark: Earmark) -> AllocationPreview:
