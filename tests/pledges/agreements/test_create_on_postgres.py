@@ -69,42 +69,51 @@ async def test_the_write_limit_counts_every_post_and_a_replay_answers_the_first(
     assert await svc.relay() == 3, "one event per agreement: the replay and the refused post wrote none"
 
 
-async def test_a_new_agreement_is_four_statements_and_writes_its_history_and_event_with_it(
+async def test_a_batch_of_new_agreements_is_four_statements_whatever_its_size(
     start_service, pg_url, writer, reader, monkeypatch
 ) -> None:
-    """The write limit and the Idempotency-Key (each run by the driver itself), the agreement with its history
-    and its event (one statement), the stored answer: the donor and the rate come from memory once read."""
-    svc = await start_service(create_app, PledgesSettings, pg_url)
+    """Before its unit of work: the write limit and the Idempotency-Key (each run by the driver itself). Then its
+    batch (`aid_common.group_commit`): the agreements, their history, their events, their stored answers — four
+    statements for one request or for sixteen; the donor and the rate come from memory once read."""
+    svc = await start_service(create_app, PledgesSettings, pg_url, AID_GROUP_COMMIT_WINDOW_MS="20")
     await eventually(lambda: REFERENCE_CACHE.get(svc.app).live, timeout=10)  # its LISTEN connection is up
     donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
     await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference="warm"))
-    statements: list[str] = []
+    alone: list[str] = []
+    batched: list[str] = []
 
     def seen(conn, cursor, statement, *args) -> None:
-        statements.append(statement.split()[0])
+        batched.append(statement.split()[0])
 
     async def run_alone(engine, statement, params=None):
-        statements.append(for_driver(statement, engine.dialect).sql.split()[0])
+        alone.append(for_driver(statement, engine.dialect).sql.split()[0])
         return await db.run_alone(engine, statement, params)
 
     for module in (rate_limits, idempotency):
         monkeypatch.setattr(module, "run_alone", run_alone)
 
-    event.listen(svc.runtime.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    async def post(n: int) -> dict:
         r = await svc.client.post(
             "/v1/agreements",
-            headers={**writer, "Idempotency-Key": "k-1"},
-            json=agreement_body(donor["id"], reference="pledged", status="pledged", signed_on=None),
+            headers={**writer, "Idempotency-Key": f"k-{n}"},
+            json=agreement_body(donor["id"], reference=f"pledged-{n}", status="pledged", signed_on=None),
         )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    event.listen(svc.runtime.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        one = await post(0)
+        assert (alone, batched) == (["INSERT", "INSERT"], ["INSERT", "INSERT", "INSERT", "UPDATE"])
+        batched.clear()
+        await asyncio.gather(*(post(n) for n in range(1, 17)))
     finally:
         event.remove(svc.runtime.engine.sync_engine, "before_cursor_execute", seen)
-    assert r.status_code == 201, r.text
-    assert statements == ["INSERT", "INSERT", "WITH", "UPDATE"], statements
-    history = (await svc.client.get(f"/v1/agreements/{r.json()['id']}/history", headers=reader)).json()["items"]
+    assert len(batched) < 4 * 16 and len(batched) % 4 == 0, batched
+    history = (await svc.client.get(f"/v1/agreements/{one['id']}/history", headers=reader)).json()["items"]
     assert [h["action"] for h in history] == ["created"]
-    assert await svc.relay() == 2  # the warm-up's and this one's
-    pledged = [m for m in svc.bus.messages(PLEDGES_TOPIC) if m.key == r.json()["id"]]
+    assert await svc.relay() == 18  # the warm-up's and these
+    pledged = [m for m in svc.bus.messages(PLEDGES_TOPIC) if m.key == one["id"]]
     assert len(pledged) == 1
     sent = json.loads(pledged[0].value)
     assert sent["type"] == "aid.agreement.pledged" and sent["data"]["amount"] == "1000000.00"

@@ -136,8 +136,9 @@ def idempotent(endpoint: Callable[..., Awaitable[Any]] | None = None, *, sealed:
         finally:
             alive.set()
         answer = {"status_code": status_code, "response": _seal(result, sealed, sealer)}
-        # one UPDATE, no read: the row is this request's reservation
-        await work.session.execute(_ANSWER, {"c": caller.identity, "k": idempotency_key, **answer})
+        # one UPDATE, no read: the row is this request's reservation; it commits with the route's effect (in a
+        # batch of requests, one executemany for all their answers)
+        work.at_commit(_ANSWER, {"c": caller.identity, "k": idempotency_key, **answer})
         return JSONResponse(result, status_code=status_code)
 
     route.__signature__ = signature.replace(  # type: ignore[attr-defined]

@@ -6,6 +6,9 @@ CTE, and its dependent rows and its outbox row are INSERT … SELECT … WHERE E
 nothing at all — one round trip where there were three. Elsewhere (SQLite, the one-process embedded mode) one
 statement each, the first of which is the same key check.
 
+Inside a request's unit of work that has a group (`aid_common.group_commit`), the aggregate is handed to it
+instead: written with the other requests of its batch, a statement per table for all of them.
+
 How it stays correct: the dependents and the event are written only if the row's INSERT returned a row; the
 statement is built once per shape (table, key, dependents and how many rows of each) from Core, and its values go
 as bound parameters typed by their columns.
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,16 +26,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
-from aid_common.db import dialect_of, insert_or_skip, is_postgres
+from aid_common.db import Transaction, check_values, dialect_of, insert_or_skip, is_postgres
+from aid_common.group_commit import Dependents, GroupCommit, NewAggregate
 
-
-@dataclass(frozen=True)
-class Dependents:
-    """Rows of `table` written with a new aggregate, in order (their ids keep the order things happened in)."""
-
-    table: Table
-    columns: tuple[str, ...]
-    rows: Sequence[Mapping[str, Any]]
+__all__ = ["Dependents", "insert_new"]
 
 
 _Shape = tuple[Table, tuple[str, ...], int]  # a dependent table, its columns, how many rows
@@ -89,6 +85,14 @@ async def insert_new(
     """Write a new row of `table` with its `dependents` and its `event`; False, and nothing written, when a row
     with the same `conflict` columns exists."""
     key = tuple(conflict)
+    work = Transaction.of(session)
+    if work is not None and isinstance(work.group, GroupCommit) and work.can_group():
+        dialect = session.get_bind().dialect
+        check_values(table, [values], dialect)  # a bad value fails this request alone, before it joins a batch
+        for d in dependents:
+            check_values(d.table, d.rows, dialect)
+        new = NewAggregate(table=table, values=values, conflict=key, dependents=tuple(dependents), event=event)
+        return await work.group.write_new(work, new)
     if not is_postgres(session):
         if (await session.execute(_skip_taken(table, key, dialect_of(session)), dict(values))).first() is None:
             return False

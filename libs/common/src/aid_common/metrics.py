@@ -27,6 +27,17 @@ HANDLER_LATENCY = Histogram(
     ["service", "type"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+GROUP_COMMIT_BATCH = Histogram(
+    "aid_group_commit_batch_size",
+    "Units of work committed together in one transaction (aid_common.group_commit)",
+    ["service"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+GROUP_COMMIT_REWRITES = Counter(
+    "aid_group_commit_rewrites_total",
+    "Batches rolled back and written again because a member failed after its rows were written",
+    ["service"],
+)
 OUTBOX_BACKLOG = Gauge("aid_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("aid_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox row", ["service"])
 CACHE_LOOKUPS = Counter(

@@ -1,7 +1,9 @@
 """The transactional outbox: write an event with the state change, publish it afterwards.
 
 `add` (or `add_alike`, for thousands at once) puts events in the caller's transaction; `insert_when` and `folded`
-fold an event's row into a statement of the caller's. No other module names the outbox table or its columns.
+fold an event's row into a statement of the caller's; `insert_events` writes a batch's events in one
+statement (`aid_common.group_commit`), `signal_commit` wakes the relay when that batch commits. No other module
+names the outbox table or its columns.
 
 `OutboxRelay` publishes pending rows in id order, a batch at a time (one produce of many records, then one UPDATE
 marking them published), and is safe with several relays at once: rows are claimed with FOR UPDATE SKIP LOCKED, and
@@ -22,13 +24,13 @@ import structlog
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Insert, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from aid_common import commit_signals, pg_listen
 from aid_common.aio import sleep_or_stop, wait_any
 from aid_common.bus import Bus, BusUnavailable, OutgoingMessage
-from aid_common.db import bulk_insert, transaction, utcnow
+from aid_common.db import bulk_insert, insert_rows, transaction, utcnow
 from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventRegistry, EventType, registry
 from aid_common.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from aid_common.tables import OUTBOX_CHANNEL, OutboxMessage
@@ -85,6 +87,26 @@ def folded(
     """The parameters of `insert_when`'s statement for `payload`, in `session`'s transaction."""
     values, _ = _entry(session, payload, events)
     return {f"{prefix}{c}": v for c, v in values.items()}
+
+
+async def insert_events(
+    connection: AsyncConnection, payloads: list[BaseModel], *, events: EventRegistry = registry
+) -> None:
+    """Write one event per payload, in order, in one statement, in `connection`'s transaction; the caller's
+    session then calls `signal_commit`."""
+    rows = []
+    for payload in payloads:
+        et, event = events.envelope(payload)
+        rows.append(
+            _row(et, event_id=uuid.UUID(event.id), key=event.subject or "", payload=event.to_json(), now=utcnow())
+        )
+    await insert_rows(connection, _OUTBOX, rows)
+
+
+def signal_commit(session: AsyncSession) -> None:
+    """Events were written in `session`'s transaction by `insert_events`: wake this process's relay once it
+    commits."""
+    commit_signals.signal(session, OUTBOX_SIGNAL)
 
 
 async def add_alike(

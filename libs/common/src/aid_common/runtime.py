@@ -24,6 +24,7 @@ from aid_common.db import create_all, create_engine, ping, session_factory
 from aid_common.errors import document_problems, install_problem_handlers, problem_response
 from aid_common.events import DEADLETTER_TOPIC, EventRegistry, registry
 from aid_common.gate import Gate
+from aid_common.group_commit import GroupCommit
 from aid_common.kafka import KafkaBus
 from aid_common.memory_bus import MemoryBus
 from aid_common.metrics import install_http_metrics
@@ -81,6 +82,18 @@ class ServiceRuntime:
         self.events = events
         self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        # SQLite has one writer at a time, and a request's own transaction holds it from BEGIN: nothing to gain
+        grouped = settings.group_commit and self.engine.dialect.name == "postgresql"
+        self.group_commit = (
+            GroupCommit(
+                self.sessions,
+                service=service,
+                window=settings.group_commit_window_ms / 1000,
+                most=settings.group_commit_max,
+            )
+            if grouped
+            else None
+        )
         all_topics = sorted({*topics, *self.consume_topics, DEADLETTER_TOPIC})
         self.bus = bus or bus_from_settings(settings, topics=all_topics, client_id=f"crisisaid-{service}")
         self._owns_bus = bus is None

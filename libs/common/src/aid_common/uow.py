@@ -2,8 +2,9 @@
 
 A write route takes `uow: UnitOfWork`, hands `uow.session` to its service and returns. The transaction commits
 after the route returns and before the answer is sent (so an answer never claims what did not commit), and
-rolls back on any error (`aid_common.db.units.unit_of_work`). Read routes take `ReadSession`: a session whose
-transaction is simply closed.
+rolls back on any error (`aid_common.db.units.unit_of_work`); with the process's group commit
+(`aid_common.group_commit`, on by default) concurrent requests' new aggregates commit together.
+Read routes take `ReadSession`: a session whose transaction is simply closed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ __all__ = ["ReadSession", "StreamSession", "Transaction", "UnitOfWork"]
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[Transaction]:
-    async with unit_of_work(runtime_of(request.app).sessions) as work:
+    runtime = runtime_of(request.app)
+    async with unit_of_work(runtime.sessions, group=runtime.group_commit) as work:
         yield work
 
 

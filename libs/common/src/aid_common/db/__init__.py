@@ -4,6 +4,8 @@
 - `units`: units of work, the only ways anything commits (`unit_of_work`, `transaction`, `run_alone`);
 - `statements`: statements written once in Core and run on either database (`insert_or_skip`, `for_driver`,
   `bulk_insert`);
+- `rows`: many rows of a table in one statement whose text does not change with their number (`insert_rows`);
+- `gather`: concurrent calls gathered into one batch (`Gather`);
 - `types`: column types (`Amount`, `UtcDateTime`) and the platform tables' base;
 - `locks`: named locks held until the transaction ends.
 
@@ -11,7 +13,9 @@ Dialect branches live in these modules, not in services. The names below are wha
 """
 
 from aid_common.db.engine import create_all, create_engine, is_transient, ping, session_factory
+from aid_common.db.gather import Gather
 from aid_common.db.locks import lock_for_transaction, try_lock_for_transaction
+from aid_common.db.rows import check_values, insert_rows
 from aid_common.db.statements import bulk_insert, dialect_of, insert_or_skip, is_postgres
 from aid_common.db.types import (
     Amount,
@@ -23,21 +27,25 @@ from aid_common.db.types import (
     new_metadata,
     utcnow,
 )
-from aid_common.db.units import Transaction, run_alone, transaction, unit_of_work
+from aid_common.db.units import Grouping, Transaction, run_alone, transaction, unit_of_work
 
 __all__ = [
     "Amount",
     "AmountOutOfRange",
     "AnyRow",
     "BigIntPK",
+    "Gather",
+    "Grouping",
     "PlatformBase",
     "Transaction",
     "UtcDateTime",
     "bulk_insert",
+    "check_values",
     "create_all",
     "create_engine",
     "dialect_of",
     "insert_or_skip",
+    "insert_rows",
     "is_postgres",
     "is_transient",
     "lock_for_transaction",

@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.dml import UpdateBase
 
 from aid_common.db.engine import TRANSIENT_SQLSTATE_CLASSES
@@ -26,35 +28,110 @@ from aid_common.db.statements import for_driver
 RollbackHook = Callable[[], Awaitable[None]]
 
 
+class Grouping(Protocol):
+    """Where a unit of work's writes may go to be committed with other requests' (`aid_common.group_commit`)."""
+
+    def joined(self, work: Transaction) -> bool: ...
+
+    async def commit(self, work: Transaction) -> None: ...
+
+    def abandon(self, work: Transaction) -> None: ...
+
+
+_UNIT = "aid_unit_of_work"
+_WROTE = "aid_wrote_itself"
+
+
 class Transaction:
     """A session in a transaction that its `unit_of_work` commits or rolls back."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, group: Grouping | None = None) -> None:
         self.session = session
+        self.group = group
+        self.at_commit_statements: list[tuple[Any, Mapping[str, Any]]] = []
         self._after_rollback: list[RollbackHook] = []
+        session.sync_session.info[_UNIT] = self
+
+    @staticmethod
+    def of(session: AsyncSession) -> Transaction | None:
+        """The unit of work `session` belongs to, if a request's."""
+        unit = session.sync_session.info.get(_UNIT)
+        return unit if isinstance(unit, Transaction) else None
 
     def after_rollback(self, hook: RollbackHook) -> None:
         """Run `hook` if this unit of work does not commit (e.g. release an idempotency reservation)."""
         self._after_rollback.append(hook)
+
+    def at_commit(self, statement: Any, params: Mapping[str, Any]) -> None:
+        """Run `statement` as part of this unit of work's commit (a stored answer): in its own transaction, or
+        in its batch's (one executemany for the batch)."""
+        self.at_commit_statements.append((statement, params))
+
+    def can_group(self) -> bool:
+        """Whether its writes may go to its group: it has one, and its own session has written and locked
+        nothing (what it wrote would be in another transaction than its batch's)."""
+        sync = self.session.sync_session
+        return self.group is not None and not sync.info.get(_WROTE) and not (sync.new or sync.dirty or sync.deleted)
+
+    @property
+    def grouped(self) -> bool:
+        return self.group is not None and self.group.joined(self)
 
     async def rolled_back(self) -> None:
         for hook in self._after_rollback:
             await hook()
 
 
+def _wrote_itself(session: Session) -> None:
+    unit = session.info.get(_UNIT)
+    if isinstance(unit, Transaction) and unit.grouped:
+        raise RuntimeError("a unit of work whose writes went to its group cannot also write through its own session")
+    session.info[_WROTE] = True
+
+
+def _before_flush(session: Session, *_: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        _wrote_itself(session)
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    statement: Any = state.statement
+    if not state.is_select or getattr(statement, "_for_update_arg", None) is not None:
+        _wrote_itself(state.session)
+
+
+sa_event.listen(Session, "before_flush", _before_flush)
+sa_event.listen(Session, "do_orm_execute", _on_execute)
+
+
 @asynccontextmanager
-async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[Transaction]:
-    """Commits when the block ends; on any exception rolls back and runs the rollback hooks."""
+async def unit_of_work(
+    factory: async_sessionmaker[AsyncSession], *, group: Grouping | None = None
+) -> AsyncIterator[Transaction]:
+    """Commits when the block ends; on any exception rolls back and runs the rollback hooks. With `group`, writes
+    that can go to it (`aid_common.insert_new`) are committed with other units of work's."""
     async with factory() as session:
-        work = Transaction(session)
+        work = Transaction(session, group)
         try:
             yield work
-            await session.commit()
+            if work.grouped:
+                assert group is not None
+                await group.commit(work)
+                await session.rollback()  # its own session only read
+            else:
+                for statement, params in work.at_commit_statements:
+                    await session.execute(statement, params)
+                await session.commit()
         except BaseException:
+            if group is not None:
+                group.abandon(work)
             with contextlib.suppress(Exception):  # the database may be the reason we are here
                 await session.rollback()
             await work.rolled_back()
             raise
+        finally:
+            session.sync_session.info.pop(_UNIT, None)
+            session.sync_session.info.pop(_WROTE, None)
 
 
 @asynccontextmanager
