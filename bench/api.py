@@ -49,19 +49,43 @@ async def measure(run: Run, *, seconds: int, connections: int) -> dict:
         bare_server, lambda: wrk.post(url, items, run="bare", seconds=seconds, connections=connections)
     )
 
-    pledges = await run.service("pledges", "api", await run.database(), run.new_prefix())
-    auth = run.headers["Authorization"]
-    body = agreement_body(await donor(pledges.url, run.headers))
-    url = f"{pledges.url}/v1/agreements"
-    wrk.post(url, body, auth=auth, run="warm", seconds=3, connections=connections)
-    ours = _with_server_cpu(
-        pledges, lambda: wrk.post(url, body, auth=auth, run="api", seconds=seconds, connections=connections)
-    )
-    for server in (bare_server, pledges):
-        server.stop()
+    # The platform twice, each on a fresh database: each request committing alone (AID_GROUP_COMMIT=false), then
+    # as deployed (group commit) — the lever's before and after in the same run.
+    sides = {}
+    for side, grouped in (("alone", "false"), ("api", "true")):
+        pledges = await run.service("pledges", "api", await run.database(), run.new_prefix(), AID_GROUP_COMMIT=grouped)
+        auth = run.headers["Authorization"]
+        body = agreement_body(await donor(pledges.url, run.headers))
+        url = f"{pledges.url}/v1/agreements"
+        wrk.post(url, body, auth=auth, run=f"warm-{side}", seconds=3, connections=connections)
+        batches = await _batches(pledges.url)
+        sides[side] = _with_server_cpu(
+            pledges, lambda: wrk.post(url, body, auth=auth, run=side, seconds=seconds, connections=connections)
+        )
+        count, total = (after - before for after, before in zip(await _batches(pledges.url), batches, strict=True))
+        sides[side]["mean_batch"] = round(total / count, 1) if count else None
+        pledges.stop()
+    bare_server.stop()
+    ours, alone = sides["api"], sides["alone"]
+    ours["alone_per_second"] = alone["per_second"]
+    ours["alone_mean_batch"] = alone["mean_batch"]
+    if alone["errors"]:
+        raise RuntimeError(f"non-2xx answers under load with group commit off: {alone['errors']}")
     if ours["errors"] or bare["errors"]:
         raise RuntimeError(f"non-2xx answers under load: platform {ours['errors']}, bare {bare['errors']}")
     return {"bare": bare, "platform": ours}
+
+
+async def _batches(url: str) -> tuple[float, float]:
+    """How many group-commit batches the service has committed, and how many units of work were in them."""
+    async with httpx.AsyncClient(timeout=10) as c:
+        text = (await c.get(f"{url}/metrics")).text
+    found = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for part in found:
+            if line.startswith(f"aid_group_commit_batch_size_{part}{{"):
+                found[part] += float(line.rsplit(" ", 1)[1])
+    return found["count"], found["sum"]
 
 
 def _with_server_cpu(server, drive) -> dict:

@@ -9,7 +9,8 @@ import json
 
 from sqlalchemy import event
 
-from aid_common import db, idempotency, rate_limits
+from aid_common import db, rate_limits
+from aid_common.db import rows
 from aid_common.db.statements import for_driver
 from aid_contracts import PLEDGES_TOPIC
 from aid_pledges.app import create_app
@@ -72,9 +73,10 @@ async def test_the_write_limit_counts_every_post_and_a_replay_answers_the_first(
 async def test_a_batch_of_new_agreements_is_four_statements_whatever_its_size(
     start_service, pg_url, writer, reader, monkeypatch
 ) -> None:
-    """Before its unit of work: the write limit and the Idempotency-Key (each run by the driver itself). Then its
-    batch (`aid_common.group_commit`): the agreements, their history, their events, their stored answers — four
-    statements for one request or for sixteen; the donor and the rate come from memory once read."""
+    """Before its unit of work: the write limit and the Idempotency-Key (each run by the driver itself, one
+    statement for all the requests gathered). Then its batch (`aid_common.group_commit`): the agreements, their
+    history, their events, their stored answers — four statements for one request or for sixteen; the donor and
+    the rate come from memory once read."""
     svc = await start_service(create_app, PledgesSettings, pg_url, AID_GROUP_COMMIT_WINDOW_MS="20")
     await eventually(lambda: REFERENCE_CACHE.get(svc.app).live, timeout=10)  # its LISTEN connection is up
     donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
@@ -85,12 +87,12 @@ async def test_a_batch_of_new_agreements_is_four_statements_whatever_its_size(
     def seen(conn, cursor, statement, *args) -> None:
         batched.append(statement.split()[0])
 
-    async def run_alone(engine, statement, params=None):
+    async def fetch_alone(engine, statement, params):
         alone.append(for_driver(statement, engine.dialect).sql.split()[0])
-        return await db.run_alone(engine, statement, params)
+        return await db.fetch_alone(engine, statement, params)
 
-    for module in (rate_limits, idempotency):
-        monkeypatch.setattr(module, "run_alone", run_alone)
+    for module in (rate_limits, rows):
+        monkeypatch.setattr(module, "fetch_alone", fetch_alone)
 
     async def post(n: int) -> dict:
         r = await svc.client.post(
@@ -101,15 +103,17 @@ async def test_a_batch_of_new_agreements_is_four_statements_whatever_its_size(
         assert r.status_code == 201, r.text
         return r.json()
 
-    event.listen(svc.runtime.engine.sync_engine, "before_cursor_execute", seen)
+    group_engine = svc.runtime.group_commit.engine.sync_engine  # the group's own connections
+    event.listen(group_engine, "before_cursor_execute", seen)
     try:
         one = await post(0)
         assert (alone, batched) == (["INSERT", "INSERT"], ["INSERT", "INSERT", "INSERT", "UPDATE"])
         batched.clear()
         await asyncio.gather(*(post(n) for n in range(1, 17)))
     finally:
-        event.remove(svc.runtime.engine.sync_engine, "before_cursor_execute", seen)
+        event.remove(group_engine, "before_cursor_execute", seen)
     assert len(batched) < 4 * 16 and len(batched) % 4 == 0, batched
+    assert len(alone) < 2 * 16 and alone.count("INSERT") == len(alone), alone
     history = (await svc.client.get(f"/v1/agreements/{one['id']}/history", headers=reader)).json()["items"]
     assert [h["action"] for h in history] == ["created"]
     assert await svc.relay() == 18  # the warm-up's and these
@@ -117,3 +121,17 @@ async def test_a_batch_of_new_agreements_is_four_statements_whatever_its_size(
     assert len(pledged) == 1
     sent = json.loads(pledged[0].value)
     assert sent["type"] == "aid.agreement.pledged" and sent["data"]["amount"] == "1000000.00"
+
+
+async def test_concurrent_writes_counted_together_still_stop_at_the_limit(start_service, pg_url, writer) -> None:
+    """The write limit's hits of many requests are one statement (summed per subject); each hit is still counted
+    as if alone, so exactly the allowed number pass."""
+    svc = await start_service(create_app, PledgesSettings, pg_url, AID_RATE_LIMIT_WRITES="5/minute")
+    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()  # write 1
+    answers = await asyncio.gather(
+        *(
+            svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference=f"L{n}"))
+            for n in range(8)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [201] * 4 + [429] * 4

@@ -30,10 +30,11 @@ import structlog
 from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from aid_common import outbox
-from aid_common.db import Transaction, insert_rows
+from aid_common.db import Gather, Transaction, insert_rows, session_factory
+from aid_common.db.gather import In, Out, RunBatch
 from aid_common.metrics import GROUP_COMMIT_BATCH, GROUP_COMMIT_REWRITES
 
 log = structlog.get_logger("aid.group_commit")
@@ -101,8 +102,9 @@ class _Batch:
 class GroupCommit:
     """One per process and database (`ServiceRuntime.group_commit`)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, service: str, window: float, most: int) -> None:
-        self.sessions = sessions
+    def __init__(self, engine: AsyncEngine, *, service: str, window: float, most: int) -> None:
+        self.engine = engine  # its own pool: see `ServiceRuntime`
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self.service = service
         self.window = window
         self.most = most
@@ -110,6 +112,15 @@ class GroupCommit:
         self._timer: asyncio.TimerHandle | None = None
         self._members: dict[int, tuple[_Batch, _Member]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._gathers: dict[str, Gather[Any, Any]] = {}
+
+    def gather(self, name: str, run: RunBatch[In, Out]) -> Gather[In, Out]:
+        """The process's `Gather` called `name`, with this group's window and size: the one-row statements every
+        write request makes before its unit of work (the write limit, the Idempotency-Key reservation), many
+        requests' in one statement, on the group's own connections (`engine`)."""
+        if name not in self._gathers:
+            self._gathers[name] = Gather(run, window=self.window, most=self.most)
+        return self._gathers[name]
 
     def joined(self, work: Transaction) -> bool:
         return id(work) in self._members

@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aid_common import state
 from aid_common.auth import Caller
-from aid_common.db import Transaction, insert_or_skip, is_transient, run_alone, transaction, utcnow
+from aid_common.db import Transaction, insert_or_skip, insert_rows_alone, is_transient, run_alone, transaction, utcnow
 from aid_common.errors import Conflict, Unprocessable
+from aid_common.group_commit import GroupCommit
 from aid_common.tables import IdempotencyRecord
 
 IdempotencyKey = Annotated[
@@ -122,7 +123,13 @@ def idempotent(endpoint: Callable[..., Awaitable[Any]] | None = None, *, sealed:
         fp = fingerprint(endpoint_name, body)
         sealer = state.IDEMPOTENCY_SEALER.find(idempotency_request.app)
         stored = await _reserve(
-            runtime.engine, sessions, caller=caller.identity, key=idempotency_key, endpoint=endpoint_name, fp=fp
+            runtime.engine,
+            sessions,
+            caller=caller.identity,
+            key=idempotency_key,
+            endpoint=endpoint_name,
+            fp=fp,
+            group=runtime.group_commit,
         )
         if stored is not None:
             code, answer = stored
@@ -241,6 +248,20 @@ async def _release_when_back(sessions: async_sessionmaker[AsyncSession], *, call
 _RESERVED_COLUMNS = ("caller", "key", "endpoint", "fingerprint", "created_at", "expires_at")
 
 
+async def _reserve_many(engine: AsyncEngine, reservations: list[dict[str, Any]]) -> list[bool]:
+    """Reserve many requests' keys in one statement committed alone: whether each is new. A key taken before, or
+    twice in `reservations` (the later ones), is not: its request reads the record under a lock."""
+    seen: set[tuple[str, str]] = set()
+    first = []
+    for r in reservations:
+        first.append((r["caller"], r["key"]) not in seen)
+        seen.add((r["caller"], r["key"]))
+    new = [r for r, f in zip(reservations, first, strict=True) if f]
+    taken = await insert_rows_alone(engine, _RECORDS, new, conflict=("caller", "key"), returning=("caller", "key"))
+    reserved = {(c, k) for c, k in taken}
+    return [f and (r["caller"], r["key"]) in reserved for r, f in zip(reservations, first, strict=True)]
+
+
 @functools.cache
 def _reservation(dialect: str) -> Any:
     """INSERT … ON CONFLICT DO NOTHING RETURNING for a new key, built once per dialect (every POST with a key runs
@@ -258,12 +279,16 @@ async def _reserve(
     endpoint: str,
     fp: str,
     ttl: dt.timedelta = KEPT_FOR,
+    group: GroupCommit | None = None,
 ) -> tuple[int, Any] | None:
     """Reserve the key (None), or the stored status and answer for it."""
     now = utcnow()
     reservation = _reservation(engine.dialect.name)
     values = dict(caller=caller, key=key, endpoint=endpoint, fingerprint=fp, created_at=now, expires_at=now + ttl)
-    if await run_alone(engine, reservation, values) is not None:  # a new key (the usual case): one round trip
+    if group is not None:  # a new key (the usual case): one statement for the reservations of many requests
+        if await group.gather("idempotency-reservations", functools.partial(_reserve_many, group.engine))(values):
+            return None
+    elif await run_alone(engine, reservation, values) is not None:  # a new key: one round trip
         return None
     async with transaction(sessions) as session:  # the key is known: read it under a lock (it may have just gone)
         if (await session.execute(reservation, values)).first() is not None:

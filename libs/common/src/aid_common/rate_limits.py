@@ -9,15 +9,18 @@ import datetime as dt
 import math
 import time
 
+import orjson
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
-from sqlalchemy import Interval, bindparam, case, delete, func, select, text
+from sqlalchemy import Float, Integer, Interval, Text, bindparam, case, cast, column, delete, func, select, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aid_common.db import run_alone
+from aid_common.db import fetch_alone, run_alone
 from aid_common.errors import TooManyRequests
+from aid_common.group_commit import GroupCommit
 from aid_common.tables import RateLimitCounter
 
 _COUNTERS = RateLimitCounter.__table__
@@ -33,6 +36,24 @@ _INCREMENT = _NEW.on_conflict_do_update(
         "expires_at": case((_EXPIRED, _NEW.excluded.expires_at), else_=_COUNTERS.c.expires_at),
     },
 ).returning(_COUNTERS.c.count)
+# Many requests' hits in one statement (`aid_common.group_commit`'s gathering): summed per key first, since one
+# INSERT … ON CONFLICT DO UPDATE may not touch a row twice.
+_HITS = (
+    func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+    .table_valued(column("key", Text), column("amount", Integer), column("expiry", Float))
+    .render_derived(name="hits", with_types=True)
+)
+_NEW_MANY = postgresql.insert(_COUNTERS).from_select(
+    ["key", "count", "expires_at"],
+    select(_HITS.c.key, _HITS.c.amount, func.now() + func.make_interval(0, 0, 0, 0, 0, 0, _HITS.c.expiry)),
+)
+_INCREMENT_MANY = _NEW_MANY.on_conflict_do_update(
+    index_elements=["key"],
+    set_={
+        "count": case((_EXPIRED, _NEW_MANY.excluded.count), else_=_COUNTERS.c.count + _NEW_MANY.excluded.count),
+        "expires_at": case((_EXPIRED, _NEW_MANY.excluded.expires_at), else_=_COUNTERS.c.expires_at),
+    },
+).returning(_COUNTERS.c.key, _COUNTERS.c.count)
 _PURGE = delete(_COUNTERS).where(_EXPIRED)
 _CLEAR_ALL = delete(_COUNTERS)
 _CLEAR_ONE = delete(_COUNTERS).where(_COUNTERS.c.key == bindparam("key"))
@@ -43,17 +64,35 @@ class PostgresStorage(Storage):
 
     STORAGE_SCHEME: list[str] | None = ["aid-postgresql"]  # noqa: RUF012 (declared so by limits' Storage)
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, group: GroupCommit | None = None) -> None:
         super().__init__()
         self.engine = engine
+        self.group = group
+        self.hits = group.gather("rate-limit-hits", self._incr_many) if group is not None else None
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return (OSError,)
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        if self.hits is not None:
+            return await self.hits((key, expiry, amount))
         window = dt.timedelta(seconds=expiry)
         return int(await run_alone(self.engine, _INCREMENT, {"key": key, "amount": amount, "expiry": window}))
+
+    async def _incr_many(self, hits: list[tuple[str, int, int]]) -> list[int]:
+        """Count many hits in one statement; each hit's count is what it would have been counted in turn."""
+        summed: dict[str, list[int]] = {}
+        for key, expiry, amount in hits:
+            summed.setdefault(key, [expiry, 0])[1] += amount
+        rows = [{"key": k, "expiry": e, "amount": a} for k, (e, a) in summed.items()]
+        assert self.group is not None
+        counts = dict(await fetch_alone(self.group.engine, _INCREMENT_MANY, {"rows": orjson.dumps(rows).decode()}))
+        out: list[int] = []
+        for key, _, amount in reversed(hits):  # the last hit of a key gets the final count, the one before less
+            out.append(int(counts[key]))
+            counts[key] -= amount
+        return out[::-1]
 
     async def get(self, key: str) -> int:
         async with self.engine.connect() as conn:
@@ -95,8 +134,8 @@ class RateLimits:
     """The limits one service enforces; the numbers are settings (`AID_RATE_LIMIT_WRITES`,
     `AID_RATE_LIMIT_FAILED_AUTH`), in the `limits` notation such as "120/minute"."""
 
-    def __init__(self, engine: AsyncEngine, *, writes: str, failed_auth: str) -> None:
-        storage = PostgresStorage(engine) if engine.dialect.name == "postgresql" else MemoryStorage()
+    def __init__(self, engine: AsyncEngine, *, writes: str, failed_auth: str, group: GroupCommit | None = None) -> None:
+        storage = PostgresStorage(engine, group) if engine.dialect.name == "postgresql" else MemoryStorage()
         self.shared = storage if isinstance(storage, PostgresStorage) else None  # memory forgets by itself
         self.limiter = FixedWindowRateLimiter(storage)
         self.writes = parse(writes)

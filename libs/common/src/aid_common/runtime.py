@@ -86,7 +86,8 @@ class ServiceRuntime:
         grouped = settings.group_commit and self.engine.dialect.name == "postgresql"
         self.group_commit = (
             GroupCommit(
-                self.sessions,
+                # its own connections: requests waiting for their batch hold theirs, and must never take the last
+                create_engine(settings.database_url, pool_size=settings.group_commit_connections),
                 service=service,
                 window=settings.group_commit_window_ms / 1000,
                 most=settings.group_commit_max,
@@ -101,7 +102,10 @@ class ServiceRuntime:
         self.freeze_heap_at_start = False  # `crisisaid serve` sets it: see start()
         self.token_verifier = token_verifier or settings.token_verifier()
         self.rate_limits = RateLimits(
-            self.engine, writes=settings.rate_limit_writes, failed_auth=settings.rate_limit_failed_auth
+            self.engine,
+            writes=settings.rate_limit_writes,
+            failed_auth=settings.rate_limit_failed_auth,
+            group=self.group_commit,
         )
         self.exports = Gate(settings.max_concurrent_exports, what="exports", setting="AID_MAX_CONCURRENT_EXPORTS")
         self.background: list[BackgroundTask] = []
@@ -250,6 +254,8 @@ class ServiceRuntime:
         if self._owns_bus:
             await self.bus.stop()
         await self.engine.dispose()
+        if self.group_commit is not None:
+            await self.group_commit.engine.dispose()
         log.info("service.stopped", service=self.service)
 
     @asynccontextmanager

@@ -125,6 +125,8 @@ class Settings(KafkaClientSettings, TokenSettings, EdgeSettings):
     group_commit: bool = Field(default=True, alias="AID_GROUP_COMMIT")
     group_commit_window_ms: float = Field(default=0.5, alias="AID_GROUP_COMMIT_WINDOW_MS", gt=0, le=50)
     group_commit_max: int = Field(default=64, alias="AID_GROUP_COMMIT_MAX", ge=1, le=1000)
+    # Connections of its own (a batch holds one from its first write to its commit), beside AID_DB_POOL_SIZE.
+    group_commit_connections: int = Field(default=4, alias="AID_GROUP_COMMIT_CONNECTIONS", ge=1, le=50)
     kafka_create_topics: bool = Field(default=True, alias="AID_KAFKA_CREATE_TOPICS")
     kafka_topic_partitions: int = Field(default=6, alias="AID_KAFKA_TOPIC_PARTITIONS", ge=1)
     kafka_replication_factor: int = Field(default=1, alias="AID_KAFKA_REPLICATION_FACTOR", ge=1)

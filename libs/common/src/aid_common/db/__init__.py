@@ -15,7 +15,7 @@ Dialect branches live in these modules, not in services. The names below are wha
 from aid_common.db.engine import create_all, create_engine, is_transient, ping, session_factory
 from aid_common.db.gather import Gather
 from aid_common.db.locks import lock_for_transaction, try_lock_for_transaction
-from aid_common.db.rows import check_values, insert_rows
+from aid_common.db.rows import check_values, insert_rows, insert_rows_alone
 from aid_common.db.statements import bulk_insert, dialect_of, insert_or_skip, is_postgres
 from aid_common.db.types import (
     Amount,
@@ -27,7 +27,7 @@ from aid_common.db.types import (
     new_metadata,
     utcnow,
 )
-from aid_common.db.units import Grouping, Transaction, run_alone, transaction, unit_of_work
+from aid_common.db.units import Grouping, Transaction, fetch_alone, run_alone, transaction, unit_of_work
 
 __all__ = [
     "Amount",
@@ -44,8 +44,10 @@ __all__ = [
     "create_all",
     "create_engine",
     "dialect_of",
+    "fetch_alone",
     "insert_or_skip",
     "insert_rows",
+    "insert_rows_alone",
     "is_postgres",
     "is_transient",
     "lock_for_transaction",

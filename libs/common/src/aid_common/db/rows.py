@@ -16,9 +16,12 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Table, TypeDecorator, insert, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
 
 from aid_common.db.statements import insert_or_skip
+from aid_common.db.units import fetch_alone
 
 Row = Mapping[str, Any]
 
@@ -49,6 +52,10 @@ def check_values(table: Table, rows: Sequence[Row], dialect: Dialect) -> list[di
     return out
 
 
+def _as_json(values: list[dict[str, Any]]) -> str:
+    return orjson.dumps(values, default=_json_default).decode()
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -56,7 +63,7 @@ def _quote(name: str) -> str:
 @functools.cache
 def _from_json(
     table: Table, columns: tuple[str, ...], conflict: tuple[str, ...] | None, returning: tuple[str, ...]
-) -> str:
+) -> TextClause | TextualSelect:
     """The statement for one shape, built once from the table's own names (quoted identifiers, no values)."""
     names = ", ".join(_quote(c) for c in columns)
     source = f"jsonb_populate_recordset(NULL::{_quote(table.name)}, CAST(:rows AS jsonb)) WITH ORDINALITY AS r"
@@ -65,7 +72,8 @@ def _from_json(
         sql += f" ON CONFLICT ({', '.join(_quote(c) for c in conflict)}) DO NOTHING"
     if returning:
         sql += f" RETURNING {', '.join(_quote(c) for c in returning)}"
-    return sql
+        return text(sql).columns(*(table.c[c] for c in returning))
+    return text(sql)
 
 
 async def insert_rows(
@@ -85,9 +93,8 @@ async def insert_rows(
     key = tuple(conflict) if conflict is not None else None
     if dialect.name == "postgresql":
         values = check_values(table, rows, dialect)
-        sql = text(_from_json(table, tuple(values[0]), key, tuple(returning)))
-        statement = sql.columns(*(table.c[c] for c in returning)) if returning else sql
-        result = await connection.execute(statement, {"rows": orjson.dumps(values, default=_json_default).decode()})
+        statement = _from_json(table, tuple(values[0]), key, tuple(returning))
+        result = await connection.execute(statement, {"rows": _as_json(values)})
         return [tuple(r) for r in result] if returning else []
     written: list[tuple[Any, ...]] = []
     for row in rows:  # SQLite: in-process, so a statement per row costs no round trip
@@ -99,3 +106,19 @@ async def insert_rows(
         if found is not None:
             written.append(tuple(found))
     return written
+
+
+async def insert_rows_alone(
+    engine: AsyncEngine, table: Table, rows: Sequence[Row], *, conflict: Sequence[str], returning: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """`insert_rows` as one statement that commits on its own (`fetch_alone`: on PostgreSQL run by the driver, no
+    BEGIN or COMMIT): many requests' one-row writes, such as their Idempotency-Key reservations, in one round
+    trip. The returned values come as the driver gives them (for text and number columns)."""
+    if not rows:
+        return []
+    if engine.dialect.name != "postgresql":
+        async with engine.begin() as conn:
+            return await insert_rows(conn, table, rows, conflict=conflict, returning=returning)
+    values = check_values(table, rows, engine.dialect)
+    statement = _from_json(table, tuple(values[0]), tuple(conflict), tuple(returning))
+    return await fetch_alone(engine, statement, {"rows": _as_json(values)})

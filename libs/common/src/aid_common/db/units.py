@@ -148,10 +148,19 @@ async def run_alone(engine: AsyncEngine, statement: UpdateBase, params: Mapping[
         async with engine.begin() as conn:
             result = await conn.execute(statement, dict(params))
             return result.scalar() if result.returns_rows else None
-    return await _run_on_driver(engine, statement, params)
+    return await _run_on_driver(engine, statement, params, every_row=False)
 
 
-async def _run_on_driver(engine: AsyncEngine, statement: UpdateBase, params: Mapping[str, Any]) -> Any:
+async def fetch_alone(engine: AsyncEngine, statement: Any, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Run `statement` so that it commits on its own, as `run_alone` does; every row it returns (as the driver
+    gives them: no column type processing, so for plain text and numbers)."""
+    if engine.dialect.name != "postgresql":
+        async with engine.begin() as conn:
+            return [tuple(r) for r in await conn.execute(statement, dict(params))]
+    return [tuple(r) for r in await _run_on_driver(engine, statement, params, every_row=True)]
+
+
+async def _run_on_driver(engine: AsyncEngine, statement: Any, params: Mapping[str, Any], *, every_row: bool) -> Any:
     import asyncpg
 
     compiled = for_driver(statement, engine.dialect)
@@ -159,6 +168,8 @@ async def _run_on_driver(engine: AsyncEngine, statement: UpdateBase, params: Map
     async with engine.connect() as conn:
         driver: Any = (await conn.get_raw_connection()).driver_connection
         try:
+            if every_row:
+                return await driver.fetch(compiled.sql, *args)
             return await driver.fetchval(compiled.sql, *args)
         except asyncpg.exceptions.InternalClientError as exc:
             # The connection was left mid-operation by a failure (a database restart): it goes, and the caller
