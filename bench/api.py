@@ -4,6 +4,7 @@ request. Each side is one uvicorn process on a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
@@ -59,9 +60,8 @@ async def measure(run: Run, *, seconds: int, connections: int) -> dict:
         url = f"{pledges.url}/v1/agreements"
         wrk.post(url, body, auth=auth, run=f"warm-{side}", seconds=3, connections=connections)
         batches = await _batches(pledges.url)
-        sides[side] = _with_server_cpu(
-            pledges, lambda: wrk.post(url, body, auth=auth, run=side, seconds=seconds, connections=connections)
-        )
+        drive = functools.partial(wrk.post, url, body, auth=auth, run=side, seconds=seconds, connections=connections)
+        sides[side] = _with_server_cpu(pledges, drive)
         count, total = (after - before for after, before in zip(await _batches(pledges.url), batches, strict=True))
         sides[side]["mean_batch"] = round(total / count, 1) if count else None
         pledges.stop()
