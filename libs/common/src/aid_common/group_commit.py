@@ -2,13 +2,13 @@
 
 A write request's unit of work (`aid_common.db.unit_of_work`) hands its new aggregates (`aid_common.insert_new`)
 and what goes with its commit (the stored Idempotency-Key answer, `Transaction.at_commit`) to its process's
-`GroupCommit` instead of writing them on its own connection. Units of work whose first write comes within
-`window` seconds of each other, or until `most` are waiting, form a batch: one transaction where each kind of row
-is one statement for the whole batch — the aggregates (INSERT … ON CONFLICT DO NOTHING RETURNING their keys, so a
-taken key skips that aggregate alone), their dependent rows, their outbox rows — then, once every member's route
-has returned, the statements at commit (one executemany each) and one COMMIT. Routes and services do not know:
-they call `insert_new` and return, as before, and a unit of work that writes anything else through its own
-session is not grouped.
+`GroupCommit` instead of writing them on its own connection. Units of work whose first writes keep coming (each
+within `window` seconds of the one before, for at most `longest`), or until `most` are waiting, form a batch: one
+transaction where each kind of row is one statement for the whole batch — the aggregates (INSERT … ON CONFLICT DO
+NOTHING RETURNING their keys, so a taken key skips that aggregate alone), their dependent rows, their outbox
+rows — then, once every member's route has returned, the statements at commit (one executemany each) and one
+COMMIT. Routes and services do not know: they call `insert_new` and return, as before, and a unit of work that
+writes anything else through its own session is not grouped.
 
 What each member hears:
 - its key taken: `insert_new` says so (False) and nothing of it is written; its route fails alone (409);
@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from aid_common import outbox
 from aid_common.db import Gather, Transaction, insert_rows, session_factory
-from aid_common.db.gather import In, Out, RunBatch
+from aid_common.db.gather import In, Out, RunBatch, Window
 from aid_common.metrics import GROUP_COMMIT_BATCH, GROUP_COMMIT_REWRITES
 
 log = structlog.get_logger("aid.group_commit")
@@ -102,14 +102,15 @@ class _Batch:
 class GroupCommit:
     """One per process and database (`ServiceRuntime.group_commit`)."""
 
-    def __init__(self, engine: AsyncEngine, *, service: str, window: float, most: int) -> None:
+    def __init__(self, engine: AsyncEngine, *, service: str, window: float, longest: float, most: int) -> None:
         self.engine = engine  # its own pool: see `ServiceRuntime`
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self.service = service
         self.window = window
+        self.longest = longest
         self.most = most
         self._gathering: _Batch | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._open: Window | None = None
         self._members: dict[int, tuple[_Batch, _Member]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._gathers: dict[str, Gather[Any, Any]] = {}
@@ -119,7 +120,7 @@ class GroupCommit:
         write request makes before its unit of work (the write limit, the Idempotency-Key reservation), many
         requests' in one statement, on the group's own connections (`engine`)."""
         if name not in self._gathers:
-            self._gathers[name] = Gather(run, window=self.window, most=self.most)
+            self._gathers[name] = Gather(run, window=self.window, longest=self.longest, most=self.most)
         return self._gathers[name]
 
     def joined(self, work: Transaction) -> bool:
@@ -135,7 +136,12 @@ class GroupCommit:
             if written:
                 member.written.append(new)
             return written
-        batch = self._gathering or self._open()
+        if self._gathering is None:
+            self._gathering = _Batch()
+            self._open = Window(self._flush, window=self.window, longest=self.longest)
+        elif self._open is not None:
+            self._open.joined()
+        batch = self._gathering
         member = _Member(work)
         batch.members.append(member)
         self._members[id(work)] = (batch, member)
@@ -165,16 +171,10 @@ class GroupCommit:
         member.settled = True
         batch.note_settled()
 
-    def _open(self) -> _Batch:
-        batch = _Batch()
-        self._gathering = batch
-        self._timer = asyncio.get_running_loop().call_later(self.window, self._flush)
-        return batch
-
     def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._open is not None:
+            self._open.cancel()
+            self._open = None
         batch, self._gathering = self._gathering, None
         if batch is not None:
             task = asyncio.create_task(self._run(batch))

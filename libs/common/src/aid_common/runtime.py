@@ -90,6 +90,7 @@ class ServiceRuntime:
                 create_engine(settings.database_url, pool_size=settings.group_commit_connections),
                 service=service,
                 window=settings.group_commit_window_ms / 1000,
+                longest=settings.group_commit_longest_ms / 1000,
                 most=settings.group_commit_max,
             )
             if grouped

@@ -119,11 +119,13 @@ class Settings(KafkaClientSettings, TokenSettings, EdgeSettings):
     # Connections kept open per process: at least the requests it serves at once, or connections are opened and
     # closed all the time (each a TLS handshake and a SCRAM exchange). Up to half as many again open under peaks.
     db_pool_size: int = Field(default=20, alias="AID_DB_POOL_SIZE", ge=1, le=200)
-    # Group commit (`aid_common.group_commit`): write requests arriving within the window of each other, or until
-    # this many wait, are committed in one transaction. The window is what a lone request waits at most; under
-    # load batches fill before it ends. Off (and on SQLite, one writer at a time): each request commits alone.
+    # Group commit (`aid_common.group_commit`): concurrent write requests are committed in one transaction. A batch
+    # takes requests while they keep coming, each within the window of the one before, for at most the longest
+    # wait, or until the max are waiting: a request alone waits one window; under load batches grow. Off (and on
+    # SQLite, one writer at a time): each request commits alone.
     group_commit: bool = Field(default=True, alias="AID_GROUP_COMMIT")
-    group_commit_window_ms: float = Field(default=0.5, alias="AID_GROUP_COMMIT_WINDOW_MS", gt=0, le=50)
+    group_commit_window_ms: float = Field(default=1.0, alias="AID_GROUP_COMMIT_WINDOW_MS", gt=0, le=50)
+    group_commit_longest_ms: float = Field(default=5.0, alias="AID_GROUP_COMMIT_LONGEST_MS", gt=0, le=100)
     group_commit_max: int = Field(default=64, alias="AID_GROUP_COMMIT_MAX", ge=1, le=1000)
     # Connections of its own (a batch holds one from its first write to its commit), beside AID_DB_POOL_SIZE.
     group_commit_connections: int = Field(default=4, alias="AID_GROUP_COMMIT_CONNECTIONS", ge=1, le=50)

@@ -19,14 +19,47 @@ Out = TypeVar("Out")
 RunBatch = Callable[[list[In]], Awaitable[Sequence[Out | BaseException]]]
 
 
+class Window:
+    """When a batch closes: a `window` after the last call that joined it, `longest` after it opened at the
+    latest. `close` is called once, from the event loop."""
+
+    def __init__(self, close: Callable[[], None], *, window: float, longest: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._close = close
+        self._window = window
+        self._deadline = loop.time() + max(longest, window)
+        self._joined = 1
+        self._seen = 1
+        self._timer: asyncio.TimerHandle | None = loop.call_later(window, self._tick)
+
+    def joined(self) -> None:
+        self._joined += 1
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        still_coming = self._joined > self._seen
+        self._seen = self._joined
+        if still_coming and loop.time() + self._window <= self._deadline:
+            self._timer = loop.call_later(self._window, self._tick)
+            return
+        self._timer = None
+        self._close()
+
+
 class Gather(Generic[In, Out]):
-    def __init__(self, run: RunBatch[In, Out], *, window: float, most: int) -> None:
+    def __init__(self, run: RunBatch[In, Out], *, window: float, longest: float, most: int) -> None:
         self._run = run
         self.window = window
+        self.longest = longest
         self.most = most
         self._items: list[In] = []
         self._waiting: list[asyncio.Future[Out]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._open: Window | None = None
         self._running: set[asyncio.Task[None]] = set()
 
     async def __call__(self, item: In) -> Out:
@@ -36,14 +69,16 @@ class Gather(Generic[In, Out]):
         self._waiting.append(future)
         if len(self._items) >= self.most or self.window <= 0:
             self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self.window, self._flush)
+        elif self._open is None:
+            self._open = Window(self._flush, window=self.window, longest=self.longest)
+        else:
+            self._open.joined()
         return await future
 
     def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._open is not None:
+            self._open.cancel()
+            self._open = None
         items, waiting = self._items, self._waiting
         self._items, self._waiting = [], []
         if items:
