@@ -64,16 +64,23 @@ async def measure(run: Run, *, seconds: int, connections: int) -> dict:
         sides[side] = _with_server_cpu(pledges, drive)
         count, total = (after - before for after, before in zip(await _batches(pledges.url), batches, strict=True))
         sides[side]["mean_batch"] = round(total / count, 1) if count else None
+        sides[side]["cpu_ms_per_request"] = _cpu_ms(sides[side], seconds)
         pledges.stop()
     bare_server.stop()
     ours, alone = sides["api"], sides["alone"]
     ours["alone_per_second"] = alone["per_second"]
-    ours["alone_mean_batch"] = alone["mean_batch"]
+    ours["alone_cpu_ms_per_request"] = alone["cpu_ms_per_request"]
+    bare["cpu_ms_per_request"] = _cpu_ms(bare, seconds)
     if alone["errors"]:
         raise RuntimeError(f"non-2xx answers under load with group commit off: {alone['errors']}")
     if ours["errors"] or bare["errors"]:
         raise RuntimeError(f"non-2xx answers under load: platform {ours['errors']}, bare {bare['errors']}")
     return {"bare": bare, "platform": ours}
+
+
+def _cpu_ms(side: dict, seconds: int) -> float:
+    """The server process's CPU per answered request, in ms."""
+    return round(side["server_cpu_seconds"] * 1000 / (side["per_second"] * seconds), 2)
 
 
 async def _batches(url: str) -> tuple[float, float]:

@@ -39,7 +39,9 @@ def summary(raw: dict) -> dict:
         b, p = raw["P1"]["bare"], raw["P1"]["platform"]
         out["P1"] = figure(b["per_second"], p["per_second"], "requests/s", wrk_cpu_share=p["wrk_cpu_share"],
                            bare_wrk_cpu_share=b["wrk_cpu_share"], alone_per_second=p.get("alone_per_second"),
-                           mean_batch=p.get("mean_batch"),
+                           mean_batch=p.get("mean_batch"), cpu_ms_per_request=p.get("cpu_ms_per_request"),
+                           alone_cpu_ms_per_request=p.get("alone_cpu_ms_per_request"),
+                           bare_cpu_ms_per_request=b.get("cpu_ms_per_request"),
                            p50_ms=p.get("p50_ms"), p99_ms=p.get("p99_ms"), bare_p99_ms=b.get("p99_ms"))  # fmt: skip
     if "P2" in raw:
         b, p = raw["P2"]["bare"], raw["P2"]["platform"]
@@ -87,7 +89,9 @@ def _p1(f: dict) -> str:
     if f.get("alone_per_second"):
         grouped = (
             f"; each request committing alone (AID_GROUP_COMMIT=false) {f['alone_per_second']} requests/s, "
-            f"with group commit {f['platform']} (mean batch {f.get('mean_batch')})"
+            f"with group commit {f['platform']} (mean batch {f.get('mean_batch')}); server CPU per request: "
+            f"bare {f.get('bare_cpu_ms_per_request')} ms, alone {f.get('alone_cpu_ms_per_request')} ms, "
+            f"grouped {f.get('cpu_ms_per_request')} ms"
         )
     return (
         f"wrk used {f['bare_wrk_cpu_share']:.1%} of the machine's CPU against the bare endpoint, "

@@ -4,6 +4,7 @@ ledger, and as a partner sees only its own deliveries. Screenshots land in .arti
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -181,3 +182,57 @@ async def test_every_services_api_page_renders_offline(embedded) -> None:
             assert await page.locator(f".opblock-summary-path[data-path='{operation}']").count() >= 1
         await browser.close()
     assert elsewhere == [], "the API pages ask nothing of any other host"
+
+
+# Visible text of the page that is the console's own: not inside a left-to-right isolate (codes, amounts, dates)
+# and not text marked as another language (names and titles people gave in English).
+_OWN_LATIN_WORDS = """() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const el = node.parentElement;
+    if (!el || el.closest('bdi[dir="ltr"], [lang="en"], script, style, time')) continue;
+    if (!el.checkVisibility()) continue;
+    const words = node.textContent.match(/[A-Za-z]{2,}/g);
+    if (words) found.push(words.join(" ") + " <" + el.tagName.toLowerCase() + ">");
+  }
+  for (const cell of document.querySelectorAll("td[data-label]")) {
+    const label = getComputedStyle(cell, "::before").content;
+    if (/[A-Za-z]{2,}/.test(label) && cell.checkVisibility()) found.push("label " + label);
+  }
+  return found;
+}"""
+_UNLABELLED_FIGURES = """() => [...document.querySelectorAll("table.cards td.num")]
+  .filter((td) => td.checkVisibility() && ["none", "normal", '""'].includes(getComputedStyle(td, "::before").content))
+  .map((td) => td.textContent.trim())"""
+
+
+async def test_every_arabic_page_reads_in_arabic_and_keeps_its_labels_on_a_phone(embedded) -> None:
+    """On a 390 px phone in Arabic, every page: no English word of the console's own (statuses, sectors, countries,
+    reasons, headings), every figure in a table card carries its column's name, nothing wider than the screen."""
+    console, token, _, _ = embedded
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        await page.goto(console + "/signin?lang=ar")
+        await page.fill("input[name=token]", token)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(console + "/")
+        await page.goto(console + "/projects")
+        project = await page.locator("table.cards a[href^='/projects/']").first.get_attribute("href")
+        await page.goto(console + "/agreements")
+        agreement = await page.locator("table.cards a[href^='/agreements/']").first.get_attribute("href")
+        pages = ["/", "/projects", "/agreements", agreement, project, "/pools", "/plans", "/partner", "/live"]
+        problems = {}
+        for path in pages:
+            await page.goto(console + path)
+            assert await page.get_attribute("html", "lang") == "ar"
+            english, unlabelled = await page.evaluate(_OWN_LATIN_WORDS), await page.evaluate(_UNLABELLED_FIGURES)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            if english or unlabelled or width > 400:
+                problems[path] = {"english": english[:8], "unlabelled": unlabelled[:4], "width": width}
+        await page.goto(console + "/projects")
+        await page.screenshot(path=str(ARTIFACTS / "console-projects-ar-phone.png"), full_page=False)
+        await browser.close()
+    assert problems == {}, json.dumps(problems, ensure_ascii=False, indent=1)

@@ -3,6 +3,7 @@ cookie (never in the page's JavaScript)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from decimal import Decimal
 from typing import Annotated
@@ -48,6 +49,19 @@ def _page(request: Request, template: str, **context: object) -> HTMLResponse:
             "short": lambda v: i18n.short(v, lang),
             "term": lambda v: i18n.term(v, lang),
             "name_in": lambda obj, field="title": i18n.name_in(obj, lang, field),
+            "given": lambda v: i18n.given(v, lang),
+            "option": lambda value, obj, field="title", selected=False: i18n.option(
+                value, obj, lang, field, selected=selected
+            ),
+            "sector": lambda v: i18n.sector(v, lang),
+            "country": lambda v: i18n.country(v, lang),
+            "country_name": lambda v: i18n.country_name(v, lang),
+            "place": lambda v: i18n.place(v, lang),
+            "day": lambda v: i18n.day(v, lang),
+            "moment": lambda v: i18n.moment(v, lang),
+            "amount_in": lambda v, currency: i18n.amount_in(v, currency, lang),
+            "rate": lambda v: i18n.rate(v, lang),
+            "why_waiting": lambda pool: i18n.why_waiting(pool, lang),
             "signed_in": bool(request.cookies.get(COOKIE)),
             "path": request.url.path,
             **context,
@@ -126,10 +140,25 @@ async def projects(
 ) -> HTMLResponse:
     params = {"country": country, "sector": sector, "appeal": appeal, "status": status, "partner_id": partner_id}
     params["as_of"] = as_of
-    answer = await _services(request).get("projects", "/v1/projects", _token(request), limit=500, **params)
-    return _page(
-        request, "projects.html", projects=_items(answer), filters=params, problem=None if answer.ok else answer.body
+    token, services = _token(request), _services(request)
+    answer, countries, sectors, appeals, partners = await asyncio.gather(
+        services.get("projects", "/v1/projects", token, limit=500, **params),
+        services.get("projects", "/v1/coverage", token, by="country"),
+        services.get("projects", "/v1/coverage", token, by="sector"),
+        services.get("projects", "/v1/appeals", token),
+        services.get("notifications", "/v1/partners", token, limit=500),
     )
+    # the filters offer what exists: countries and sectors with projects, the appeals, the partners by name
+    choices = {
+        "country": [r["key"] for r in _items(countries)],
+        "sector": [r["key"] for r in _items(sectors)],
+        "appeal": _items(appeals),
+        "partner": _items(partners),
+    }
+    return _page(
+        request, "projects.html", projects=_items(answer), filters=params, choices=choices,
+        problem=None if answer.ok else answer.body,
+    )  # fmt: skip
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
@@ -185,7 +214,7 @@ async def plans(
         for row in _items(answer)
     ]
     return _page(
-        request, "plans.html", rows=rows, country=country.upper(), as_of=as_of or "", forbidden=answer.forbidden,
+        request, "plans.html", rows=rows, country_code=country.upper(), as_of=as_of or "", forbidden=answer.forbidden,
         problem=None if answer.ok or answer.forbidden else (answer.body or {}).get("detail"),
     )  # fmt: skip
 
