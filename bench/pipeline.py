@@ -19,6 +19,7 @@ import time
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from aid_contracts import PLEDGES_TOPIC, PROJECTS_TOPIC
 from bench import wrk
 from bench.api import agreement_body, donor
 from bench.processes import free_port
@@ -189,10 +190,15 @@ async def webhook_paced(run: Run, rate: float, seconds: float) -> dict:
                 r = await c.post(f"{pledges.url}/v1/agreements", json=_agreement(donor_id, "paced", i))
                 return r.json()["id"]
 
-            cpu = ServiceCpu(pledges=pledges, projects=projects, notifications=notifications)
-            answered = await _paced(rate, seconds, sign)
-            await receiver.until(len(answered), 120)
-            cpu_ms = cpu.ms_per(len(answered))
+            # each hop's moment: the agreement's event on aid.pledges.v1, its funding event on aid.projects.v1
+            async with (
+                Watch(f"{prefix}{PLEDGES_TOPIC}", _signed_of) as signed,
+                Watch(f"{prefix}{PROJECTS_TOPIC}", _funding_of) as funded,
+            ):
+                cpu = ServiceCpu(pledges=pledges, projects=projects, notifications=notifications)
+                answered = await _paced(rate, seconds, sign)
+                await receiver.until(len(answered), 120)
+                cpu_ms = cpu.ms_per(len(answered))
         for p in (pledges, projects, notifications):
             p.stop()
     finally:
@@ -201,7 +207,21 @@ async def webhook_paced(run: Run, rate: float, seconds: float) -> dict:
         "rate": rate,
         "cpu_ms_per_agreement": cpu_ms,
         "machine_cpu_busy": cpu.machine_busy,
+        "hops": _hops(answered, signed.seen, funded.seen, receiver.first),
     }
+
+
+def _hops(answered: dict, signed: dict, funded: dict, received: dict) -> dict[str, dict[str, float]]:
+    """p50 and p99 of each hop, for the agreements seen at every one: POST answered → its event on Kafka (pledges'
+    outbox relay) → its funding event on Kafka (projects: consumer, ledger, outbox relay) → webhook received
+    (notifications: consumer, delivery queued, worker, HTTP)."""
+    seen = [k for k in answered if k in signed and k in funded and k in received]
+    stages = (("outbox→kafka", answered, signed), ("projects", signed, funded), ("notifications", funded, received))
+    out = {}
+    for name, start, end in stages:
+        figures = percentiles([end[k] - start[k] for k in seen]) if seen else {}
+        out[name] = {"p50_ms": figures.get("p50_ms"), "p99_ms": figures.get("p99_ms"), "count": len(seen)}
+    return out
 
 
 class ServiceCpu:

@@ -55,7 +55,8 @@ def summary(raw: dict) -> dict:
         out["P3"] = figure(b["p99_ms"], p["p99_ms"], "ms (p99)", rate_per_second=p["rate"], p50_ms=p["p50_ms"],
                            cpu_ms_per_agreement=p.get("cpu_ms_per_agreement"),
                            machine_cpu_busy=p.get("machine_cpu_busy"), unloaded_rate=idle.get("rate"),
-                           unloaded_p50_ms=idle.get("p50_ms"), unloaded_p99_ms=idle.get("p99_ms"))  # fmt: skip
+                           unloaded_p50_ms=idle.get("p50_ms"), unloaded_p99_ms=idle.get("p99_ms"),
+                           hops=p.get("hops"), unloaded_hops=idle.get("hops"))  # fmt: skip
     if "P4" in raw:
         b, p = raw["P4"]["bare"], raw["P4"]["platform"]
         out["P4"] = figure(b["per_second"], p["per_second"], "agreements/s (1 → 2 workers)",
@@ -119,7 +120,14 @@ def _p3(f: dict) -> str | None:
     return (
         f"{f['rate_per_second']} agreements/s, p50 {f['p50_ms']} ms; "
         f"CPU ms per agreement {_per_service(f['cpu_ms_per_agreement'])}, machine {_busy(f)} busy{floor}"
+        f"{_hop_line('hops p50/p99 ms under load', f.get('hops'))}{_hop_line('idle', f.get('unloaded_hops'))}"
     )
+
+
+def _hop_line(title: str, hops: dict | None) -> str:
+    if not hops:
+        return ""
+    return f"; {title}: " + ", ".join(f"{k} {v['p50_ms']}/{v['p99_ms']}" for k, v in hops.items())
 
 
 def _p4(f: dict) -> str | None:

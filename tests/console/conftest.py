@@ -32,7 +32,7 @@ class Platform:
 
 
 @pytest.fixture
-async def platform(start_service, tmp_path):
+async def platform(start_service, tmp_path, key_files):
     bus = MemoryBus()
     services = {}
     for name, create, settings in (
@@ -50,6 +50,7 @@ async def platform(start_service, tmp_path):
             AID_PROJECTS_URL="http://projects",
             AID_NOTIFICATIONS_URL="http://notifications",
             AID_CONSOLE_COOKIE_SECURE=False,
+            AID_JWT_PUBLIC_KEY_FILE=str(key_files[1]),  # it verifies tokens itself: the menu, the live feed
         ),
         transport=ByHost({name: svc.app for name, svc in services.items()}),
     )

@@ -125,6 +125,8 @@ async def test_a_partner_sees_no_more_than_its_token_allows(platform, token) -> 
 
     mine = await platform.client.get("/partner")
     assert "http://127.0.0.1:9/a" in mine.text and "http://127.0.0.1:9/b" not in mine.text
+    # its menu offers what its token can read: no agreements (pledges:read), its deliveries and the projects
+    assert 'href="/agreements"' not in mine.text and 'href="/partner"' in mine.text and 'href="/projects"' in mine.text
     agreements = await platform.client.get("/agreements")
     assert "does not allow" in agreements.text and "KW-IOM-2024-001" not in agreements.text
 
@@ -213,3 +215,37 @@ async def test_empty_pages_say_why_and_what_to_do(platform, token) -> None:
     assert "No money had been signed" not in after
     arabic = (await platform.client.get("/projects", params={"country": "YE", "lang": "ar"})).text
     assert "لا يوجد مشروع يطابق هذه المرشحات" in arabic
+
+
+async def test_an_agreement_page_answers_when_how_much_and_what_changed(platform, token) -> None:
+    """The agreement page lacked its signing date and the amendments' old → new amounts; amounts were unformatted
+    (100000.000) and the rate had 10 decimals."""
+    import re
+
+    admin = auth(token("admin"))
+    await _seed(platform, admin)
+    (agreement,) = (await platform.pledges.client.get("/v1/agreements", headers=admin)).json()["items"]
+    amended = await platform.pledges.client.post(
+        f"/v1/agreements/{agreement['id']}/amend", json={"amount": "120000.000"}, headers=admin
+    )
+    assert amended.status_code == 200, amended.text
+    await _signed_in(platform, token("admin"))
+    page = (await platform.client.get(f"/agreements/{agreement['id']}?lang=en")).text
+    assert '<time datetime="2024-05-01">May 1, 2024</time>' in page, "its signing date, as people write it"
+    assert "KWD 100,000.000</bdi> → <bdi" in page and "KWD 120,000.000" in page, "the amendment, old → new"
+    rate = re.search(r"<dt>Rate</dt><dd><bdi dir=\"ltr\">([^<]+)</bdi>", page)
+    assert rate is not None and len(rate.group(1).partition(".")[2]) <= 6, rate
+    assert "Syria" in page, "the earmarked country by its name"
+    arabic = (await platform.client.get(f"/agreements/{agreement['id']}?lang=ar")).text
+    assert "سوريا" in arabic and "عُدِّلت" in arabic and "تاريخ التوقيع" in arabic
+
+
+async def test_the_overview_draws_funding_over_time_and_the_top_donors(platform, token) -> None:
+    await _seed(platform, auth(token("admin")))
+    await _signed_in(platform, token("admin"))
+    page = (await platform.client.get("/?lang=en&as_of=2024-12-31")).text
+    assert "Funding over time" in page and '<polyline class="funded" points="0.00,40.00' in page
+    assert '<time datetime="2024-04-30">Apr 30, 2024</time>' in page, "the line starts before the first signing"
+    assert "Top donors" in page and "State of Kuwait" in page
+    before = (await platform.client.get("/?lang=en&as_of=2024-04-29")).text
+    assert "Funding over time" not in before, "no line before any money moved"

@@ -229,3 +229,31 @@ async def test_a_crash_mid_batch_loses_no_answered_request_and_leaves_none_half_
             assert counted == distinct, "an agreement written twice"
         finally:
             await engine.dispose()
+
+
+async def test_an_import_whose_donors_are_all_known_is_written_by_its_own_unit_of_work(
+    start_service, pg_url, token
+) -> None:
+    """An import writes flow by flow, each in a savepoint of its own: it is not grouped. When all its donors were
+    known, its first write was a new agreement, which joined a batch, and its next write through its own session
+    failed (500)."""
+    import json
+
+    from tests.fts import FLOW_PAGES
+
+    svc = await start_service(create_app, PledgesSettings, pg_url, **GROUPED)
+    admin = {"Authorization": f"Bearer {token('admin')}"}
+    page = json.loads(FLOW_PAGES[0].read_bytes())
+    first = await svc.client.post(
+        "/v1/imports/fts", files=[("files", ("a.json", json.dumps(page).encode()))], headers=admin
+    )
+    assert first.status_code == 200, first.text
+    for flow in page["data"]["flows"]:  # the same flows renumbered: new agreements, every donor known
+        flow["id"] = str(int(flow["id"]) + 10_000_000)
+        flow["parentFlowId"] = flow.get("parentFlowId") and str(int(flow["parentFlowId"]) + 10_000_000)
+        flow["childFlowIds"] = [str(int(c) + 10_000_000) for c in flow.get("childFlowIds") or []]
+    again = await svc.client.post(
+        "/v1/imports/fts", files=[("files", ("b.json", json.dumps(page).encode()))], headers=admin
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["created"] == first.json()["created"] > 0

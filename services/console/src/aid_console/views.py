@@ -4,6 +4,7 @@ cookie (never in the page's JavaScript)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 from decimal import Decimal
 from typing import Annotated
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from aid_common import visibility
 from aid_common.errors import Unauthorized
-from aid_console import i18n
+from aid_console import charts, i18n
 from aid_console.client import Answer, Services, SignInNeeded
 from aid_console.deps import FEED, SERVICES, SETTINGS, TEMPLATES, VERIFIER
 
@@ -32,6 +33,32 @@ def _token(request: Request) -> str:
     if not token:
         raise SignInNeeded("sign in")
     return token
+
+
+# The menu, and the scope each entry's page reads with: a token sees only the entries it can use.
+MENU = (
+    ("/", "overview", "projects:read"),
+    ("/projects", "projects", "projects:read"),
+    ("/agreements", "agreements", "pledges:read"),
+    ("/pools", "pools", "projects:read"),
+    ("/plans", "plans", "projects:read"),
+    ("/partner", "partner", "notifications:read"),
+    ("/live", "live", "projects:read"),
+)
+
+
+def _menu(request: Request) -> list[tuple[str, str]]:
+    """The entries this person's token may use (all of them where the console cannot verify tokens)."""
+    token, verifier = request.cookies.get(COOKIE), VERIFIER.maybe_of(request)
+    if not token:
+        return []
+    if verifier is None:
+        return [(href, word) for href, word, _ in MENU]
+    try:
+        caller = verifier.verify(token)
+    except Unauthorized:
+        return []
+    return [(href, word) for href, word, scope in MENU if caller.has(scope)]
 
 
 def _page(request: Request, template: str, **context: object) -> HTMLResponse:
@@ -63,6 +90,7 @@ def _page(request: Request, template: str, **context: object) -> HTMLResponse:
             "rate": lambda v: i18n.rate(v, lang),
             "why_waiting": lambda pool: i18n.why_waiting(pool, lang),
             "signed_in": bool(request.cookies.get(COOKIE)),
+            "menu": _menu(request),
             "path": request.url.path,
             **context,
         },
@@ -121,11 +149,38 @@ async def overview(request: Request, as_of: Annotated[str | None, Query(max_leng
     sectors = await services.get("projects", "/v1/coverage", token, by="sector", as_of=as_of)
     projects = await services.get("projects", "/v1/projects", token, limit=500, as_of=as_of)
     gaps = sorted(_items(projects), key=lambda p: -Decimal(p["unmet_usd"]))[:10]  # money: never float
+    agreements = _items(await services.get("pledges", "/v1/agreements", token, limit=500))  # [] without the scope
+    donors = {d["id"]: d for d in _items(await services.get("pledges", "/v1/donors", token, limit=500))}
     return _page(
         request, "overview.html", appeals=_items(appeals), countries=_items(countries), sectors=_items(sectors),
         gaps=[g for g in gaps if Decimal(g["unmet_usd"]) > 0], as_of=as_of or "",
         moved=any(Decimal(r["funded_usd"]) or Decimal(r["unallocated_usd"]) for r in _items(countries)),
+        over_time=await _over_time(services, token, agreements, as_of),
+        top_donors=charts.top_donors(agreements, donors),
     )  # fmt: skip
+
+
+async def _over_time(services: Services, token: str, agreements: list, as_of: str | None) -> dict | None:
+    """Funding and signed money at twelve days from the first signing to `as_of` (or today), by the dates money
+    moved: one coverage row per day, asked at once."""
+    first = charts.first_day(agreements)
+    try:
+        last = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(dt.UTC).date()
+    except ValueError:
+        return None
+    if first is None or first > last:
+        return None
+    days = charts.days_between(first, last)
+    answers = await asyncio.gather(
+        *(services.get("projects", "/v1/coverage", token, by="all", as_of=d.isoformat()) for d in days)
+    )
+    if not all(a.ok for a in answers):
+        return None
+    points = []
+    for day, answer in zip(days, answers, strict=True):
+        row: dict = next(iter(_items(answer)), {})  # no row: nothing existed yet that day
+        points.append(charts.Point(day, Decimal(row.get("funded_usd", 0)), Decimal(row.get("unallocated_usd", 0))))
+    return {"points": points, "line": charts.line(points)}
 
 
 @router.get("/projects", response_class=HTMLResponse)

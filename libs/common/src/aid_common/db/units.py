@@ -68,10 +68,13 @@ class Transaction:
         self.at_commit_statements.append((statement, params))
 
     def can_group(self) -> bool:
-        """Whether its writes may go to its group: it has one, and its own session has written and locked
-        nothing (what it wrote would be in another transaction than its batch's)."""
+        """Whether its writes may go to its group: it has one, its own session has written and locked nothing
+        (what it wrote would be in another transaction than its batch's), and it opened no savepoint (a unit of
+        work that undoes its steps one by one — an import, flow by flow — writes through its own session)."""
         sync = self.session.sync_session
-        return self.group is not None and not sync.info.get(_WROTE) and not (sync.new or sync.dirty or sync.deleted)
+        if self.group is None or sync.info.get(_WROTE) or sync.in_nested_transaction():
+            return False
+        return not (sync.new or sync.dirty or sync.deleted)
 
     @property
     def grouped(self) -> bool:
