@@ -236,6 +236,7 @@ async def test_an_agreement_page_answers_when_how_much_and_what_changed(platform
     rate = re.search(r"<dt>Rate</dt><dd><bdi dir=\"ltr\">([^<]+)</bdi>", page)
     assert rate is not None and len(rate.group(1).partition(".")[2]) <= 6, rate
     assert "Syria" in page, "the earmarked country by its name"
+    assert "Where the money went" in page and "SY-NW-HEALTH-24" in page, "the project it funds"
     arabic = (await platform.client.get(f"/agreements/{agreement['id']}?lang=ar")).text
     assert "سوريا" in arabic and "عُدِّلت" in arabic and "تاريخ التوقيع" in arabic
 
@@ -249,3 +250,21 @@ async def test_the_overview_draws_funding_over_time_and_the_top_donors(platform,
     assert "Top donors" in page and "State of Kuwait" in page
     before = (await platform.client.get("/?lang=en&as_of=2024-04-29")).text
     assert "Funding over time" not in before, "no line before any money moved"
+
+
+async def test_the_agreement_list_filters_by_donor_status_and_country(platform, token) -> None:
+    admin = auth(token("admin"))
+    await _seed(platform, admin)
+    qatar = {"name": "Qatar Fund for Development", "kind": "government", "country": "QA"}
+    qatar_id = (await platform.pledges.client.post("/v1/donors", json=qatar, headers=admin)).json()["id"]
+    other = {"donor_id": qatar_id, "reference": "QA-YE-1", "title": "مياه", "amount": "5000.00", "currency": "USD",
+             "status": "pledged", "earmark": {"country": "YE", "sector": "wash"}}  # fmt: skip
+    assert (await platform.pledges.client.post("/v1/agreements", json=other, headers=admin)).status_code == 201
+    await _signed_in(platform, token("admin"))
+    by_donor = (await platform.client.get(f"/agreements?lang=en&donor_id={qatar_id}")).text
+    assert "QA-YE-1" in by_donor and "KW-IOM-2024-001" not in by_donor
+    assert f'<option value="{qatar_id}" selected>Qatar Fund for Development</option>' in by_donor
+    signed = (await platform.client.get("/agreements?lang=en&status=signed")).text
+    assert "KW-IOM-2024-001" in signed and "QA-YE-1" not in signed
+    nothing = (await platform.client.get("/agreements?lang=ar&status=cancelled")).text
+    assert "لا توجد اتفاقية تطابق هذه المرشحات" in nothing

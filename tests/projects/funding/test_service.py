@@ -199,3 +199,22 @@ async def test_an_agreement_event_not_from_the_pledges_service_is_dead_lettered(
     assert (await project(projects, writer, a["id"]))["funded_usd"] == "0.00"
     [dead] = projects.bus.messages("aid.deadletter.v1")
     assert dict(dead.headers)["aid-error-reason"] == b"wrong-source"
+
+
+async def test_an_agreement_shows_where_its_money_went_project_by_project_and_in_its_pool(projects, writer) -> None:
+    a = await create_project(projects, writer, "SY-H-1", "600000.00")
+    b = await create_project(projects, writer, "SY-H-2", "400000.00")
+    agreement = signed("1200000.00", country="SY", sector="health")
+    await deliver(projects, agreement)
+    await deliver(projects, disbursed(agreement, "600000.00", "600000.00"))
+    r = await projects.client.get(f"/v1/funding/agreements/{agreement.agreement_id}", headers=writer)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["amount_usd"], body["pool_usd"]) == ("1200000.00", "200000.00")
+    assert [(s["code"], s["allocated_usd"], s["received_usd"]) for s in body["shares"]] == [
+        ("SY-H-1", "600000.00", "300000.00"),
+        ("SY-H-2", "400000.00", "200000.00"),
+    ]
+    assert body["pool_received_usd"] == "100000.00" and {s["project_id"] for s in body["shares"]} == {a["id"], b["id"]}
+    unknown = await projects.client.get("/v1/funding/agreements/6f1c1f0e-0000-4000-8000-000000000000", headers=writer)
+    assert unknown.status_code == 404

@@ -230,11 +230,30 @@ async def project(request: Request, project_id: str) -> HTMLResponse:
 
 
 @router.get("/agreements", response_class=HTMLResponse)
-async def agreements(request: Request) -> HTMLResponse:
+async def agreements(
+    request: Request,
+    donor_id: Annotated[str | None, Query(max_length=36)] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    country: Annotated[str | None, Query(max_length=2)] = None,
+    sector: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
     token, services = _token(request), _services(request)
-    answer = await services.get("pledges", "/v1/agreements", token, limit=500)
-    donors = {d["id"]: d for d in _items(await services.get("pledges", "/v1/donors", token, limit=500))}
-    return _page(request, "agreements.html", agreements=_items(answer), donors=donors, forbidden=answer.forbidden)
+    filters = {"donor_id": donor_id, "status": status, "country": country, "sector": sector}
+    answer, donors_answer, countries = await asyncio.gather(
+        services.get("pledges", "/v1/agreements", token, limit=500, **filters),
+        services.get("pledges", "/v1/donors", token, limit=500),
+        services.get("projects", "/v1/coverage", token, by="country"),
+    )
+    donors = {d["id"]: d for d in _items(donors_answer)}
+    choices = {
+        "donor": sorted(donors.values(), key=lambda d: d["name"]),
+        "country": [r["key"] for r in _items(countries)],
+        "sector": list(i18n.SECTORS["en"]),
+    }
+    return _page(
+        request, "agreements.html", agreements=_items(answer), donors=donors, forbidden=answer.forbidden,
+        filters=filters, choices=choices, problem=None if answer.ok or answer.forbidden else answer.body,
+    )  # fmt: skip
 
 
 @router.get("/agreements/{agreement_id}", response_class=HTMLResponse)
@@ -243,9 +262,11 @@ async def agreement(request: Request, agreement_id: str) -> HTMLResponse:
     found = await services.get("pledges", f"/v1/agreements/{agreement_id}", token)
     history = await services.get("pledges", f"/v1/agreements/{agreement_id}/history", token)
     paid = await services.get("pledges", f"/v1/agreements/{agreement_id}/disbursements", token)
+    funding = await services.get("projects", f"/v1/funding/agreements/{agreement_id}", token)
     return _page(
         request, "agreement.html", agreement=found.body if found.ok else None, history=_items(history),
-        disbursements=_items(paid), forbidden=found.forbidden,
+        disbursements=_items(paid), forbidden=found.forbidden, funding=funding.body if funding.ok else None,
+        pool_waits=funding.ok and any(Decimal(funding.body[k]) for k in ("pool_usd", "pool_received_usd")),
     )  # fmt: skip
 
 

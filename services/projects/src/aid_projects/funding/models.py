@@ -147,6 +147,23 @@ class LedgerEntryRead(BaseModel):
     created_at: dt.datetime = Field(description="when this service recorded it")
 
 
+class AgreementShareRead(BaseModel):
+    project_id: uuid.UUID
+    code: str
+    title: str
+    names: dict[str, str]
+    allocated_usd: Money = Field(description="what the project holds of the agreement now")
+    received_usd: Money = Field(description="of the money received on the agreement, the project's part")
+
+
+class AgreementFundingRead(BaseModel):
+    agreement_id: uuid.UUID
+    amount_usd: Money = Field(description="the agreement's signed amount as this service holds it (0 while pledged)")
+    pool_usd: Money = Field(description="the part waiting in a pool for a project with a gap")
+    pool_received_usd: Money = Field(description="of the money received, the part waiting in the pool")
+    shares: list[AgreementShareRead] = Field(description="the projects it funds, the largest share first")
+
+
 class PoolRead(BaseModel):
     pool_key: str
     earmark: Earmark

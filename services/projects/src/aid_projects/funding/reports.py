@@ -15,7 +15,15 @@ from aid_common.pagination import keyset, page
 from aid_projects.appeals.models import Appeal, AppealRead, PillarRead
 from aid_projects.funding import figures
 from aid_projects.funding.figures import CoverageBy
-from aid_projects.funding.models import AgreementFunds, CoverageRow, LedgerEntry, PoolRead
+from aid_projects.funding.models import (
+    AgreementFundingRead,
+    AgreementFunds,
+    AgreementShareRead,
+    CoverageRow,
+    LedgerEntry,
+    PoolRead,
+    Share,
+)
 from aid_projects.funding.service import earmark_values
 from aid_projects.funding.when import NOW, When
 from aid_projects.money import ZERO, usd
@@ -37,6 +45,38 @@ def _why(earmark_fields: dict[str, str]) -> str:
         return "earmarked to a project that is not there to take it"
     place = ", ".join(f"{k} {v}" for k, v in earmark_fields.items()) or "anything"
     return f"no active project matching {place} has a gap left"
+
+
+async def agreement_funding(*, session: AsyncSession, agreement_id: uuid.UUID) -> AgreementFundingRead:
+    """Where one agreement's money is: its share on each project and what waits in its pool."""
+    funds = await session.get(AgreementFunds, agreement_id)
+    if funds is None:
+        raise NotFound(f"no funding known for agreement {agreement_id} (not signed, or its event not seen yet)")
+    rows = (
+        await session.execute(
+            select(Share, Project)
+            .join(Project, Project.id == Share.project_id)
+            .where(Share.agreement_id == agreement_id, (Share.allocated_usd != 0) | (Share.received_usd != 0))
+            .order_by(Share.allocated_usd.desc(), Project.code)
+        )
+    ).all()
+    return AgreementFundingRead(
+        agreement_id=agreement_id,
+        amount_usd=funds.amount_usd,
+        pool_usd=funds.pool_usd,
+        pool_received_usd=funds.pool_received_usd,
+        shares=[
+            AgreementShareRead(
+                project_id=project.id,
+                code=project.code,
+                title=project.title,
+                names=project.names or {},
+                allocated_usd=share.allocated_usd,
+                received_usd=share.received_usd,
+            )
+            for share, project in rows
+        ],
+    )
 
 
 async def pools(*, session: AsyncSession) -> list[PoolRead]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import pycountry
@@ -12,6 +13,7 @@ from aid_common.uow import ReadSession
 from aid_projects.deps import AsOf, At, KnownAt, Reader
 from aid_projects.funding import plan_report, reports, service
 from aid_projects.funding.models import (
+    AgreementFundingRead,
     AllocationPreview,
     AllocationPreviewRequest,
     CoverageRow,
@@ -38,6 +40,12 @@ async def get_coverage(
     `coverage` = funded / requirements. Now, `as_of` a day (by the dates money moved) or `known_at` a moment (as
     recorded then)."""
     return Items(items=await reports.coverage_by(session=session, by=by, when=when))
+
+
+@router.get("/funding/agreements/{agreement_id}")
+async def agreement_funding(agreement_id: uuid.UUID, session: ReadSession, caller: Reader) -> AgreementFundingRead:
+    """Where an agreement's money went: each project's share (allocated, and received) and what waits in a pool."""
+    return await reports.agreement_funding(session=session, agreement_id=agreement_id)
 
 
 @router.get("/pools")
