@@ -264,6 +264,7 @@ async def test_the_agreement_list_filters_by_donor_status_and_country(platform, 
     by_donor = (await platform.client.get(f"/agreements?lang=en&donor_id={qatar_id}")).text
     assert "QA-YE-1" in by_donor and "KW-IOM-2024-001" not in by_donor
     assert f'<option value="{qatar_id}" selected>Qatar Fund for Development</option>' in by_donor
+    assert '<select name="appeal">' in by_donor, "and by appeal"
     signed = (await platform.client.get("/agreements?lang=en&status=signed")).text
     assert "KW-IOM-2024-001" in signed and "QA-YE-1" not in signed
     nothing = (await platform.client.get("/agreements?lang=ar&status=cancelled")).text

@@ -61,3 +61,14 @@ async def test_signing_a_pledge_checks_its_earmark_again(pledges, writer, kuwait
         f"/v1/agreements/{r.json()['id']}/sign", json={"signed_on": "2024-05-01"}, headers=writer
     )
     assert sign.status_code == 422 and sign.json()["errors"][0]["location"] == "body.earmark.project_id"
+
+
+async def test_agreements_are_listed_and_exported_by_their_earmarked_appeal(pledges, writer, reader, kuwait) -> None:
+    await tell(pledges, appeal_created())
+    for reference, earmark in (("A-1", {"appeal": "IOM-GA-2024"}), ("C-1", {"country": "SY"})):
+        body = agreement_body(kuwait["id"], reference=reference, earmark=earmark)
+        assert (await pledges.client.post("/v1/agreements", headers=writer, json=body)).status_code == 201
+    listed = (await pledges.client.get("/v1/agreements?appeal=IOM-GA-2024", headers=reader)).json()["items"]
+    assert [a["reference"] for a in listed] == ["A-1"]
+    exported = (await pledges.client.get("/v1/exports/agreements.csv?appeal=IOM-GA-2024", headers=reader)).text
+    assert "A-1" in exported and "C-1" not in exported

@@ -127,7 +127,8 @@ async def signin(request: Request, token: Annotated[str, Form(min_length=20, max
     except SignInNeeded as exc:
         return _page(request, "signin.html", error=str(exc))
     if not (answer.ok or answer.forbidden):  # fails closed: a 429 or a 5xx is no proof that the token is good
-        return _page(request, "signin.html", error=f"the token could not be checked now ({answer.status}); try again")
+        unchecked = i18n.WORDS[_lang(request)]["token_unchecked"].format(status=answer.status)
+        return _page(request, "signin.html", error=unchecked)
     response = RedirectResponse("/", status_code=303)
     secure = SETTINGS.of(request).cookie_secure
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600)
@@ -236,19 +237,22 @@ async def agreements(
     status: Annotated[str | None, Query(max_length=20)] = None,
     country: Annotated[str | None, Query(max_length=2)] = None,
     sector: Annotated[str | None, Query(max_length=40)] = None,
+    appeal: Annotated[str | None, Query(max_length=50)] = None,
 ) -> HTMLResponse:
     token, services = _token(request), _services(request)
-    filters = {"donor_id": donor_id, "status": status, "country": country, "sector": sector}
-    answer, donors_answer, countries = await asyncio.gather(
+    filters = {"donor_id": donor_id, "status": status, "country": country, "sector": sector, "appeal": appeal}
+    answer, donors_answer, countries, appeals = await asyncio.gather(
         services.get("pledges", "/v1/agreements", token, limit=500, **filters),
         services.get("pledges", "/v1/donors", token, limit=500),
         services.get("projects", "/v1/coverage", token, by="country"),
+        services.get("projects", "/v1/appeals", token),
     )
     donors = {d["id"]: d for d in _items(donors_answer)}
     choices = {
         "donor": sorted(donors.values(), key=lambda d: d["name"]),
         "country": [r["key"] for r in _items(countries)],
         "sector": list(i18n.SECTORS["en"]),
+        "appeal": _items(appeals),
     }
     return _page(
         request, "agreements.html", agreements=_items(answer), donors=donors, forbidden=answer.forbidden,

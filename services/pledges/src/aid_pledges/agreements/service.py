@@ -309,13 +309,20 @@ async def history(*, session: AsyncSession, agreement_id: uuid.UUID) -> list[Agr
 
 
 def _filtered(
-    stmt: Select, *, donor_id: uuid.UUID | None, status: str | None, country: str | None, sector: str | None
+    stmt: Select,
+    *,
+    donor_id: uuid.UUID | None,
+    status: str | None,
+    country: str | None,
+    sector: str | None,
+    appeal: str | None = None,
 ) -> Select:
     for column, value in (
         (Agreement.donor_id, donor_id),
         (Agreement.status, status),
         (Agreement.earmark_country, country),
         (Agreement.earmark_sector, sector),
+        (Agreement.earmark_appeal, appeal),
     ):
         if value:
             stmt = stmt.where(column == value)
@@ -331,14 +338,21 @@ async def list_(
     sector: str | None,
     cursor: str | None,
     limit: int,
+    appeal: str | None = None,
 ) -> tuple[list[Agreement], str | None]:
-    stmt = _filtered(select(Agreement), donor_id=donor_id, status=status, country=country, sector=sector)
+    stmt = _filtered(select(Agreement), donor_id=donor_id, status=status, country=country, sector=sector, appeal=appeal)
     rows = (await session.execute(keyset(stmt, Agreement, cursor=cursor, limit=limit))).scalars().all()
     return page(rows, limit=limit)
 
 
 async def all_matching(
-    *, session: AsyncSession, donor_id: uuid.UUID | None, status: str | None, country: str | None, sector: str | None
+    *,
+    session: AsyncSession,
+    donor_id: uuid.UUID | None,
+    status: str | None,
+    country: str | None,
+    sector: str | None,
+    appeal: str | None = None,
 ) -> AsyncIterator[list[tuple[Agreement, Donor]]]:
     """Every agreement the list's filters select, with its donor, in creation order, a batch at a time (the
     export: all rows, never all in memory at once)."""
@@ -348,6 +362,7 @@ async def all_matching(
         status=status,
         country=country,
         sector=sector,
+        appeal=appeal,
     )
     async for rows in batches(session, stmt, Agreement):
         yield [(a, d) for a, d in rows]

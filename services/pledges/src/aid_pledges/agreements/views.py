@@ -75,6 +75,7 @@ async def list_agreements(
     status: Status | None = None,
     country: Annotated[CountryCode | None, Query(description="earmarked country")] = None,
     sector: Sector | None = None,
+    appeal: Annotated[str | None, Query(max_length=50, description="earmarked appeal code")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[AgreementRead]:
@@ -84,6 +85,7 @@ async def list_agreements(
         status=status.value if status else None,
         country=country,
         sector=sector.value if sector else None,
+        appeal=appeal,
         cursor=cursor,
         limit=limit,
     )
@@ -161,6 +163,7 @@ async def agreements_csv(
     status: Status | None = None,
     country: Annotated[CountryCode | None, Query(description="earmarked country")] = None,
     sector: Sector | None = None,
+    appeal: Annotated[str | None, Query(max_length=50, description="earmarked appeal code")] = None,
     hxl: Annotated[bool, Query(description="a HXL hashtag row under the header; false: plain CSV")] = True,
 ) -> StreamingResponse:
     """Every agreement the list's filters select (not a page), as CSV — with a HXL hashtag row by default."""
@@ -170,6 +173,7 @@ async def agreements_csv(
         status=status.value if status else None,
         country=country,
         sector=sector.value if sector else None,
+        appeal=appeal,
     )
 
     async def lines() -> AsyncIterator[str]:
