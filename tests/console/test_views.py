@@ -127,6 +127,9 @@ async def test_a_partner_sees_no_more_than_its_token_allows(platform, token) -> 
     assert "http://127.0.0.1:9/a" in mine.text and "http://127.0.0.1:9/b" not in mine.text
     # its menu offers what its token can read: no agreements (pledges:read), its deliveries and the projects
     assert 'href="/agreements"' not in mine.text and 'href="/partner"' in mine.text and 'href="/projects"' in mine.text
+    own = f"/projects?partner_id={partner['id']}"
+    assert f'href="{own}"' in mine.text, "its own projects, one step away"
+    assert f'href="{own}" aria-current="page"' in (await platform.client.get(own)).text
     agreements = await platform.client.get("/agreements")
     assert "does not allow" in agreements.text and "KW-IOM-2024-001" not in agreements.text
 

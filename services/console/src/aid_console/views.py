@@ -58,7 +58,16 @@ def _menu(request: Request) -> list[tuple[str, str]]:
         caller = verifier.verify(token)
     except Unauthorized:
         return []
-    return [(href, word) for href, word, scope in MENU if caller.has(scope)]
+    entries = [(href, word) for href, word, scope in MENU if caller.has(scope)]
+    if caller.partner_id is not None and caller.has("projects:read"):  # a partner's own projects, first
+        entries.insert(1, (f"/projects?partner_id={caller.partner_id}", "my_projects"))
+    return entries
+
+
+def _current(request: Request) -> str:
+    """This page's menu entry (a partner's own projects are /projects with its partner_id)."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query.startswith("partner_id=") else "")
 
 
 def _page(request: Request, template: str, **context: object) -> HTMLResponse:
@@ -92,6 +101,7 @@ def _page(request: Request, template: str, **context: object) -> HTMLResponse:
             "signed_in": bool(request.cookies.get(COOKIE)),
             "menu": _menu(request),
             "path": request.url.path,
+            "current": _current(request),
             **context,
         },
     )
