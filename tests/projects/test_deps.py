@@ -23,6 +23,7 @@ ROUTES = [
     ("GET", "/v1/projects/00000000-0000-0000-0000-000000000001/allocations", "projects:read"),
     ("GET", "/v1/coverage?by=country", "projects:read"),
     ("GET", "/v1/pools", "projects:read"),
+    ("GET", "/v1/funding/agreements/00000000-0000-0000-0000-000000000001", "projects:read"),
 ]
 
 
