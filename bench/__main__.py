@@ -34,8 +34,10 @@ async def measure(args: argparse.Namespace, only: set[str]) -> dict:
             raw["P3"] = {
                 "bare": await pipeline.bare_paced(rate, args.paced_seconds),
                 "platform": await pipeline.webhook_paced(run, rate, args.paced_seconds),
-                # The same path on an idle machine: what the pipeline itself takes, apart from queueing.
+                # The same path on an idle machine: what the pipeline itself takes, apart from queueing — and the
+                # bare chain of two consume → produce hops it is held against.
                 "unloaded": await pipeline.webhook_paced(run, UNLOADED_RATE, args.paced_seconds / 2),
+                "bare_two_hops": await pipeline.bare_two_hops(run, UNLOADED_RATE, args.paced_seconds / 2),
             }
         if "P4" in only:
             raw["P4"] = {

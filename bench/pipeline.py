@@ -144,6 +144,30 @@ async def bare_paced(rate: float, seconds: float) -> dict:
     return percentiles([watch.seen[k] - sent[k] for k in sent]) | {"rate": rate}
 
 
+async def bare_two_hops(run: Run, rate: float, seconds: float) -> dict:
+    """The bare chain P3's idle goal is measured against: produce → consume → produce → consume → produce →
+    consume, two aiokafka consume → produce loops (`bench.baseline_pipeline`, the platform's safety settings)
+    between three topics, paced at `rate`; each message's moment seen on the last topic."""
+    prefix = run.new_prefix()
+    first, middle, last = (f"{prefix}baseline.hop{n}" for n in (1, 2, 3))
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for topic in (first, middle, last):
+            await producer.send_and_wait(topic, b"warm-up", key=b"w")
+        for source, sink in ((first, middle), (middle, last)):
+            await run.start(
+                [sys.executable, "-m", "bench.baseline_pipeline", KAFKA, source, sink], {}, free_port(), None
+            )
+        await asyncio.sleep(5)  # the loops join their groups
+        async with Watch(last, lambda r: r.value.decode() if r.value != b"warm-up" else None) as watch:
+            sent = await _paced(rate, seconds, lambda i: _produce(producer, first, i))
+            await watch.until(len(sent), 60)
+    finally:
+        await producer.stop()
+    return percentiles([watch.seen[k] - sent[k] for k in sent]) | {"rate": rate}
+
+
 async def _produce(producer: AIOKafkaProducer, topic: str, i: int) -> str:
     await producer.send_and_wait(topic, f"m{i}".encode(), key=str(i).encode())
     return f"m{i}"

@@ -56,7 +56,8 @@ def summary(raw: dict) -> dict:
                            cpu_ms_per_agreement=p.get("cpu_ms_per_agreement"),
                            machine_cpu_busy=p.get("machine_cpu_busy"), unloaded_rate=idle.get("rate"),
                            unloaded_p50_ms=idle.get("p50_ms"), unloaded_p99_ms=idle.get("p99_ms"),
-                           hops=p.get("hops"), unloaded_hops=idle.get("hops"))  # fmt: skip
+                           hops=p.get("hops"), unloaded_hops=idle.get("hops"),
+                           bare_two_hops_p99_ms=(raw["P3"].get("bare_two_hops") or {}).get("p99_ms"))  # fmt: skip
     if "P4" in raw:
         b, p = raw["P4"]["bare"], raw["P4"]["platform"]
         out["P4"] = figure(b["per_second"], p["per_second"], "agreements/s (1 → 2 workers)",
@@ -120,7 +121,19 @@ def _p3(f: dict) -> str | None:
     return (
         f"{f['rate_per_second']} agreements/s, p50 {f['p50_ms']} ms; "
         f"CPU ms per agreement {_per_service(f['cpu_ms_per_agreement'])}, machine {_busy(f)} busy{floor}"
+        f"{_p3_goals(f)}"
         f"{_hop_line('hops p50/p99 ms under load', f.get('hops'))}{_hop_line('idle', f.get('unloaded_hops'))}"
+    )
+
+
+def _p3_goals(f: dict) -> str:
+    """The issue's two P3 goals: idle p99 against the bare two-hop chain (≤ 3×), loaded p99 against idle (≤ 5×)."""
+    two, idle, loaded = f.get("bare_two_hops_p99_ms"), f.get("unloaded_p99_ms"), f.get("platform")
+    if not (two and idle and loaded):
+        return ""
+    return (
+        f"; goals: idle p99 {idle} ms vs bare two-hop chain {two} ms = {idle / two:.1f}× (≤ 3×), "
+        f"loaded p99 vs idle = {loaded / idle:.1f}× (≤ 5×)"
     )
 
 
