@@ -132,16 +132,8 @@ async def burst(run: Run, n: int, concurrency: int) -> dict:
 async def bare_paced(rate: float, seconds: float) -> dict:
     """Kafka alone: produce at `rate` per second, consume, note each message's latency."""
     topic = f"{Run.new_prefix()}baseline.paced"
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, b"warm-up")
-        async with Watch(topic, lambda r: r.value.decode() if r.value != b"warm-up" else None) as watch:
-            sent = await _paced(rate, seconds, lambda i: _produce(producer, topic, i))
-            await watch.until(len(sent), 60)
-    finally:
-        await producer.stop()
-    return percentiles([watch.seen[k] - sent[k] for k in sent]) | {"rate": rate}
+    await _warm(topic)
+    return await _paced_through(topic, topic, rate, seconds)
 
 
 async def bare_two_hops(run: Run, rate: float, seconds: float) -> dict:
@@ -150,16 +142,29 @@ async def bare_two_hops(run: Run, rate: float, seconds: float) -> dict:
     between three topics, paced at `rate`; each message's moment seen on the last topic."""
     prefix = run.new_prefix()
     first, middle, last = (f"{prefix}baseline.hop{n}" for n in (1, 2, 3))
+    await _warm(first, middle, last)
+    for source, sink in ((first, middle), (middle, last)):
+        await run.start([sys.executable, "-m", "bench.baseline_pipeline", KAFKA, source, sink], {}, free_port(), None)
+    await asyncio.sleep(5)  # the loops join their groups
+    return await _paced_through(first, last, rate, seconds)
+
+
+async def _warm(*topics: str) -> None:
+    """A first record on each topic: it exists before anyone reads it."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        for topic in (first, middle, last):
+        for topic in topics:
             await producer.send_and_wait(topic, b"warm-up", key=b"w")
-        for source, sink in ((first, middle), (middle, last)):
-            await run.start(
-                [sys.executable, "-m", "bench.baseline_pipeline", KAFKA, source, sink], {}, free_port(), None
-            )
-        await asyncio.sleep(5)  # the loops join their groups
+    finally:
+        await producer.stop()
+
+
+async def _paced_through(first: str, last: str, rate: float, seconds: float) -> dict:
+    """Produce to `first` at `rate` for `seconds`; each message's latency until it is seen on `last`."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
         async with Watch(last, lambda r: r.value.decode() if r.value != b"warm-up" else None) as watch:
             sent = await _paced(rate, seconds, lambda i: _produce(producer, first, i))
             await watch.until(len(sent), 60)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 from bench.processes import REPO, Process, free_port
 
-__all__ = ["REPO", "ServiceProcess", "free_port"]
+__all__ = ["REPO", "ServiceProcess", "free_port", "migrate"]
 
 
 class ServiceProcess(Process):
@@ -22,3 +23,16 @@ class ServiceProcess(Process):
     async def start(self, timeout: float = 60.0) -> ServiceProcess:  # type: ignore[override]
         await super().start("/readyz", timeout)
         return self
+
+
+def migrate(service: str, url: str) -> None:
+    """`crisisaid migrate SERVICE` against the database at `url`, as an operator runs it before a deploy."""
+    out = subprocess.run(
+        [sys.executable, "-m", "crisisaid.main", "migrate", service],
+        cwd=REPO,
+        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -4,8 +4,6 @@ local webhook receiver."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from dataclasses import dataclass, field
 
 import httpx
@@ -13,7 +11,7 @@ import pytest
 
 from aid_notifications.subscriptions.secrets import new_encryption_key
 from tests.helpers import auth
-from tests.processes import REPO, ServiceProcess
+from tests.processes import ServiceProcess, migrate
 from tests.receiver import Receiver
 
 
@@ -62,22 +60,10 @@ class Stack:
         return r.json()
 
 
-def _migrate(service: str, url: str) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "crisisaid.main", "migrate", service],
-        cwd=REPO,
-        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-
-
 @pytest.fixture
 async def stack(pg_database, processes, kafka_bootstrap, topic_prefix, key_files, token):
     urls = {name: await pg_database() for name in ("pledges", "projects", "notifications")}
-    await asyncio.gather(*(asyncio.to_thread(_migrate, name, url) for name, url in urls.items()))
+    await asyncio.gather(*(asyncio.to_thread(migrate, name, url) for name, url in urls.items()))
     common = {
         "AID_MODE": "production",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,

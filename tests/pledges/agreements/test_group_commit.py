@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 
 import httpx
 from prometheus_client import REGISTRY
@@ -20,7 +18,7 @@ from aid_pledges.app import create_app
 from aid_pledges.settings import PledgesSettings
 from tests.helpers import PROBLEM
 from tests.pledges.conftest import KUWAIT, agreement_body
-from tests.processes import REPO
+from tests.processes import migrate
 
 # A wide window so that requests driven in-process (which reach the write one after another) share batches.
 GROUPED = {"AID_GROUP_COMMIT_WINDOW_MS": "20", "AID_RATE_LIMIT_WRITES": "100000/minute"}
@@ -141,23 +139,11 @@ async def test_a_request_failing_after_its_rows_were_written_leaves_nothing_and_
     assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
 
 
-def _migrate(url: str) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "crisisaid.main", "migrate", "pledges"],
-        cwd=REPO,
-        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-
-
 async def test_a_crash_mid_batch_loses_no_answered_request_and_leaves_none_half_written(
     pg_database, processes, kafka_bootstrap, topic_prefix, key_files, token
 ) -> None:
     url = await pg_database()
-    await asyncio.to_thread(_migrate, url)
+    await asyncio.to_thread(migrate, "pledges", url)
     env = {
         "AID_MODE": "production",
         "DATABASE_URL": url,
