@@ -4,60 +4,26 @@ local webhook receiver."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from aid_notifications.subscriptions.secrets import new_encryption_key
+from tests.flow import Platform
 from tests.helpers import auth
 from tests.processes import ServiceProcess, migrate
 from tests.receiver import Receiver
 
 
 @dataclass
-class Stack:
-    pledges: ServiceProcess
-    projects_api: ServiceProcess
+class Stack(Platform):
+    """The platform as separate processes: its workers can be killed and restarted."""
+
     projects_worker: ServiceProcess
     projects_worker_2: ServiceProcess  # a second member of the projects consumer group (topics have 6 partitions)
-    notifications_api: ServiceProcess
     notifications_worker: ServiceProcess
-    receiver: Receiver
-    admin: dict[str, str]
-    http: httpx.AsyncClient
     topic_prefix: str
-    created: dict[str, list] = field(default_factory=dict)
-
-    async def post(self, service: ServiceProcess, path: str, body: dict, **headers: str) -> dict:
-        r = await self.http.post(service.url + path, json=body, headers={**self.admin, **headers})
-        assert r.status_code in (200, 201, 202), f"{path}: {r.status_code} {r.text}"
-        return r.json()
-
-    async def post_until_accepted(self, service: ServiceProcess, path: str, body: dict, key: str) -> dict:
-        """What a careful client does: on 503 (database away), 409 (same key still in progress), a dropped
-        connection, or a 422 on an earmark to a project created a moment ago (the pledges service learns of it from
-        the projects service's events), send the same request again with the same Idempotency-Key."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 120
-        while True:
-            try:
-                r = await self.http.post(service.url + path, json=body, headers={**self.admin, "Idempotency-Key": key})
-                if r.status_code in (200, 201):
-                    return r.json()
-                earmark_not_seen_yet = r.status_code == 422 and any(
-                    e["location"].startswith("body.earmark") for e in r.json().get("errors") or []
-                )
-                assert r.status_code in (409, 503) or earmark_not_seen_yet, f"{path}: {r.status_code} {r.text}"
-            except httpx.TransportError:
-                pass
-            assert loop.time() < deadline, f"{path} not accepted within 120 s"
-            await asyncio.sleep(0.5)
-
-    async def get(self, service: ServiceProcess, path: str, **params) -> dict:
-        r = await self.http.get(service.url + path, params=params, headers=self.admin)
-        assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
-        return r.json()
 
 
 @pytest.fixture
@@ -94,5 +60,17 @@ async def stack(pg_database, processes, kafka_bootstrap, topic_prefix, key_files
     receiver = Receiver()
     await receiver.start()
     async with httpx.AsyncClient(timeout=30) as http:
-        yield Stack(*started, receiver=receiver, admin=auth(token("admin")), http=http, topic_prefix=topic_prefix)
+        pledges, projects_api, projects_worker, projects_worker_2, notifications_api, notifications_worker = started
+        yield Stack(
+            pledges=pledges,
+            projects_api=projects_api,
+            notifications_api=notifications_api,
+            receiver=receiver,
+            admin=auth(token("admin")),
+            http=http,
+            projects_worker=projects_worker,
+            projects_worker_2=projects_worker_2,
+            notifications_worker=notifications_worker,
+            topic_prefix=topic_prefix,
+        )
     await receiver.stop()
