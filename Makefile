@@ -44,12 +44,17 @@ tools: ## build kustomize (from its Go module) into .infra/bin for the Kubernete
 
 .PHONY: test
 test: install tools infra-up lint ## install what is missing, start PostgreSQL and Kafka, run every test (none may skip)
-	@$(UV) run --frozen pytest --ignore=tests/live $(PYTEST_ARGS)
+	@$(UV) run --frozen pytest --ignore=tests/live --ignore=tests/compose $(PYTEST_ARGS)
 
 .PHONY: k8s-live
 k8s-live: install tools ## both overlays against a real control plane (kube-apiserver, controllers, scheduler, kwok) in its own network namespace
 	@deploy/local/tools.sh apiserver
 	@unshare --net sh -c 'ip link set lo up && exec .venv/bin/pytest tests/live -s $(PYTEST_ARGS)'
+
+.PHONY: compose-live
+compose-live: install ## docker-compose.yml for real: images built with podman (no registry), the stack in its own network namespace, its end-to-end smoke
+	@deploy/containers/images.sh all
+	@unshare --net sh -c 'ip link set lo up && exec .venv/bin/pytest tests/compose -s $(PYTEST_ARGS)'
 
 .PHONY: bench
 bench: install infra-up ## P1–P6 against their bare baselines: table, bench/out/report.json and report.png (~18 min)
