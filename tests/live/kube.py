@@ -4,12 +4,24 @@ plural names, namespaced or not), server-side apply with strict field validation
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from typing import Any
 
 import httpx
+import yaml
+
+from tests.deploy.test_k8s import K8S, _kustomize
 
 MANAGER = "crisisaid-live"
+
+
+def rendered(overlay: str) -> list[dict[str, Any]]:
+    """`kustomize build` of an overlay, its Namespace first."""
+    out = subprocess.run([_kustomize(), "build", str(K8S / "overlays" / overlay)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    objects = [o for o in yaml.safe_load_all(out.stdout) if o]
+    return sorted(objects, key=lambda o: o["kind"] != "Namespace")
 
 
 class Kube:

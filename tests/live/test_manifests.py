@@ -4,24 +4,14 @@ under PodSecurity `restricted`, and a wrong manifest refused as a cluster would 
 
 from __future__ import annotations
 
-import subprocess
 import time
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.deploy.test_k8s import K8S, _kustomize
-from tests.live.kube import Kube
+from tests.live.kube import Kube, rendered
 
 OVERLAYS = ("dev", "prod")
-
-
-def _rendered(overlay: str) -> list[dict[str, Any]]:
-    out = subprocess.run([_kustomize(), "build", str(K8S / "overlays" / overlay)], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    objects = [o for o in yaml.safe_load_all(out.stdout) if o]
-    return sorted(objects, key=lambda o: o["kind"] != "Namespace")  # the namespace first
 
 
 def _namespace(kube: Kube, objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -46,7 +36,7 @@ def _refusals(kube: Kube, objects: list[dict[str, Any]], *, dry_run: bool) -> li
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_object_is_accepted_by_a_dry_run_and_then_for_real(kube: Kube, overlay: str) -> None:
-    objects = _rendered(overlay)
+    objects = rendered(overlay)
     started = time.monotonic()
     _namespace(kube, objects)
     assert _refusals(kube, objects[1:], dry_run=True) == []
@@ -74,7 +64,7 @@ def _pods(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_pod_template_is_admitted_under_pod_security_restricted(kube: Kube, overlay: str) -> None:
-    objects = _rendered(overlay)
+    objects = rendered(overlay)
     namespace = _namespace(kube, objects)
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     pods = _pods(objects)
@@ -91,7 +81,7 @@ def test_every_pod_template_is_admitted_under_pod_security_restricted(kube: Kube
 
 def test_the_api_server_refuses_what_was_wrong(kube: Kube) -> None:
     """The defects a real API server found, as manifests: each is refused with the server's reason."""
-    objects = _rendered("prod")
+    objects = rendered("prod")
     _namespace(kube, objects)
     policy = next(o for o in objects if o["metadata"]["name"].endswith("webhook-egress"))
     policy["spec"]["egress"][0]["to"][1]["ipBlock"]["except"].append("::ffff:0:0/96")
@@ -123,7 +113,7 @@ def _unavailable(kube: Kube, deployments: list[dict[str, Any]]) -> list[str]:
 def test_every_deployment_becomes_available_on_a_node(kube: Kube, overlay: str) -> None:
     """The controllers make each Deployment's pods (admitted under PodSecurity `restricted`), the scheduler puts
     them on kwok's fake node, and each Deployment reports Available with all its replicas."""
-    objects = _rendered(overlay)
+    objects = rendered(overlay)
     _namespace(kube, objects)
     assert _refusals(kube, objects[1:], dry_run=False) == []
     deployments = [o for o in objects if o["kind"] == "Deployment"]
