@@ -85,7 +85,7 @@ certs() {
 principals() {
   local prefix="${1:-}" tools=("${java_cmd[@]}")
   declare -A writes=([pledges]="aid.pledges.v1" [projects]="aid.projects.v1" [notifications]="aid.alerts.v1 aid.partners.v1")
-  declare -A reads=([pledges]="aid.projects.v1" [projects]="aid.pledges.v1 aid.partners.v1" [notifications]="aid.pledges.v1 aid.projects.v1" [console]="aid.pledges.v1 aid.projects.v1")
+  declare -A reads=([pledges]="aid.projects.v1 aid.partners.v1" [projects]="aid.pledges.v1 aid.partners.v1" [notifications]="aid.pledges.v1 aid.projects.v1" [console]="aid.pledges.v1 aid.projects.v1")
   for svc in pledges projects notifications console; do
     local pw_file="$state/tls/$svc.password"
     [ -f "$pw_file" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$pw_file"

@@ -210,6 +210,25 @@ def test_strimzi_resources_use_the_served_api_version(rendered) -> None:
     assert strimzi and {o["apiVersion"] for o in strimzi} == {"kafka.strimzi.io/v1"}
 
 
+def test_each_kafka_user_reads_exactly_what_its_service_consumes(rendered) -> None:
+    """The topics a service's handlers.py subscribes to are the topics its KafkaUser may read: one missing and the
+    consumer is refused at startup; one more and it could read what it has no business with."""
+    from aid_common.subscriptions import topics_of
+    from aid_notifications import handlers as notifications
+    from aid_pledges import handlers as pledges
+    from aid_projects import handlers as projects
+
+    _, objects = rendered
+    users = _by_kind(objects)["KafkaUser"]
+    for service, handlers in {"pledges": pledges, "projects": projects, "notifications": notifications}.items():
+        reads = {
+            a["resource"]["name"]
+            for a in users[f"crisisaid-{service}"]["spec"]["authorization"]["acls"]
+            if "Read" in a["operations"] and a["resource"]["type"] == "topic"
+        }
+        assert reads == set(topics_of(handlers.SUBSCRIPTIONS)), service
+
+
 def test_each_kafka_user_writes_only_its_own_topic(rendered) -> None:
     _, objects = rendered
     owner = {

@@ -8,6 +8,10 @@ from tests.helpers import assert_needs_scope, auth, unlisted_routes
 
 ID = "6f1c1b2e-6a0e-4a53-9a55-000000000001"
 ROUTES = [
+    ("POST", "/v1/organisations", "pledges:write"),
+    ("GET", "/v1/organisations", "pledges:read"),
+    ("GET", f"/v1/organisations/{ID}", "pledges:read"),
+    ("PATCH", f"/v1/organisations/{ID}", "pledges:write"),
     ("POST", "/v1/donors", "pledges:write"),
     ("GET", "/v1/donors", "pledges:read"),
     ("GET", f"/v1/donors/{ID}", "pledges:read"),

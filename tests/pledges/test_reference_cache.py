@@ -93,7 +93,7 @@ async def test_a_donor_renamed_by_hand_is_named_so_in_the_next_agreement_s_event
     await _rate_applied(first, writer, donor)  # the donor is now in memory
     conn = await asyncpg.connect(_plain(pg_url))
     try:
-        await conn.execute("UPDATE donors SET name = 'الصندوق الكويتي للتنمية' WHERE id = $1", uuid.UUID(donor))
+        await conn.execute("UPDATE organisations SET name = 'الصندوق الكويتي للتنمية' WHERE id = $1", uuid.UUID(donor))
     finally:
         await conn.close()
 

@@ -17,7 +17,7 @@ from aid_pledges.app import create_app
 from aid_pledges.deps import REFERENCE_CACHE
 from aid_pledges.settings import PledgesSettings
 from tests.helpers import PROBLEM, eventually
-from tests.pledges.conftest import KUWAIT, agreement_body
+from tests.pledges.conftest import agreement_body, new_donor
 
 
 async def _pledges(start_service, pg_url):
@@ -28,7 +28,7 @@ async def test_racing_posts_of_one_reference_create_one_agreement_and_one_event(
     start_service, pg_url, writer, reader
 ) -> None:
     svc = await start_service(create_app, PledgesSettings, pg_url)
-    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
+    donor = await new_donor(svc, writer)
     body = agreement_body(donor["id"])
     answers = await asyncio.gather(*[svc.client.post("/v1/agreements", headers=writer, json=body) for _ in range(8)])
     codes = sorted(r.status_code for r in answers)
@@ -56,7 +56,7 @@ async def test_an_unknown_donor_is_422_and_writes_nothing(start_service, pg_url,
 
 async def test_the_write_limit_counts_every_post_and_a_replay_answers_the_first(start_service, pg_url, writer) -> None:
     svc = await _pledges(start_service, pg_url)
-    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()  # write 1
+    donor = await new_donor(svc, writer)  # write 1
     keyed = {**writer, "Idempotency-Key": "partner-retry-1"}
     first = await svc.client.post("/v1/agreements", headers=keyed, json=agreement_body(donor["id"]))  # write 2
     again = await svc.client.post("/v1/agreements", headers=keyed, json=agreement_body(donor["id"]))  # write 3
@@ -79,7 +79,7 @@ async def test_a_batch_of_new_agreements_is_four_statements_whatever_its_size(
     the rate come from memory once read."""
     svc = await start_service(create_app, PledgesSettings, pg_url, AID_GROUP_COMMIT_WINDOW_MS="20")
     await eventually(lambda: REFERENCE_CACHE.get(svc.app).live, timeout=10)  # its LISTEN connection is up
-    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
+    donor = await new_donor(svc, writer)
     await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference="warm"))
     alone: list[str] = []
     batched: list[str] = []
@@ -127,7 +127,7 @@ async def test_concurrent_writes_counted_together_still_stop_at_the_limit(start_
     """The write limit's hits of many requests are one statement (summed per subject); each hit is still counted
     as if alone, so exactly the allowed number pass."""
     svc = await start_service(create_app, PledgesSettings, pg_url, AID_RATE_LIMIT_WRITES="5/minute")
-    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()  # write 1
+    donor = await new_donor(svc, writer)  # write 1
     answers = await asyncio.gather(
         *(
             svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference=f"L{n}"))

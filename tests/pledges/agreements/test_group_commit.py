@@ -17,7 +17,7 @@ from aid_pledges.agreements import views
 from aid_pledges.app import create_app
 from aid_pledges.settings import PledgesSettings
 from tests.helpers import PROBLEM
-from tests.pledges.conftest import KUWAIT, agreement_body
+from tests.pledges.conftest import KUWAIT, agreement_body, new_donor
 from tests.processes import migrate
 
 # A wide window so that requests driven in-process (which reach the write one after another) share batches.
@@ -50,7 +50,7 @@ async def test_64_concurrent_posts_share_transactions_and_each_gets_its_own_answ
     start_service, pg_url, writer, reader
 ) -> None:
     svc = await start_service(create_app, PledgesSettings, pg_url, **GROUPED)
-    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
+    donor = await new_donor(svc, writer)
     bodies = [
         agreement_body(donor["id"], reference=f"G-{n:02}", amount=f"{1000 + n}.50", title=f"منحة رقم {n}")
         for n in range(64)
@@ -83,7 +83,7 @@ async def test_a_conflict_in_the_middle_of_a_batch_fails_that_request_alone(
     start_service, pg_url, writer, reader
 ) -> None:
     svc = await start_service(create_app, PledgesSettings, pg_url, **GROUPED)
-    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
+    donor = await new_donor(svc, writer)
     taken = await svc.client.post("/v1/agreements", headers=writer, json=agreement_body(donor["id"], reference="T"))
     assert taken.status_code == 201
     bodies = [agreement_body(donor["id"], reference=f"C-{n:02}") for n in range(64)]
@@ -112,7 +112,7 @@ async def test_a_request_failing_after_its_rows_were_written_leaves_nothing_and_
     start_service, pg_url, writer, reader, monkeypatch
 ) -> None:
     svc = await start_service(create_app, PledgesSettings, pg_url, **GROUPED)
-    donor = (await svc.client.post("/v1/donors", json=KUWAIT, headers=writer)).json()
+    donor = await new_donor(svc, writer)
     answer = views.AgreementRead.model_validate
 
     def fails_for_boom(agreement, *args, **kwargs):

@@ -8,9 +8,9 @@ import json
 import uuid
 from decimal import Decimal
 
-from aid_contracts import PLEDGES_TOPIC
 from tests.fts import FLOW_PAGES, PSE, pse_flows
 from tests.helpers import PROBLEM, auth
+from tests.pledges.conftest import agreement_events
 
 TABLES = sorted(PSE.glob("fts_requirements_funding*.csv"))
 
@@ -26,7 +26,7 @@ async def _import(svc, headers, files, *, key: str | None = None):
 
 
 def _events(svc) -> list[dict]:
-    return [json.loads(m.value) for m in svc.bus.messages(PLEDGES_TOPIC)]
+    return agreement_events(svc)
 
 
 async def test_the_pse_files_become_agreements_donors_and_plans_once(pledges, token) -> None:

@@ -66,6 +66,12 @@ def _entry(session: AsyncSession, payload: BaseModel, events: EventRegistry) -> 
     return values, event
 
 
+def row(payload: BaseModel, *, events: EventRegistry = registry) -> dict[str, Any]:
+    """`payload`'s outbox row, for a writer with no session: a data migration announcing what already exists."""
+    et, event = events.envelope(payload)
+    return _row(et, event_id=uuid.UUID(event.id), key=event.subject or "", payload=event.to_json(), now=utcnow())
+
+
 def add(session: AsyncSession, payload: BaseModel, *, events: EventRegistry = registry) -> CloudEvent:
     """Queue `payload` as a CloudEvent in `session`'s transaction; it is published only if that commits."""
     values, event = _entry(session, payload, events)

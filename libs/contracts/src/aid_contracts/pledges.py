@@ -1,5 +1,6 @@
-"""Events of the pledges service, on aid.pledges.v1, key = agreement id. Each carries everything a consumer
-needs (donor, amounts in the original currency and in USD, the rate, the earmark): no call-backs."""
+"""Events of the pledges service, on aid.pledges.v1, key = agreement id (organisations: their id). Each carries
+everything a consumer needs (donor, amounts in the original currency and in USD, the rate, the earmark): no
+call-backs."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class AgreementFacts(BaseModel):
     # Where the money goes as FTS counts it (imported flows); None: an incoming flow to the earmark's country,
     # plan (its appeal) and cluster (its pillar).
     route: FlowRoute | None = None
+    recipient_id: uuid.UUID | None = None  # the organisation that receives it, when known (an organisation id)
 
 
 @registry.register(
@@ -163,3 +165,39 @@ class PlanPublished(BaseModel):
     requirements_usd: Money | None = None
     published_funding_usd: Money | None = None
     clusters: list[PlanCluster] | None = None  # None: the table listed no clusters
+
+
+class OrganisationFacts(BaseModel):
+    """An organisation in every role it plays — donor, recipient, implementing partner, pooled fund — under one
+    id across services: a partner account's id is its organisation's id."""
+
+    organisation_id: uuid.UUID
+    name: str
+    names: Names = {}
+    kind: str
+    country: CountryCode | None = None
+    roles: list[Literal["donor", "recipient", "implementing_partner", "pooled_fund"]]
+    fts_org_id: str | None = None
+    fts_types: list[str] = []
+
+
+@registry.register(
+    "aid.organisation.created",
+    topic=PLEDGES_TOPIC,
+    source=SOURCE,
+    key_field="organisation_id",
+    summary="An organisation became known: created by hand, named by an imported FTS flow, or a new partner account.",
+)
+class OrganisationCreated(OrganisationFacts):
+    pass
+
+
+@registry.register(
+    "aid.organisation.updated",
+    topic=PLEDGES_TOPIC,
+    source=SOURCE,
+    key_field="organisation_id",
+    summary="An organisation's names, country or roles changed (e.g. a recipient that now also gives).",
+)
+class OrganisationUpdated(OrganisationFacts):
+    pass

@@ -1,4 +1,4 @@
-"""The pledges service: donors, FX rates, donor agreements and disbursements. Port 8001."""
+"""The pledges service: organisations (donors among them), FX rates, donor agreements and disbursements. Port 8001."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aid_pledges.deps import REFERENCE_CACHE
 from aid_pledges.donors import views as donors
 from aid_pledges.fx import views as fx
 from aid_pledges.imports import views as imports
+from aid_pledges.organisations import views as organisations
 from aid_pledges.reference_cache import CHANNEL
 from aid_pledges.seed import seed_reference_data
 from aid_pledges.settings import PledgesSettings
@@ -41,6 +42,7 @@ def create_app(settings: PledgesSettings | None = None, *, role: Role = "all", b
             cache = NotifiedCache(CHANNEL, database_url=settings.database_url)
             REFERENCE_CACHE.put(app, cache)
             runtime.add_api_background(cache.run)
+        app.include_router(organisations.router)
         app.include_router(donors.router)
         app.include_router(fx.router)
         app.include_router(agreements.router)

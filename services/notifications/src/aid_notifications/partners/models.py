@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,19 @@ class Partner(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
+class KnownOrganisation(Base):
+    """The organisations the pledges service announces (aid.organisation.*): a partner account opened for one of
+    them takes its id."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
 class PartnerUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +46,11 @@ class PartnerCreate(BaseModel):
 
     name: CleanText = Field(min_length=1, max_length=300, examples=["Qatar Red Crescent Society"])
     names: Names = Field(default_factory=dict, examples=[{"ar": "الهلال الأحمر القطري"}])
+    organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="the organisation (GET /v1/organisations on the pledges service) this account is for: the "
+        "partner takes its id. Omitted: a new organisation with the partner's id.",
+    )
 
 
 class PartnerRead(BaseModel):
@@ -42,3 +60,8 @@ class PartnerRead(BaseModel):
     name: str
     names: dict[str, str]
     created_at: dt.datetime
+
+    @computed_field(description="its organisation's id in every service: the same as the partner's")  # type: ignore[prop-decorator]
+    @property
+    def organisation_id(self) -> uuid.UUID:
+        return self.id

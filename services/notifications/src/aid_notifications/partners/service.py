@@ -7,10 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.auth import Caller
-from aid_common.errors import Forbidden, NotFound, Unprocessable
+from aid_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from aid_common.pagination import keyset, page
 from aid_contracts.notifications import PartnerCreated, PartnerUpdated
-from aid_notifications.partners.models import Partner, PartnerCreate, PartnerUpdate
+from aid_contracts.pledges import OrganisationFacts
+from aid_notifications.partners.models import KnownOrganisation, Partner, PartnerCreate, PartnerUpdate
 
 
 def visible_partner(caller: Caller) -> uuid.UUID | None:
@@ -20,7 +21,17 @@ def visible_partner(caller: Caller) -> uuid.UUID | None:
 
 
 async def create(*, session: AsyncSession, data: PartnerCreate) -> Partner:
-    partner = Partner(id=uuid.uuid4(), name=data.name, names=data.names)
+    """A partner account; opened for a known organisation, it takes that organisation's id (one identity)."""
+    if data.organisation_id is not None:
+        if await session.get(KnownOrganisation, data.organisation_id) is None:
+            raise Unprocessable(
+                f"organisation_id {data.organisation_id} names no organisation this service has heard of; create it "
+                "with POST /v1/organisations on the pledges service (it is announced within seconds), or omit it",
+                errors=[{"location": "body.organisation_id", "message": "unknown organisation"}],
+            )
+        if await session.get(Partner, data.organisation_id) is not None:
+            raise Conflict(f"organisation {data.organisation_id} already has a partner account")
+    partner = Partner(id=data.organisation_id or uuid.uuid4(), name=data.name, names=data.names)
     session.add(partner)
     await session.flush()
     outbox.add(session, PartnerCreated(partner_id=partner.id, name=partner.name, names=partner.names))
@@ -69,3 +80,13 @@ async def list_(*, session: AsyncSession, caller: Caller, cursor: str | None, li
         stmt = stmt.where(Partner.id == only)
     rows = (await session.execute(keyset(stmt, Partner, cursor=cursor, limit=limit))).scalars().all()
     return page(rows, limit=limit)
+
+
+async def organisation_seen(*, session: AsyncSession, organisation: OrganisationFacts) -> None:
+    """Remember an organisation the pledges service announced (the latest of its events wins)."""
+    known = await session.get(KnownOrganisation, organisation.organisation_id)
+    if known is None:
+        known = KnownOrganisation(id=organisation.organisation_id)
+        session.add(known)
+    known.name, known.names, known.roles = organisation.name, dict(organisation.names), list(organisation.roles)
+    await session.flush()

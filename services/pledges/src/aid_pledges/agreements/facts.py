@@ -17,7 +17,7 @@ from aid_contracts.pledges import AgreementAmended, DisbursementReceived, DonorR
 from aid_contracts.types import in_currency
 from aid_pledges.agreements import checks
 from aid_pledges.agreements.models import Agreement, AgreementHistory, Disbursement, HistoryAction
-from aid_pledges.donors.models import Donor
+from aid_pledges.organisations.models import Organisation
 
 
 def history_entry(agreement: Agreement, action: HistoryAction, caller: Caller, **details: object) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def record_history(
     session.add(AgreementHistory(**history_entry(agreement, action, caller, **details)))
 
 
-def donor_ref(donor: Donor) -> DonorRef:
+def donor_ref(donor: Organisation) -> DonorRef:
     return DonorRef(id=donor.id, name=donor.name, names=donor.names, kind=donor.kind, country=donor.country)
 
 
@@ -54,6 +54,7 @@ def facts_of(agreement: Agreement, donor: DonorRef) -> dict:
         "amount_usd": agreement.amount_usd,
         "earmark": agreement.earmark,
         "route": agreement.flow_route,
+        "recipient_id": agreement.recipient_id,
     }
 
 

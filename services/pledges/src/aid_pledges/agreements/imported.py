@@ -35,9 +35,9 @@ from aid_pledges.agreements.models import (
     HistoryAction,
     Status,
 )
-from aid_pledges.donors.models import Donor
 from aid_pledges.imports.fts_mapping import country_of, received, route_of, status_of
 from aid_pledges.imports.fts_models import FtsFlow
+from aid_pledges.organisations.models import Organisation
 
 Outcome = Literal["created", "amended", "unchanged"]
 RATE_PLACES = Decimal("1e-10")
@@ -102,11 +102,17 @@ async def known_versions(*, session: AsyncSession, flow_ids: list[str]) -> dict[
 
 
 async def apply_flow(
-    *, session: AsyncSession, flow: FtsFlow, donor: Donor, caller: Caller, known: int | None
+    *,
+    session: AsyncSession,
+    flow: FtsFlow,
+    donor: Organisation,
+    recipient: Organisation | None,
+    caller: Caller,
+    known: int | None,
 ) -> Outcome:
     """`known`: the version already recorded for this flow (None: none is), read for the whole page at once."""
     if known is None:
-        await _create(session, flow, donor, caller)
+        await _create(session, flow, donor, recipient, caller)
         return "created"
     if flow.version <= known:
         return "unchanged"  # the same version, or an older one arriving late
@@ -115,11 +121,15 @@ async def apply_flow(
     ).scalar_one()
     if existing.fts_version is not None and flow.version <= existing.fts_version:
         return "unchanged"  # another import recorded it meanwhile
+    if recipient is not None:
+        existing.recipient_id = recipient.id
     await _amend(session, existing, flow, donor_ref(donor), caller)
     return "amended"
 
 
-async def _create(session: AsyncSession, flow: FtsFlow, donor: Donor, caller: Caller) -> None:
+async def _create(
+    session: AsyncSession, flow: FtsFlow, donor: Organisation, recipient: Organisation | None, caller: Caller
+) -> None:
     amount, currency, rate = money_of(flow)
     day = moved_on(flow)
     signed = status_of(flow) == Status.SIGNED
@@ -127,6 +137,7 @@ async def _create(session: AsyncSession, flow: FtsFlow, donor: Donor, caller: Ca
     agreement = Agreement(
         id=uuid.uuid4(),
         donor_id=donor.id,
+        recipient_id=recipient.id if recipient else None,
         reference=f"FTS-{flow.id}",
         title=(flow.description or f"FTS flow {flow.id}")[:500],
         status=status_of(flow),

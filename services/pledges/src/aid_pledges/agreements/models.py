@@ -26,7 +26,9 @@ class Agreement(Base):
     __table_args__ = (UniqueConstraint("donor_id", "reference", name="uq_agreements_donor_reference"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    donor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("donors.id"), index=True)
+    donor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # The organisation that receives the money, when known (an imported flow's first destination organisation).
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
     reference: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(20), index=True)
@@ -142,6 +144,9 @@ class AgreementCreate(BaseModel):
     )
     signed_on: dt.date | None = Field(default=None, description="when status is signed; today if omitted")
     earmark: EarmarkIn = Field(default_factory=EarmarkIn)
+    recipient_id: uuid.UUID | None = Field(
+        default=None, description="the organisation that receives the money (an id of /v1/organisations)"
+    )
 
     @model_validator(mode="after")
     def _status(self) -> AgreementCreate:
@@ -201,6 +206,7 @@ class AgreementRead(BaseModel):
 
     id: uuid.UUID
     donor_id: uuid.UUID
+    recipient_id: uuid.UUID | None = None
     reference: str
     title: str
     status: Status

@@ -43,9 +43,10 @@ from aid_pledges.agreements.models import (
     Status,
 )
 from aid_pledges.donors import service as donors
-from aid_pledges.donors.models import Donor
 from aid_pledges.earmarks import service as earmarks
 from aid_pledges.fx import service as fx
+from aid_pledges.organisations import service as organisations
+from aid_pledges.organisations.models import Organisation
 
 
 async def create(
@@ -56,6 +57,8 @@ async def create(
     together unless its reference is taken (`writes.write_new`: one statement on PostgreSQL, no ORM flush)."""
     checks.check_places(data.amount, data.currency)
     donor = await donors.ref_or_422(session=session, donor_id=data.donor_id, cache=cache)
+    if data.recipient_id is not None:
+        await organisations.receives(session=session, organisation_id=data.recipient_id)
     today = checks.today()
     pledged_on, signed_on = _dates_of_new(data, today=today)
     await earmarks.check(session=session, earmark=data.earmark)
@@ -106,6 +109,7 @@ def _new_agreement(
     return Agreement(
         id=uuid.uuid4(),
         donor_id=donor_id,
+        recipient_id=data.recipient_id,
         reference=data.reference,
         title=data.title,
         status=data.status.value,
@@ -353,11 +357,11 @@ async def all_matching(
     country: str | None,
     sector: str | None,
     appeal: str | None = None,
-) -> AsyncIterator[list[tuple[Agreement, Donor]]]:
+) -> AsyncIterator[list[tuple[Agreement, Organisation]]]:
     """Every agreement the list's filters select, with its donor, in creation order, a batch at a time (the
     export: all rows, never all in memory at once)."""
     stmt = _filtered(
-        select(Agreement, Donor).join(Donor, Donor.id == Agreement.donor_id),
+        select(Agreement, Organisation).join(Organisation, Organisation.id == Agreement.donor_id),
         donor_id=donor_id,
         status=status,
         country=country,

@@ -27,7 +27,7 @@ from aid_pledges.agreements.models import (
     Status,
 )
 from aid_pledges.deps import Reader, ReferenceCache, Writer
-from aid_pledges.donors.models import Donor
+from aid_pledges.organisations.models import Organisation
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 exports_router = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -187,7 +187,7 @@ async def agreements_csv(
     return exports.csv_answer(gate.through(lines()), "agreements.csv")
 
 
-def _agreement_line(agreement: Agreement, donor: Donor) -> str:
+def _agreement_line(agreement: Agreement, donor: Organisation) -> str:
     read = AgreementRead.model_validate(agreement)
     e = read.earmark
     return csv_lines.line(

@@ -18,11 +18,11 @@ from aid_common.auth import Caller
 from aid_common.errors import ProblemError, Unprocessable
 from aid_contracts.pledges import PlanCluster, PlanPublished
 from aid_pledges.agreements import imported
-from aid_pledges.donors import service as donors
-from aid_pledges.donors.models import Donor
 from aid_pledges.imports.fts_files import UnreadableFile, kind_of, read_flows, read_plan_rows
 from aid_pledges.imports.fts_mapping import country_code
 from aid_pledges.imports.fts_models import FileKind, FtsFlow, FtsObject, ImportSummary, PlanRow, Skipped
+from aid_pledges.organisations import service as organisations
+from aid_pledges.organisations.models import Organisation, Role
 
 HEAD = 4096
 PAGE = 200  # flows whose known versions and donors are read together
@@ -69,13 +69,14 @@ async def _flows(session: AsyncSession, name: str, f: IO[bytes], caller: Caller,
 
 
 class _Page:
-    """Flows taken PAGE at a time: what is already known of them (recorded versions, donors) read in one statement
-    each, then every flow in a savepoint of its own — if it cannot be imported, it alone is undone."""
+    """Flows taken PAGE at a time: what is already known of them (recorded versions, organisations) read in one
+    statement each, then every flow in a savepoint of its own — if it cannot be imported, it alone is undone."""
 
     def __init__(self, session: AsyncSession, caller: Caller, summary: ImportSummary) -> None:
         self.session, self.caller, self.summary = session, caller, summary
         self.flows: list[FtsFlow] = []
-        self.donors: dict[str, Donor] = {}  # for the whole import: a donor once created or read
+        # for the whole import, by FTS organisation id: an organisation once created or read, with the roles seen
+        self.organisations: dict[str, Organisation] = {}
 
     async def add(self, flow: FtsFlow) -> None:
         self.flows.append(flow)
@@ -87,9 +88,9 @@ class _Page:
         if not flows:
             return
         known = await imported.known_versions(session=self.session, flow_ids=[f.id for f in flows])
-        wanted = {_source(f)[0].id for f in flows} - self.donors.keys()
+        wanted = {o.id for f in flows for o in (_source(f)[0], *_recipient(f))} - self.organisations.keys()
         if wanted:
-            self.donors |= await donors.by_fts_organisation(session=self.session, fts_org_ids=wanted)
+            self.organisations |= await organisations.by_fts_organisation(session=self.session, fts_org_ids=wanted)
         for flow in flows:
             outcome = await self._one(flow, known.get(flow.id))
             if isinstance(outcome, Skipped):
@@ -103,20 +104,35 @@ class _Page:
         source, country = _source(flow)
         try:
             async with self.session.begin_nested():
-                donor = self.donors.get(source.id) or await donors.for_fts_organisation(
-                    session=self.session,
-                    fts_org_id=source.id,
-                    name=source.name,
-                    types=source.organization_types,
-                    country=country,
-                )
+                donor = await self._playing(source, Role.DONOR, country)
+                recipient = None
+                for o in _recipient(flow):
+                    recipient = await self._playing(o, Role.RECIPIENT, None)
                 outcome = await imported.apply_flow(
-                    session=self.session, flow=flow, donor=donor, caller=self.caller, known=known
+                    session=self.session, flow=flow, donor=donor, recipient=recipient, caller=self.caller, known=known
                 )
         except (imported.NotImportable, ProblemError, IntegrityError, ValueError) as exc:
+            for o in (source, *_recipient(flow)):  # what its savepoint made or granted is undone: read again
+                self.organisations.pop(o.id, None)
             return Skipped(fts_id=flow.id, reason=str(getattr(exc, "detail", None) or exc).splitlines()[0][:500])
-        self.donors[source.id] = donor  # kept only once its savepoint held
         return outcome
+
+    async def _playing(self, o: FtsObject, role: Role, country: str | None) -> Organisation:
+        """The organisation FTS names `o`, in `role`: from this import's own map when it already plays it."""
+        known = self.organisations.get(o.id)
+        if known is not None and role in known.roles:
+            return known
+        organisation = await organisations.for_fts_organisation(
+            session=self.session, fts_org_id=o.id, name=o.name, types=o.organization_types, country=country, role=role
+        )
+        self.organisations[o.id] = organisation
+        return organisation
+
+
+def _recipient(flow: FtsFlow) -> list[FtsObject]:
+    """The organisation the money goes to, when FTS names one (the first: a flow to several names them all in its
+    details)."""
+    return flow.objects("destination", "Organization")[:1]
 
 
 def _source(flow: FtsFlow) -> tuple[FtsObject, str | None]:

@@ -17,8 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_triggers(op)
+    create_triggers(op, tables={"fx_rates": "fx_rates", "donors": "organisations"})
 
 
 def downgrade() -> None:
-    drop_triggers(op)
+    drop_triggers(op, tables=("fx_rates", "donors"))
