@@ -2,8 +2,9 @@
 
 - `aid.project.*`, `aid.appeal.*`, `aid.pool.*`, `aid.plan.*` — anyone with `notifications:read`, every partner:
   funding figures and plans' requirements are public in the humanitarian system (FTS publishes them);
-- `aid.agreement.*`, `aid.disbursement.*` — only a caller that also holds `pledges:read` (or `admin`): a donor's
-  agreements (references, amounts, earmarks) are the donor's and the coordinators';
+- `aid.agreement.*`, `aid.disbursement.*`, `aid.organisation.*` — only a caller that also holds `pledges:read` (or
+  `admin`): a donor's agreements (references, amounts, earmarks) are the donor's and the coordinators', and so is
+  the register of who gives (as `GET /v1/organisations` needs `pledges:read`);
 - `aid.alert.created`, `aid.partner.*` — nobody, as a webhook: alerts are the webhooks themselves (mirrored on
   Kafka `aid.alerts.v1` for integrations); partner accounts are internal.
 
@@ -36,6 +37,7 @@ _BY_PREFIX = (
     ("aid.plan.", Audience.PUBLIC),
     ("aid.agreement.", Audience.DONOR),
     ("aid.disbursement.", Audience.DONOR),
+    ("aid.organisation.", Audience.DONOR),
     ("aid.alert.", Audience.INTERNAL),
     ("aid.partner.", Audience.INTERNAL),
 )
