@@ -47,7 +47,7 @@ test: install tools infra-up lint ## install what is missing, start PostgreSQL a
 	@$(UV) run --frozen pytest --ignore=tests/live --ignore=tests/compose $(PYTEST_ARGS)
 
 .PHONY: k8s-live
-k8s-live: install tools ## both overlays against a real control plane (kube-apiserver, controllers, scheduler, kwok), and the dev overlay's pods run by podman kube play, in its own network namespace
+k8s-live: install tools ## both overlays against a real control plane (kube-apiserver, controllers, scheduler, kwok), and both overlays' pods run by podman kube play, in its own network namespace
 	@deploy/local/tools.sh apiserver
 	@deploy/containers/images.sh all
 	@unshare --net sh -c 'ip link set lo up && exec .venv/bin/pytest tests/live -s $(PYTEST_ARGS)'

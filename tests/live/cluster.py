@@ -2,9 +2,9 @@
 - Strimzi's part: a Kafka broker (the stand-in image docker-compose.yml names) reachable as
   `crisisaid-kafka-bootstrap:9093` over SASL_SSL with a cluster CA, the KafkaTopics created as declared, and for
   each KafkaUser its SCRAM-SHA-512 credentials, its ACLs, and the Secret Strimzi would write (`password`);
-- the in-cluster PostgreSQL the dev overlay's database Secrets point at (`postgres:5432`, one database per service);
+- the in-cluster PostgreSQL the database Secrets point at (`postgres:5432`, one database per service);
 - the Secrets `deploy/k8s/secrets.template.yaml` asks the operator to create, made the way it says
-  (`crisisaid keygen`).
+  (`crisisaid keygen`), and those an overlay leaves to the operator (prod's database URLs), from that template.
 Every file a container reads lives under one directory (world-readable: the containers run as other users)."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -140,12 +141,17 @@ class Cluster:
             data = {k: base64.b64decode(v) for k, v in (s.get("data") or {}).items()}
             data |= {k: v.encode() for k, v in (s.get("stringData") or {}).items()}
             self.secrets[s["metadata"]["name"]] = data
+        # what the overlay leaves to the operator (prod: the database Secrets), filled in from the template
+        template = yaml.safe_load_all((REPO / "deploy/k8s/secrets.template.yaml").read_text())
+        for s in (t for t in template if t and t["metadata"]["name"] not in self.secrets):
+            values = {k: v.replace("CHANGE_ME", "aid").encode() for k, v in s["stringData"].items()}
+            self.secrets[s["metadata"]["name"]] = values
 
     def _postgres(self) -> None:
         init = self.file("postgres/10-databases.sql", (REPO / "deploy/compose/postgres-init.sql").read_bytes())
         podman(
             "run", "-d", "--name", "postgres", "--network", NETWORK, "--network-alias", "postgres",
-            "-e", "POSTGRES_USER=aid", "-e", "POSTGRES_PASSWORD=aid",  # the dev overlay's database Secrets
+            "-e", "POSTGRES_USER=aid", "-e", "POSTGRES_PASSWORD=aid",  # dev's database Secrets; prod's are made so
             "-v", f"{init}:/docker-entrypoint-initdb.d/10-databases.sql:ro", POSTGRES_IMAGE,
         )  # fmt: skip
 
@@ -210,11 +216,12 @@ class Cluster:
         script = ["set -e"]
         for t in self.of_kind("KafkaTopic"):
             spec = t["spec"]
-            configs = " ".join(f"--config {shlex.quote(f'{k}={v}')}" for k, v in spec.get("config", {}).items())
+            # one broker here: every topic has one replica, whatever the overlay asks of a real cluster
+            config = {**spec.get("config", {}), "min.insync.replicas": 1}
+            configs = " ".join(f"--config {shlex.quote(f'{k}={v}')}" for k, v in config.items())
             script.append(
                 f"{TOOLS} org.apache.kafka.tools.TopicCommand {admin} --create --if-not-exists "
-                f"--topic {spec['topicName']} --partitions {spec['partitions']} "
-                f"--replication-factor {spec['replicas']} {configs}"
+                f"--topic {spec['topicName']} --partitions {spec['partitions']} --replication-factor 1 {configs}"
             )
         for u in self.of_kind("KafkaUser"):
             user = u["metadata"]["name"]

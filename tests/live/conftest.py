@@ -47,14 +47,14 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def pods() -> Iterator[Pods]:
-    """The dev overlay's Jobs and Deployments as pods on the stand-in cluster (see tests/live/cluster.py, play.py)."""
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def pods(request: pytest.FixtureRequest) -> Iterator[Pods]:
+    """An overlay's Jobs and Deployments as pods on the stand-in cluster (see tests/live/cluster.py, play.py)."""
     if not in_own_network_namespace():
         pytest.fail("run these through `make k8s-live`: the pods get a network namespace of their own")
     if shutil.which("podman") is None:
         pytest.fail("podman missing: run `deploy/containers/images.sh all` (make k8s-live does)")
-    started = Pods.start(rendered("dev"))
+    started = Pods.start(request.param, rendered(request.param))
     try:
         yield started
     finally:

@@ -14,7 +14,7 @@ import copy
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -27,21 +27,30 @@ PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 
 @dataclass
 class Played:
-    """One workload's pod: its name, the container's name, where its readiness probe answers."""
+    """One workload's pods (as many as its replicas), their app containers, where its readiness probe answers; `pod`
+    and `container` name the first, which `url` reaches."""
 
     workload: str
-    pod: str
-    container: str
+    pods: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
     ready_path: str | None = None
     ready_port: int | None = None
 
-    def address(self) -> str:
-        info = json.loads(podman("inspect", self.container))[0]
-        return info["NetworkSettings"]["Networks"][NETWORK]["IPAddress"]
+    @property
+    def pod(self) -> str:
+        return self.pods[0]
+
+    @property
+    def container(self) -> str:
+        return self.containers[0]
+
+    def url_of(self, container: str) -> str:
+        info = json.loads(podman("inspect", container))[0]
+        return f"http://{info['NetworkSettings']['Networks'][NETWORK]['IPAddress']}:{self.ready_port}"
 
     @property
     def url(self) -> str:
-        return f"http://{self.address()}:{self.ready_port}"
+        return self.url_of(self.container)
 
 
 def _env(container: dict[str, Any], cluster: Cluster, extra: dict[str, str]) -> dict[str, str]:
@@ -67,7 +76,7 @@ def _expand(text: str, env: dict[str, str]) -> str:
 def shimmed(workload: dict[str, Any], cluster: Cluster, extra: dict[str, str]) -> tuple[dict[str, Any], Played]:
     name = workload["metadata"]["name"]
     spec = copy.deepcopy(workload["spec"]["template"]["spec"])
-    played = Played(workload=name, pod="", container="")
+    played = Played(workload=name)
     for volume in spec.get("volumes", []):
         if "secret" in volume:
             data = cluster.secrets[volume["secret"]["secretName"]]
@@ -87,7 +96,6 @@ def shimmed(workload: dict[str, Any], cluster: Cluster, extra: dict[str, str]) -
         played.ready_port = ports[port] if isinstance(port, str) else port
     for probe_name in PROBES:
         container.pop(probe_name, None)
-    played.container = container["name"]
     if workload["kind"] == "Job":
         spec["restartPolicy"] = "Never"
         labels = workload["spec"]["template"]["metadata"].get("labels", {})
@@ -104,28 +112,30 @@ def play(manifest: dict[str, Any], played: Played, cluster: Cluster) -> Played:
     out = podman("kube", "play", "--network", NETWORK, "--replace", str(path))
     pods = re.findall(r"^Pod:\s*\n([0-9a-f]{64})$", out, re.MULTILINE)  # "Pod:", then the pod's id
     assert pods, f"kube play started no pod for {played.workload}: {out}"
-    info = json.loads(podman("pod", "inspect", pods[0]))
-    info = info[0] if isinstance(info, list) else info
-    played.pod = info["Name"]
-    (container,) = [c["Name"] for c in info["Containers"] if not c["Name"].endswith("-infra")]
-    played.container = container
+    for pod in pods:
+        info = json.loads(podman("pod", "inspect", pod))
+        info = info[0] if isinstance(info, list) else info
+        played.pods.append(info["Name"])
+        played.containers += [c["Name"] for c in info["Containers"] if not c["Name"].endswith("-infra")]
     return played
 
 
 def wait_completed(played: Played, timeout: float = 180) -> None:
-    code = podman("wait", played.container, timeout=timeout).strip()
+    code = podman("wait", played.container, timeout=timeout).strip().splitlines()[-1]
     assert code == "0", f"{played.workload} exited {code}: {podman('logs', '--tail', '30', played.container)}"
 
 
 def wait_ready(played: Played, timeout: float = 180) -> float:
-    """Poll the readiness probe as the kubelet would, until it answers 200; returns the seconds it took."""
+    """Poll each pod's readiness probe as the kubelet would, until it answers 200; returns the seconds it took."""
     started = time.monotonic()
-    while True:
-        try:
-            if httpx.get(f"{played.url}{played.ready_path}", timeout=5).status_code == 200:
-                return time.monotonic() - started
-        except httpx.TransportError:
-            pass
-        if not podman_ok("container", "exists", played.container) or time.monotonic() - started > timeout:
-            raise AssertionError(f"{played.workload} not ready: {podman('logs', '--tail', '40', played.container)}")
-        time.sleep(1)
+    for container in played.containers:
+        while True:
+            try:
+                if httpx.get(f"{played.url_of(container)}{played.ready_path}", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if not podman_ok("container", "exists", container) or time.monotonic() - started > timeout:
+                raise AssertionError(f"{played.workload} not ready: {podman('logs', '--tail', '40', container)}")
+            time.sleep(1)
+    return time.monotonic() - started

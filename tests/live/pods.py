@@ -1,5 +1,5 @@
-"""The dev overlay run as pods: the stand-in cluster first, then its Jobs (to completion), then its Deployments,
-each ready when its own readiness probe answers."""
+"""An overlay run as pods: the stand-in cluster first, then its Jobs (to completion), then its Deployments, every
+replica ready when its own readiness probe answers."""
 
 from __future__ import annotations
 
@@ -15,17 +15,18 @@ SERVICES = ("pledges", "projects", "notifications")
 
 @dataclass
 class Pods:
+    overlay: str
     cluster: Cluster
     jobs: dict[str, Played] = field(default_factory=dict)
     deployments: dict[str, Played] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, objects: list[dict[str, Any]]) -> Pods:
-        for service in SERVICES:  # the dev overlay's image tags, on the images images.sh built
+    def start(cls, overlay: str, objects: list[dict[str, Any]]) -> Pods:
+        for service in SERVICES:  # the overlay's image names and tags, on the images images.sh built
             image = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].startswith(service))
             podman("tag", f"crisisaid/{service}:local", image["spec"]["template"]["spec"]["containers"][0]["image"])
-        pods = cls(Cluster(objects))
+        pods = cls(overlay, Cluster(objects))
         started = time.monotonic()
         pods.cluster.start()
         pods.timings["stand-ins (Kafka with topics, users and ACLs; PostgreSQL)"] = time.monotonic() - started
@@ -53,6 +54,6 @@ class Pods:
 
     def stop(self) -> None:
         for played in [*self.jobs.values(), *self.deployments.values()]:
-            if played.pod:
-                podman("pod", "rm", "-f", "-t", "0", played.pod, check=False)
+            for pod in played.pods:
+                podman("pod", "rm", "-f", "-t", "0", pod, check=False)
         self.cluster.cleanup()

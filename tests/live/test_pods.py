@@ -1,4 +1,4 @@
-"""The dev overlay's pods actually running (`podman kube play`): the migration Jobs complete, every Deployment's pod
+"""Both overlays' pods actually running (`podman kube play`): the migration Jobs complete, every Deployment's pods
 becomes ready on SASL_SSL Kafka with its own principal, runs as the manifest says (uid 10001, read-only root, no
 capabilities, its memory limit), is refused what its KafkaUser's ACLs do not grant, and the headline flow runs
 through the pods while a worker's process is killed and its restart policy brings it back."""
@@ -19,15 +19,18 @@ from tests.live.cluster import BOOTSTRAP, podman
 from tests.live.pods import SERVICES, Pods
 from tests.receiver import Receiver
 
-MEBIBYTE = 1024 * 1024
+UNITS = {"Mi": 1024**2, "Gi": 1024**3}
 
 
 def test_the_jobs_complete_and_every_deployment_becomes_ready(pods: Pods) -> None:
     assert sorted(pods.jobs) == sorted(f"{s}-migrate" for s in SERVICES)
     assert sorted(pods.deployments) == sorted(f"{s}-{role}" for s in SERVICES for role in ("api", "worker"))
+    for name, played in pods.deployments.items():  # as many pods as the overlay's replicas
+        deployment = next(d for d in pods.cluster.of_kind("Deployment") if d["metadata"]["name"] == name)
+        assert len(played.pods) == deployment["spec"]["replicas"], (name, played.pods)
     print()
     for step, seconds in pods.timings.items():
-        print(f"kube play: {step} in {seconds:.1f} s")
+        print(f"kube play ({pods.overlay}): {step} in {seconds:.1f} s")
     for played in pods.deployments.values():  # ready means the database and the broker (SASL_SSL) are reachable
         checks = httpx.get(f"{played.url}{played.ready_path}", timeout=5).json()["checks"]
         assert checks == {"database": "ok", "broker": "ok"}, (played.workload, checks)
@@ -36,21 +39,21 @@ def test_the_jobs_complete_and_every_deployment_becomes_ready(pods: Pods) -> Non
 def _memory_limit(pods: Pods, workload: str) -> int:
     deployment = next(d for d in pods.cluster.of_kind("Deployment") if d["metadata"]["name"] == workload)
     limit = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
-    assert limit.endswith("Mi"), limit
-    return int(limit[:-2]) * MEBIBYTE
+    return int(limit[:-2]) * UNITS[limit[-2:]]
 
 
 def test_every_pod_runs_as_its_manifest_says(pods: Pods) -> None:
     for name, played in pods.deployments.items():
-        (info,) = json.loads(podman("inspect", played.container))
-        assert info["Config"]["User"] == "10001:10001", name
-        assert info["HostConfig"]["ReadonlyRootfs"] is True, name
-        assert info["EffectiveCaps"] in (None, []), name
-        assert info["HostConfig"]["Memory"] == _memory_limit(pods, name), name
-        status = podman("exec", played.container, "sh", "-c", "id -u; grep CapEff /proc/1/status; touch /x || true")
-        assert status.splitlines()[:2] == ["10001", "CapEff:\t0000000000000000"], (name, status)
-        refused = podman("exec", played.container, "sh", "-c", "touch /opt/venv/x 2>&1 || true")
-        assert "Read-only file system" in refused, (name, refused)
+        for container in played.containers:  # every replica
+            (info,) = json.loads(podman("inspect", container))
+            assert info["Config"]["User"] == "10001:10001", container
+            assert info["HostConfig"]["ReadonlyRootfs"] is True, container
+            assert info["EffectiveCaps"] in (None, []), container
+            assert info["HostConfig"]["Memory"] == _memory_limit(pods, name), container
+            status = podman("exec", container, "sh", "-c", "id -u; grep CapEff /proc/1/status")
+            assert status.splitlines() == ["10001", "CapEff:\t0000000000000000"], (container, status)
+            refused = podman("exec", container, "sh", "-c", "touch /opt/venv/x 2>&1 || true")
+            assert "Read-only file system" in refused, (container, refused)
 
 
 ACL_PROBE = """
@@ -112,7 +115,8 @@ async def test_the_headline_flow_runs_through_the_pods_while_a_worker_is_killed(
             started = time.monotonic()
             expected = await sign_many(platform, projects, donors, 30, chaos)
             await assert_converged(platform, projects, sub, expected, 30)
-            print(f"\nkube play: 30 agreements funded, 30 webhooks verified in {time.monotonic() - started:.1f} s")
+            seconds = time.monotonic() - started
+            print(f"\nkube play ({pods.overlay}): 30 agreements funded, 30 webhooks verified in {seconds:.1f} s")
     finally:
         await receiver.stop()
     restarts = await eventually(lambda: int(podman("inspect", "--format", "{{.RestartCount}}", worker.container)))
