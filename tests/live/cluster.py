@@ -1,6 +1,7 @@
 """What a cluster gives the manifests before any of our pods starts, stood in with podman on one network:
 - Strimzi's part: a Kafka broker (the stand-in image docker-compose.yml names) reachable as
-  `crisisaid-kafka-bootstrap:9093` over SASL_SSL with a cluster CA, the KafkaTopics created as declared, and for
+  `crisisaid-kafka-bootstrap:9093` over SASL_SSL with a cluster CA, the KafkaTopics created as declared (with one
+  replica: one broker), and for
   each KafkaUser its SCRAM-SHA-512 credentials, its ACLs, and the Secret Strimzi would write (`password`);
 - the in-cluster PostgreSQL the database Secrets point at (`postgres:5432`, one database per service);
 - the Secrets `deploy/k8s/secrets.template.yaml` asks the operator to create, made the way it says

@@ -1,7 +1,8 @@
-"""Both overlays' pods actually running (`podman kube play`): the migration Jobs complete, every Deployment's pods
-becomes ready on SASL_SSL Kafka with its own principal, runs as the manifest says (uid 10001, read-only root, no
-capabilities, its memory limit), is refused what its KafkaUser's ACLs do not grant, and the headline flow runs
-through the pods while a worker's process is killed and its restart policy brings it back."""
+"""Both overlays' pods actually running (`podman kube play`): the migration Jobs complete; every replica of every
+Deployment becomes ready on SASL_SSL Kafka with its own principal and runs as the manifest says (uid 10001,
+read-only root, no capabilities, its memory limit); a service is refused what its KafkaUser's ACLs do not grant;
+and the headline flow runs through the pods while a worker's process is killed and its restart policy brings it
+back."""
 
 from __future__ import annotations
 
