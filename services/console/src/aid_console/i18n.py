@@ -56,6 +56,12 @@ WORDS = {
         "no_deliveries": "No delivery yet: deliveries appear when an event matches a subscription.",
         "no_subscriptions": "No subscription yet.",
         "no_rows": "No figures for this country: import its FTS flows, or choose another country.",
+        "organisations": "Organisations", "roles": "Roles", "fts_id": "FTS id",
+        "organisations_help": "Every organisation once, in every role it plays: it gives, receives, implements or "
+        "pools money. A partner account is its organisation.",
+        "no_organisations": "No organisation yet. They appear as donors are added, FTS flows imported and partner "
+        "accounts opened.",
+        "no_organisations_match": "No organisation matches these filters. Clear a filter to see more.",
     },
     "ar": {
         "title": "تنسيق المساعدات في الأزمات", "overview": "نظرة عامة", "projects": "المشاريع",
@@ -101,6 +107,11 @@ WORDS = {
         "no_deliveries": "لا توجد إشعارات بعد: تظهر عندما يطابق حدثٌ أحد الاشتراكات.",
         "no_subscriptions": "لا توجد اشتراكات بعد.",
         "no_rows": "لا توجد أرقام لهذا البلد: استورد تدفقاته من خدمة التتبع المالي، أو اختر بلداً آخر.",
+        "organisations": "المنظمات", "roles": "الأدوار", "fts_id": "رقم خدمة التتبع المالي",
+        "organisations_help": "كل منظمة مرة واحدة، بكل أدوارها: تمنح الأموال أو تتلقاها أو تنفّذ بها أو تجمعها. "
+        "حساب الشريك هو منظمته.",
+        "no_organisations": "لا توجد منظمات بعد. تظهر عند إضافة المانحين واستيراد التدفقات وفتح حسابات الشركاء.",
+        "no_organisations_match": "لا توجد منظمة تطابق هذه المرشحات. أزل مرشحاً لترى المزيد.",
     },
 }  # fmt: skip
 
@@ -113,6 +124,10 @@ TERMS = {
         "accountable": "accountable", "funding": "funding", "pending": "pending", "failed": "failed, retrying",
         "delivered": "delivered", "dead": "not delivered", "disabled": "disabled", "created": "created",
         "amended": "amended", "disbursement": "money received",
+        "donor": "donor", "recipient": "recipient", "implementing_partner": "implementing partner",
+        "pooled_fund": "pooled fund", "government": "government", "development_bank": "development bank",
+        "national_society": "Red Cross / Red Crescent society", "un_agency": "UN agency", "private": "private",
+        "ngo": "NGO", "intergovernmental": "intergovernmental", "other": "other",
     },
     "ar": {
         "pledged": "متعهَّد به", "signed": "موقَّع", "cancelled": "ملغى", "planned": "مخطط", "active": "نشط",
@@ -120,6 +135,10 @@ TERMS = {
         "accountable": "مسؤول", "funding": "ممول", "pending": "قيد الانتظار", "failed": "فشل، ستُعاد المحاولة",
         "delivered": "تم التسليم", "dead": "لم يُسلَّم", "disabled": "معطَّل", "created": "أُنشئت",
         "amended": "عُدِّلت", "disbursement": "استلام أموال",
+        "donor": "مانح", "recipient": "متلقٍّ", "implementing_partner": "شريك منفِّذ", "pooled_fund": "صندوق مشترك",
+        "government": "حكومة", "development_bank": "مصرف تنمية", "national_society": "جمعية صليب أحمر / هلال أحمر",
+        "un_agency": "وكالة أممية", "private": "قطاع خاص", "ngo": "منظمة غير حكومية",
+        "intergovernmental": "منظمة حكومية دولية", "other": "أخرى",
     },
 }  # fmt: skip
 

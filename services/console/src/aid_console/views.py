@@ -40,6 +40,7 @@ MENU = (
     ("/", "overview", "projects:read"),
     ("/projects", "projects", "projects:read"),
     ("/agreements", "agreements", "pledges:read"),
+    ("/organisations", "organisations", "pledges:read"),
     ("/pools", "pools", "projects:read"),
     ("/plans", "plans", "projects:read"),
     ("/partner", "partner", "notifications:read"),
@@ -267,6 +268,26 @@ async def agreements(
     return _page(
         request, "agreements.html", agreements=_items(answer), donors=donors, forbidden=answer.forbidden,
         filters=filters, choices=choices, problem=None if answer.ok or answer.forbidden else answer.body,
+    )  # fmt: skip
+
+
+ROLES = ("donor", "recipient", "implementing_partner", "pooled_fund")
+
+
+@router.get("/organisations", response_class=HTMLResponse)
+async def organisations(
+    request: Request,
+    role: Annotated[str | None, Query(max_length=30)] = None,
+    country: Annotated[str | None, Query(max_length=2)] = None,
+) -> HTMLResponse:
+    """Every organisation once, with every role it plays (the pledges service's register)."""
+    filters = {"role": role if role in ROLES else None, "country": country or None}
+    answer = await _services(request).get("pledges", "/v1/organisations", _token(request), limit=500, **filters)
+    found = _items(answer)
+    return _page(
+        request, "organisations.html", organisations=found, filters=filters, roles=ROLES, forbidden=answer.forbidden,
+        countries=sorted({o["country"] for o in found if o["country"]} | ({country} if country else set())),
+        problem=None if answer.ok or answer.forbidden else answer.body,
     )  # fmt: skip
 
 
