@@ -66,7 +66,8 @@ case "${1:-up}" in
   token)  # the command docker-compose.yml documents, as written there
     shift
     scopes=(); for s in "${@:-admin}"; do scopes+=(--scope "$s"); done
-    "${compose[@]}" run --rm --no-deps --entrypoint crisisaid pledges-api token "${scopes[@]}" --subject operator \
-      --key-file /keys/private.pem 2>/dev/null | tr -d '\r' | grep '^eyJ' ;;  # the token alone (run echoes more, on a tty)
+    # -T: no pseudo-terminal, so the token ends in "\n", not "\r\n" (a "\r" in a header is a 400)
+    "${compose[@]}" run --rm -T --no-deps --entrypoint crisisaid pledges-api token "${scopes[@]}" --subject operator \
+      --key-file /keys/private.pem 2>/dev/null | grep '^eyJ' ;;  # the token alone (podman-compose echoes more)
   *) echo "usage: $0 up|down|ps|logs SERVICE|token [SCOPE…]" >&2; exit 2 ;;
 esac
