@@ -120,7 +120,9 @@ class KafkaBus(Bus):
                 client_id=self.client_id,
                 acks="all",
                 enable_idempotence=True,
-                linger_ms=2,
+                # No linger: `publish` queues a relay's whole batch before awaiting any of it, so the records of a
+                # batch share produce requests anyway; a linger only delayed each event at low load (~2.5 ms a hop).
+                linger_ms=0,
                 request_timeout_ms=self.request_timeout_ms,
                 retry_backoff_ms=200,
                 **self.security.client_options(),
