@@ -178,12 +178,17 @@ async def _produce(producer: AIOKafkaProducer, topic: str, i: int) -> str:
     return f"m{i}"
 
 
-async def _paced(rate: float, seconds: float, send) -> dict[str, float]:
-    """Start one `send(i)` every 1/rate seconds (not waiting for the previous one); key → moment it returned."""
+async def _paced(rate: float, seconds: float, send, *, returned: dict[str, float] | None = None) -> dict[str, float]:
+    """Start one `send(i)` every 1/rate seconds (not waiting for the previous one); key → moment it was started
+    (latencies count from there, the send's own time included), and in `returned` key → moment it returned."""
     done: dict[str, float] = {}
 
     async def one(i: int) -> None:
-        done[await send(i)] = time.perf_counter()
+        started = time.perf_counter()
+        key = await send(i)
+        done[key] = started
+        if returned is not None:
+            returned[key] = time.perf_counter()
 
     tasks = []
     start = time.perf_counter()
@@ -225,27 +230,33 @@ async def webhook_paced(run: Run, rate: float, seconds: float) -> dict:
                 Watch(f"{prefix}{PROJECTS_TOPIC}", _funding_of) as funded,
             ):
                 cpu = ServiceCpu(pledges=pledges, projects=projects, notifications=notifications)
-                answered = await _paced(rate, seconds, sign)
-                await receiver.until(len(answered), 120)
-                cpu_ms = cpu.ms_per(len(answered))
+                answered: dict[str, float] = {}
+                posted = await _paced(rate, seconds, sign, returned=answered)
+                await receiver.until(len(posted), 120)
+                cpu_ms = cpu.ms_per(len(posted))
         for p in (pledges, projects, notifications):
             p.stop()
     finally:
         await receiver.stop()
-    return percentiles([receiver.first[k] - answered[k] for k in answered]) | {
+    return percentiles([receiver.first[k] - posted[k] for k in posted]) | {
         "rate": rate,
         "cpu_ms_per_agreement": cpu_ms,
         "machine_cpu_busy": cpu.machine_busy,
-        "hops": _hops(answered, signed.seen, funded.seen, receiver.first),
+        "hops": _hops(posted, answered, signed.seen, funded.seen, receiver.first),
     }
 
 
-def _hops(answered: dict, signed: dict, funded: dict, received: dict) -> dict[str, dict[str, float]]:
-    """p50 and p99 of each hop, for the agreements seen at every one: POST answered → its event on Kafka (pledges'
-    outbox relay) → its funding event on Kafka (projects: consumer, ledger, outbox relay) → webhook received
-    (notifications: consumer, delivery queued, worker, HTTP)."""
-    seen = [k for k in answered if k in signed and k in funded and k in received]
-    stages = (("outbox→kafka", answered, signed), ("projects", signed, funded), ("notifications", funded, received))
+def _hops(posted: dict, answered: dict, signed: dict, funded: dict, received: dict) -> dict[str, dict[str, float]]:
+    """p50 and p99 of each hop, for the agreements seen at every one: POST sent → answered (pledges: the request)
+    → its event on Kafka (pledges' outbox relay) → its funding event on Kafka (projects: consumer, ledger, outbox
+    relay) → webhook received (notifications: consumer, delivery queued, worker, HTTP)."""
+    seen = [k for k in posted if k in answered and k in signed and k in funded and k in received]
+    stages = (
+        ("POST", posted, answered),
+        ("outbox→kafka", answered, signed),
+        ("projects", signed, funded),
+        ("notifications", funded, received),
+    )
     out = {}
     for name, start, end in stages:
         figures = percentiles([end[k] - start[k] for k in seen]) if seen else {}
