@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.errors import NotFound, Unprocessable
 from aid_common.notified_cache import NotifiedCache
-from aid_common.pagination import keyset, page
 from aid_contracts.pledges import DonorRef
 from aid_pledges.donors.models import DonorCreate, DonorKind
 from aid_pledges.organisations import service as organisations
@@ -56,10 +55,6 @@ async def ref_or_422(*, session: AsyncSession, donor_id: uuid.UUID, cache: Notif
 async def list_(
     *, session: AsyncSession, country: str | None, kind: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Organisation], str | None]:
-    stmt = select(Organisation).where(Organisation.is_donor.is_(True))
-    if country:
-        stmt = stmt.where(Organisation.country == country)
-    if kind:
-        stmt = stmt.where(Organisation.kind == kind)
-    rows = (await session.execute(keyset(stmt, Organisation, cursor=cursor, limit=limit))).scalars().all()
-    return page(rows, limit=limit)
+    return await organisations.list_(
+        session=session, role=Role.DONOR, country=country, kind=kind, fts_org_id=None, cursor=cursor, limit=limit
+    )
