@@ -51,7 +51,7 @@ class Gate:
             self.running -= 1
 
 
-def _exports(request: Request) -> Gate:
+async def _exports(request: Request) -> Gate:
     gate = state.runtime_of(request.app).exports
     gate.check()
     return gate

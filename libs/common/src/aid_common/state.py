@@ -40,12 +40,20 @@ class Slot(Generic[T]):
         return value
 
     def of(self, request: HTTPConnection) -> T:
-        """The value of the request's application: a FastAPI dependency (`Depends(SLOT.of)`)."""
+        """The value of the request's application."""
         return self.get(request.app)
 
     def maybe_of(self, request: HTTPConnection) -> T | None:
-        """The value of the request's application, or None when it holds none: a FastAPI dependency."""
+        """The value of the request's application, or None when it holds none."""
         return self.find(request.app)
+
+    # As FastAPI dependencies (`Depends(SLOT.dependency)`): `async`, so they run on the event loop — a plain method
+    # would be run in the thread pool, a hop to a worker thread and back on every request.
+    async def dependency(self, request: HTTPConnection) -> T:
+        return self.of(request)
+
+    async def maybe_dependency(self, request: HTTPConnection) -> T | None:
+        return self.maybe_of(request)
 
 
 RUNTIME: Slot[ServiceRuntime] = Slot("runtime")

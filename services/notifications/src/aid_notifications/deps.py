@@ -3,7 +3,7 @@ dependencies (one style for every route)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
@@ -19,18 +19,18 @@ SETTINGS: Slot[NotificationsSettings] = Slot("settings")
 SECRET_BOX: Slot[SecretBox] = Slot("secret_box")  # seals signing secrets (and Idempotency-Key replays)
 REPLAYS: Slot[Gate] = Slot("replays")  # replays and recoveries running at once (AID_MAX_CONCURRENT_REPLAYS)
 
-ServiceSettings = Annotated[NotificationsSettings, Depends(SETTINGS.of)]
-Box = Annotated[SecretBox, Depends(SECRET_BOX.of)]
+ServiceSettings = Annotated[NotificationsSettings, Depends(SETTINGS.dependency)]
+Box = Annotated[SecretBox, Depends(SECRET_BOX.dependency)]
 
 
-def _destinations(settings: ServiceSettings) -> Destinations:
+async def _destinations(settings: ServiceSettings) -> Destinations:
     return settings.webhook_destinations
 
 
 AllowedDestinations = Annotated[Destinations, Depends(_destinations)]
 
 
-def _replay_place(gate: Annotated[Gate, Depends(REPLAYS.of)]) -> Iterator[None]:
+async def _replay_place(gate: Annotated[Gate, Depends(REPLAYS.dependency)]) -> AsyncIterator[None]:
     with gate.held():
         yield
 

@@ -25,4 +25,4 @@ Admin = Annotated[Caller, require_scope("admin")]
 # Donors and FX rates held in memory, dropped when they change (aid_pledges.reference_cache); None when
 # AID_REFERENCE_CACHE=false.
 REFERENCE_CACHE: Slot[NotifiedCache] = Slot("reference_cache")
-ReferenceCache = Annotated[NotifiedCache | None, Depends(REFERENCE_CACHE.maybe_of)]
+ReferenceCache = Annotated[NotifiedCache | None, Depends(REFERENCE_CACHE.maybe_dependency)]

@@ -16,7 +16,7 @@ from aid_projects.settings import ProjectsSettings
 
 Reader = Annotated[Caller, require_scope("projects:read")]
 SETTINGS: Slot[ProjectsSettings] = Slot("settings")
-ServiceSettings = Annotated[ProjectsSettings, Depends(SETTINGS.of)]
+ServiceSettings = Annotated[ProjectsSettings, Depends(SETTINGS.dependency)]
 
 
 # Create appeals and projects, change appeals: coordinators only (a partner's token does neither).
@@ -28,7 +28,7 @@ Steward = Annotated[
 Writer = Annotated[Caller, require_scope("projects:write")]
 
 
-def _as_of(
+async def _as_of(
     as_of: Annotated[
         str | None,
         Query(
@@ -76,7 +76,7 @@ def _moment(value: str | None, name: str) -> dt.datetime | None:
 AsOf = Annotated[dt.datetime | None, Depends(_as_of)]
 
 
-def _known_at(
+async def _known_at(
     known_at: Annotated[
         str | None,
         Query(
@@ -93,7 +93,7 @@ def _known_at(
 KnownAt = Annotated[dt.datetime | None, Depends(_known_at)]
 
 
-def _when(as_of: AsOf, known_at: KnownAt) -> When:
+async def _when(as_of: AsOf, known_at: KnownAt) -> When:
     return When(as_of=as_of.date() if as_of else None, known_at=known_at)
 
 
