@@ -223,8 +223,10 @@ async def test_every_arabic_page_reads_in_arabic_and_keeps_its_labels_on_a_phone
         project = await page.locator("table.cards a[href^='/projects/']").first.get_attribute("href")
         await page.goto(console + "/agreements")
         agreement = await page.locator("table.cards a[href^='/agreements/']").first.get_attribute("href")
-        pages = ["/", "/projects", "/agreements", agreement, project, "/pools", "/plans", "/organisations", "/partner"]
-        pages.append("/live")
+        pages = [
+            *("/", "/projects", "/agreements", agreement, project),
+            *("/pools", "/plans", "/organisations", "/partner", "/live"),
+        ]
         problems = {}
         for path in pages:
             await page.goto(console + path)
