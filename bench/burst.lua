@@ -45,7 +45,8 @@ function request()
   end
   sent = sent + 1
   local ref = run .. "-" .. tid .. "-" .. sent
-  local headers = { ["Content-Type"] = "application/json", ["Idempotency-Key"] = ref }
+  -- webhook-id: P5's wrk client posts to the bench receiver, which tells webhooks apart by it
+  local headers = { ["Content-Type"] = "application/json", ["Idempotency-Key"] = ref, ["webhook-id"] = "msg_" .. ref }
   if auth ~= "" then headers["Authorization"] = auth end
   return wrk.format("POST", nil, headers, (string.gsub(body, "REF", ref)))
 end

@@ -1,8 +1,8 @@
 """P5: one aid.project.funding_updated event matching N subscriptions (N/100 partners × 100), put on the projects
 topic as the projects service would: how soon the N deliveries are queued, and when the first and the last webhook
 reach a local receiver; then the same with one more partner whose 20 subscriptions hang on every call (the
-others' p99 must barely move). The bare baseline: one httpx client POSTing N webhooks to the same receiver with
-the notifications service's delivery concurrency."""
+others' p99 must barely move). The bare baselines: one httpx client POSTing N webhooks to the same receiver with
+the notifications service's delivery concurrency, and wrk (not Python) doing the same."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from aid_common.events import registry
 from aid_contracts.projects import ProjectFundingUpdated
+from bench import wrk
 from bench.receiver import Receiver
 from bench.run import KAFKA, Run, percentiles
 
@@ -89,6 +90,16 @@ async def bare(receiver: Receiver, n: int) -> dict:
     return {"all_s": round(max(arrivals), 2), "curve": [round(t, 2) for t in sorted(arrivals)]} | percentiles(arrivals)
 
 
+async def bare_wrk(receiver: Receiver, n: int) -> dict:
+    """The same N webhooks sent by wrk (C, LuaJIT) with the same concurrency: where the receiver's own limit is."""
+    receiver.clear()
+    start = time.perf_counter()
+    sent = await wrk.burst(receiver.each_url, "{}", count=n, run=f"p5-{uuid.uuid4().hex[:6]}", connections=CONCURRENCY)
+    await sent.answered(300, expect=204)
+    arrivals = [t - start for t in receiver.arrivals]
+    return {"all_s": round(max(arrivals), 2)} | percentiles(arrivals)
+
+
 async def measure(run: Run, n: int) -> dict:
     receiver = Receiver()
     await receiver.start()
@@ -111,7 +122,9 @@ async def measure(run: Run, n: int) -> dict:
             hanging = await _one_event(producer, prefix, dsn, receiver, n)  # the /hang calls are never noted
         notifications.stop()
         baseline = await bare(receiver, n)
+        baseline_wrk = await bare_wrk(receiver, n)
     finally:
         await producer.stop()
         await receiver.stop()
-    return {"bare": baseline, "platform": normal, "one partner hanging": hanging, "setup_s": round(setup, 1)}
+    return {"bare": baseline, "bare_wrk": baseline_wrk, "platform": normal, "one partner hanging": hanging,
+            "setup_s": round(setup, 1)}  # fmt: skip

@@ -68,7 +68,8 @@ def summary(raw: dict) -> dict:
         out["P5"] = figure(b["all_s"], p["all_s"], "s until all delivered", subscriptions=p["count"],
                            queued_s=p["queued_s"], first_s=p["first_s"], p99_s=round(p["p99_ms"] / 1000, 2),
                            hanging_p99_s=round(h["p99_ms"] / 1000, 2),
-                           hanging_ratio=round(h["p99_ms"] / p["p99_ms"], 3))  # fmt: skip
+                           hanging_ratio=round(h["p99_ms"] / p["p99_ms"], 3),
+                           bare_wrk_s=(raw["P5"].get("bare_wrk") or {}).get("all_s"))  # fmt: skip
     if "P6" in raw:
         b, p = raw["P6"]["bare"], raw["P6"]["platform"]
         out["P6"] = figure(b["seconds"], p["seconds"], "s to import and settle", flows=p["flows"],
@@ -155,7 +156,8 @@ def _p4(f: dict) -> str | None:
 def _p5(f: dict) -> str:
     return (
         f"{f['subscriptions']} deliveries queued in {f['queued_s']} s, first webhook {f['first_s']} s, "
-        f"p99 {f['p99_s']} s; with one partner hanging p99 {f['hanging_p99_s']} s ({f['hanging_ratio']:.2f}×)"
+        f"p99 {f['p99_s']} s; with one partner hanging p99 {f['hanging_p99_s']} s ({f['hanging_ratio']:.2f}×); "
+        f"the same webhooks from wrk (C) all received in {f.get('bare_wrk_s')} s"
     )
 
 

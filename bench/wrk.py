@@ -74,8 +74,8 @@ class Burst:
         lines = [line.split() for f in sorted(self.out.glob("answers-*")) for line in f.read_text().splitlines()]
         return [(int(status), id_, float(at)) for status, id_, at in lines]
 
-    async def answered(self, timeout: float) -> dict[str, float]:
-        """Agreement id → when its 201 came back; raises if any answer was not a 201."""
+    async def answered(self, timeout: float, *, expect: int = 201) -> dict[str, float]:
+        """Agreement id → when its answer came back; raises if any answer was not `expect` (201: created)."""
         loop = asyncio.get_running_loop()
         deadline, progress = loop.time() + timeout, (0, loop.time())
         try:
@@ -91,9 +91,9 @@ class Burst:
         finally:
             await self._stop()
             shutil.rmtree(self.out, ignore_errors=True)
-        failed = [(status, id_) for status, id_, _ in answers if status != 201]
+        failed = [(status, id_) for status, id_, _ in answers if status != expect]
         if failed:
-            raise RuntimeError(f"wrk burst: {len(failed)} answers were not 201, e.g. {failed[:3]}")
+            raise RuntimeError(f"wrk burst: {len(failed)} answers were not {expect}, e.g. {failed[:3]}")
         return {id_: at for _, id_, at in answers}
 
 
