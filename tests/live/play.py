@@ -79,12 +79,13 @@ def shimmed(workload: dict[str, Any], cluster: Cluster, extra: dict[str, str]) -
     played = Played(workload=name)
     for volume in spec.get("volumes", []):
         if "secret" in volume:
-            data = cluster.secrets[volume["secret"]["secretName"]]
-            items = volume["secret"].get("items") or [{"key": k, "path": k} for k in data]
+            secret = volume.pop("secret")
+            data = cluster.secrets[secret["secretName"]]
+            items = secret.get("items") or [{"key": k, "path": k} for k in data]
+            folder = f"volumes/{name}/{volume['name']}"
             for item in items:
-                path = cluster.file(f"volumes/{name}/{volume['name']}/{item['path']}", data[item["key"]])
-            volume.pop("secret")
-            volume["hostPath"] = {"path": str(path.parent), "type": "Directory"}
+                cluster.file(f"{folder}/{item['path']}", data[item["key"]])
+            volume["hostPath"] = {"path": str(cluster.root / folder), "type": "Directory"}
     (container,) = spec["containers"]
     env = _env(container, cluster, extra)
     container["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]

@@ -17,8 +17,9 @@ from aid_pledges.reference_cache import donor_key
 
 
 async def create(*, session: AsyncSession, data: DonorCreate) -> Organisation:
-    donor = Organisation(name=data.name, names=dict(data.names), kind=data.kind.value, country=data.country)
-    donor.fts_types = []
+    donor = Organisation(
+        name=data.name, names=dict(data.names), kind=data.kind.value, country=data.country, fts_types=[]
+    )
     donor.grant(Role.DONOR, *([Role.POOLED_FUND] if data.kind is DonorKind.POOLED_FUND else []))
     return await organisations.add(session, donor)
 

@@ -118,9 +118,10 @@ class _Page:
         return outcome
 
     async def _playing(self, o: FtsObject, role: Role, country: str | None) -> Organisation:
-        """The organisation FTS names `o`, in `role`: from this import's own map when it already plays it."""
+        """The organisation FTS names `o`, now playing `role`: from this import's own map when it is there."""
         known = self.organisations.get(o.id)
-        if known is not None and role in known.roles:
+        if known is not None:
+            await organisations.grant(self.session, known, role)
             return known
         organisation = await organisations.for_fts_organisation(
             session=self.session, fts_org_id=o.id, name=o.name, types=o.organization_types, country=country, role=role

@@ -14,7 +14,7 @@ from aid_common import outbox
 from aid_common.errors import NotFound, Unprocessable
 from aid_common.pagination import keyset, page
 from aid_contracts.notifications import PartnerFacts
-from aid_contracts.pledges import OrganisationCreated, OrganisationFacts, OrganisationUpdated
+from aid_contracts.pledges import OrganisationCreated, OrganisationUpdated
 from aid_pledges.organisations.models import (
     Organisation,
     OrganisationCreate,
@@ -24,28 +24,26 @@ from aid_pledges.organisations.models import (
 )
 
 
-def facts(organisation: Organisation) -> OrganisationFacts:
-    return OrganisationFacts(
-        organisation_id=organisation.id,
-        name=organisation.name,
-        names=organisation.names,
-        kind=organisation.kind,
-        country=organisation.country,
-        roles=[r.value for r in organisation.roles],
-        fts_org_id=organisation.fts_org_id,
-        fts_types=organisation.fts_types,
+def announce(session: AsyncSession, organisation: Organisation, *, created: bool) -> None:
+    """aid.organisation.created or .updated: the organisation as it is now."""
+    event = OrganisationCreated if created else OrganisationUpdated
+    outbox.add(
+        session,
+        event(
+            organisation_id=organisation.id,
+            name=organisation.name,
+            names=organisation.names,
+            kind=organisation.kind,
+            country=organisation.country,
+            roles=[r.value for r in organisation.roles],
+            fts_org_id=organisation.fts_org_id,
+            fts_types=organisation.fts_types,
+        ),
     )
 
 
-def announce(session: AsyncSession, organisation: Organisation, *, created: bool) -> None:
-    event = OrganisationCreated if created else OrganisationUpdated
-    outbox.add(session, event(**facts(organisation).model_dump()))
-
-
 async def add(session: AsyncSession, organisation: Organisation) -> Organisation:
-    """Store a new organisation and announce it."""
-    if organisation.id is None:
-        organisation.id = uuid.uuid4()
+    """Store a new organisation (its id is given, or made at the flush) and announce it."""
     session.add(organisation)
     await session.flush()
     announce(session, organisation, created=True)
