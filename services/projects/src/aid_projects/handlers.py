@@ -19,7 +19,7 @@ from aid_contracts.pledges import (
 )
 from aid_projects import locks
 from aid_projects.appeals import service as appeals
-from aid_projects.funding import plan_ledger
+from aid_projects.funding import plan_ledger, reads
 from aid_projects.funding import service as funding
 from aid_projects.partners import service as partners
 from aid_projects.projects import service as projects
@@ -51,17 +51,18 @@ async def lock_batch(session: AsyncSession, payloads: list[object], wait: bool) 
     """Before each transaction of a consumer batch: the ledger locks of one lane (a country, or the spanning one) —
     the first free one, or with `wait` the first one, waited for — and the positions of the events it covers.
     Two workers whose batches mix the same countries (events are keyed by agreement, so every partition carries
-    every country) thus work on different countries at once instead of one waiting for the other's whole batch."""
-    scopes = [await _scope_of(session, p) for p in payloads]
-    return await (locks.take_first(session, scopes) if wait else locks.take_free(session, scopes))
-
-
-async def _scope_of(session: AsyncSession, payload: object) -> locks.Scope:
-    if isinstance(payload, AgreementFacts):
-        return await funding.scope_of_earmark(session=session, earmark=payload.earmark)
-    if isinstance(payload, DisbursementReceived):
-        return await funding.scope_of_disbursement(session=session, agreement_id=payload.agreement_id)
-    return locks.NOTHING
+    every country) thus work on different countries at once instead of one waiting for the other's whole batch.
+    Under the lane's locks, the rows its events will read are read at once, one statement each (`reads`)."""
+    scopes = await reads.scopes(session=session, payloads=payloads)
+    covered = await (locks.take_first(session, scopes) if wait else locks.take_free(session, scopes))
+    ids = [
+        p.agreement_id
+        for p in map(payloads.__getitem__, covered)
+        if isinstance(p, AgreementFacts | DisbursementReceived)
+    ]
+    await reads.load(session=session, agreement_ids=ids)
+    await plan_ledger.load(session=session, agreement_ids=ids)
+    return covered
 
 
 SUBSCRIPTIONS = [

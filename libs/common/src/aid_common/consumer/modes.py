@@ -1,8 +1,9 @@
 """How a batch round runs each event: the execution modes of a consumer round, as named strategies.
 
 - `WITHOUT_SAVEPOINTS`: most batches hold no failing event, so a round first runs them all in its transaction
-  with no SAVEPOINT/RELEASE around each (two round trips per event fewer). An event that fails raises `Undo`: the
-  round's transaction is rolled back, nothing of it committed, and the round is run again in the next mode.
+  with no SAVEPOINT/RELEASE around each (two round trips per event fewer), and their writes go in together when
+  the round finishes. An event that fails, or a write that fails then, raises `Undo`: the round's transaction is
+  rolled back, nothing of it committed, and the round is run again in the next mode.
 - `WITH_SAVEPOINTS`: each event in a savepoint of its own, so the one that fails is rolled back alone; the round
   defers it (and every later event of its key) to be retried one by one.
 
@@ -16,7 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.db import is_transient
+from aid_common.db import forget, is_transient
 
 Step = Callable[[], Awaitable[str]]
 
@@ -33,6 +34,12 @@ class RoundMode(Protocol):
         the event) is raised as it is; `Undo` asks for the whole round again in another mode."""
         ...
 
+    async def finish(self, session: AsyncSession) -> None:
+        """Write what the round's events left unflushed, before it commits. Handlers write into the session and
+        flush only when they must read, so a round's rows of one table go in as one multi-row statement here; a
+        write that fails here fails the round as one of its events would (`Undo`)."""
+        ...
+
 
 class WithoutSavepoints:
     name = "rounds without savepoints"
@@ -45,13 +52,28 @@ class WithoutSavepoints:
                 raise
             raise Undo from exc
 
+    async def finish(self, session: AsyncSession) -> None:
+        try:
+            await session.flush()
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            raise Undo from exc
+
 
 class WithSavepoints:
     name = "rounds with a savepoint per event"
 
     async def apply(self, session: AsyncSession, step: Step) -> str:
-        async with session.begin_nested():
-            return await step()
+        try:
+            async with session.begin_nested():
+                return await step()
+        except BaseException:
+            forget(session)  # what the transaction kept may have moved in the savepoint rolled back
+            raise
+
+    async def finish(self, session: AsyncSession) -> None:
+        await session.flush()  # each savepoint flushed its event's writes as it was released
 
 
 WITHOUT_SAVEPOINTS: RoundMode = WithoutSavepoints()

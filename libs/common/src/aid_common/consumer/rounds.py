@@ -130,6 +130,7 @@ async def run_round(
             if stop is not None and stop.is_set():
                 break
             await _take(consumer, turn, i, ready[i])
+        await mode.finish(session)
         await inbox.release(session, consumer=consumer.name, event_ids=turn.claimed)  # failed, deferred, not reached
     return turn.result
 

@@ -7,13 +7,15 @@
 - `rows`: many rows of a table in one statement whose text does not change with their number (`insert_rows`);
 - `gather`: concurrent calls gathered into one batch (`Gather`);
 - `types`: column types (`Amount`, `UtcDateTime`) and the platform tables' base;
-- `locks`: named locks held until the transaction ends.
+- `locks`: named locks held until the transaction ends;
+- `kept`: what a transaction reads once and keeps while it lasts (`kept`, `forget`).
 
 Dialect branches live in these modules, not in services. The names below are what callers import.
 """
 
 from aid_common.db.engine import create_all, create_engine, is_transient, ping, session_factory
 from aid_common.db.gather import Gather
+from aid_common.db.kept import forget, kept
 from aid_common.db.locks import lock_for_transaction, try_lock_for_transaction
 from aid_common.db.rows import check_values, insert_rows, insert_rows_alone
 from aid_common.db.statements import bulk_insert, dialect_of, insert_or_skip, is_postgres
@@ -45,11 +47,13 @@ __all__ = [
     "create_engine",
     "dialect_of",
     "fetch_alone",
+    "forget",
     "insert_or_skip",
     "insert_rows",
     "insert_rows_alone",
     "is_postgres",
     "is_transient",
+    "kept",
     "lock_for_transaction",
     "new_metadata",
     "ping",

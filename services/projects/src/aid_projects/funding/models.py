@@ -49,13 +49,31 @@ class AgreementFunds(Base):
 
     @property
     def earmark(self) -> Earmark:
-        return Earmark(
-            project_id=self.earmark_project_id,
-            country=self.earmark_country,
-            sector=Sector(self.earmark_sector) if self.earmark_sector else None,
-            appeal=self.earmark_appeal,
-            pillar=self.earmark_pillar,
+        return earmark_of(
+            self.earmark_project_id, self.earmark_country, self.earmark_sector, self.earmark_appeal, self.earmark_pillar
         )
+
+
+EARMARK_COLUMNS = (
+    AgreementFunds.earmark_project_id,
+    AgreementFunds.earmark_country,
+    AgreementFunds.earmark_sector,
+    AgreementFunds.earmark_appeal,
+    AgreementFunds.earmark_pillar,
+)
+
+
+def earmark_of(
+    project_id: uuid.UUID | None, country: str | None, sector: str | None, appeal: str | None, pillar: str | None
+) -> Earmark:
+    """An agreement's earmark from its `EARMARK_COLUMNS`."""
+    return Earmark(
+        project_id=project_id,
+        country=country,
+        sector=Sector(sector) if sector else None,
+        appeal=appeal,
+        pillar=pillar,
+    )
 
 
 class Share(Base):

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_common.db import kept
 from aid_common.events import CloudEvent
 from aid_contracts.pledges import AgreementFacts, FlowRoute
 from aid_projects.appeals.models import Appeal
@@ -19,6 +22,8 @@ from aid_projects.funding.plan_rows import Row, counts, moves
 from aid_projects.projects.models import Project
 
 Key = tuple[str, str | None, str]  # country, plan, cluster row
+_HELD = "projects.plan_rows_held"
+_BY_ROW = (PlanRowEntry.agreement_id, PlanRowEntry.country, PlanRowEntry.plan, PlanRowEntry.cluster)
 
 
 async def record(*, session: AsyncSession, facts: AgreementFacts, event: CloudEvent) -> None:
@@ -28,7 +33,7 @@ async def record(*, session: AsyncSession, facts: AgreementFacts, event: CloudEv
     if country is not None and counts(facts.status):
         for move in moves(route, facts.amount_usd):
             target[(country, move.row.plan, move.row.cluster)] += move.amount_usd
-    held = await _held(session, facts)
+    held = await _held(session, facts.agreement_id)
     on = day_of(event)
     for key in sorted(target.keys() | held.keys(), key=str):
         delta = target.get(key, Decimal(0)) - held.get(key, Decimal(0))
@@ -45,15 +50,30 @@ async def record(*, session: AsyncSession, facts: AgreementFacts, event: CloudEv
                     event_id=event.id,
                 )
             )
+    kept(session, _HELD)[facts.agreement_id] = {key: amount for key, amount in target.items() if amount}
 
 
-async def _held(session: AsyncSession, facts: AgreementFacts) -> dict[Key, Decimal]:
+async def load(*, session: AsyncSession, agreement_ids: Iterable[uuid.UUID]) -> None:
+    """What each of a batch's agreements holds in the rows, in one statement, kept for the transaction: an
+    agreement's rows are written only by its own events, which share a key (one consumer at a time)."""
+    held = kept(session, _HELD)
+    ids = {i for i in agreement_ids if i not in held}
+    if not ids:
+        return
     rows = await session.execute(
-        select(PlanRowEntry.country, PlanRowEntry.plan, PlanRowEntry.cluster, func.sum(PlanRowEntry.amount_usd))
-        .where(PlanRowEntry.agreement_id == facts.agreement_id)
-        .group_by(PlanRowEntry.country, PlanRowEntry.plan, PlanRowEntry.cluster)
+        select(*_BY_ROW, func.sum(PlanRowEntry.amount_usd)).where(PlanRowEntry.agreement_id.in_(ids)).group_by(*_BY_ROW)
     )
-    return {(c, p, k): Decimal(total) for c, p, k, total in rows.all() if total}
+    held.update({i: {} for i in ids})
+    for agreement_id, c, p, k, total in rows.all():
+        if total:
+            held[agreement_id][(c, p, k)] = Decimal(total)
+
+
+async def _held(session: AsyncSession, agreement_id: uuid.UUID) -> dict[Key, Decimal]:
+    held = kept(session, _HELD)
+    if agreement_id not in held:
+        await load(session=session, agreement_ids=[agreement_id])
+    return held[agreement_id]
 
 
 async def _route_of(session: AsyncSession, facts: AgreementFacts) -> tuple[FlowRoute, str | None]:

@@ -20,17 +20,18 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
-from aid_common.db import utcnow
+from aid_common.db import kept, utcnow
 from aid_common.errors import Unprocessable
 from aid_common.events import CloudEvent
 from aid_contracts.pledges import AgreementFacts, DisbursementReceived, Earmark
 from aid_contracts.projects import PoolUpdated, ProjectFullyFunded, ProjectFundingUpdated
 from aid_projects import locks
 from aid_projects.appeals import service as appeals
+from aid_projects.funding import reads
 from aid_projects.funding.allocation import Plan, plan_agreement, plan_draw, split_by_weight
 from aid_projects.funding.dates import day_of
 from aid_projects.funding.models import (
@@ -68,17 +69,16 @@ async def matching_active_projects(*, session: AsyncSession, earmark: Earmark, l
     can be created, closed or moved, and the objects are the session's own, so their figures stay current — a
     consumer batch of agreements on one earmark reads it once, not once per agreement."""
     values = earmark_values(earmark)
-    root = session.sync_session.get_transaction()
-    cache = session.info.setdefault("aid_matching_projects", {})
+    cache = kept(session, "projects.matching")
     key = tuple(sorted(values.items()))
-    if locked and key in cache and cache[key][0] is root:
-        return cache[key][1]
+    if locked and key in cache:
+        return cache[key]
     stmt = select(Project).where(Project.status == ProjectStatus.ACTIVE.value)
     for name, value in values.items():
         stmt = stmt.where(getattr(Project, name) == value)
     projects = list((await session.execute(stmt.order_by(Project.created_at, Project.id))).scalars())
     if locked:
-        cache[key] = (root, projects)
+        cache[key] = projects
     return projects
 
 
@@ -119,7 +119,7 @@ async def propose(
 
 async def _upsert_agreement(session: AsyncSession, facts: AgreementFacts) -> tuple[AgreementFunds, bool]:
     """The agreement's row, and whether it is new (then it holds nothing yet)."""
-    row = await session.get(AgreementFunds, facts.agreement_id)
+    row = await reads.agreement(session=session, agreement_id=facts.agreement_id)
     e = facts.earmark
     created = row is None
     if row is None:
@@ -136,39 +136,20 @@ async def _upsert_agreement(session: AsyncSession, facts: AgreementFacts) -> tup
             earmark_pillar=e.pillar,
         )
         session.add(row)
+        reads.agreement_created(session=session, row=row)
     row.reference, row.status, row.amount_usd = facts.reference, facts.status, facts.amount_usd
     row.donor = facts.donor.model_dump(mode="json")
     return row, created
-
-
-async def _shares(session: AsyncSession, agreement_id: uuid.UUID) -> dict[uuid.UUID, Share]:
-    rows = await session.execute(select(Share).where(Share.agreement_id == agreement_id))
-    return {s.project_id: s for s in rows.scalars()}
-
-
-async def scope_of_earmark(*, session: AsyncSession, earmark: Earmark) -> locks.Scope:
-    """What money on `earmark` can touch: the projects of one country, or (no country named) any project. A
-    project's country never changes, so it may be read before the lock."""
-    if earmark.project_id is not None:
-        code = await session.scalar(select(Project.country).where(Project.id == earmark.project_id))
-        return locks.country(code) if code else locks.SPANNING  # unknown yet: it may appear anywhere
-    return locks.country(earmark.country) if earmark.country else locks.SPANNING
-
-
-async def scope_of_disbursement(*, session: AsyncSession, agreement_id: uuid.UUID) -> locks.Scope:
-    """Money received follows the agreement's shares: the scope of its earmark (nothing if never seen signed)."""
-    agreement = await session.get(AgreementFunds, agreement_id)
-    return locks.NOTHING if agreement is None else await scope_of_earmark(session=session, earmark=agreement.earmark)
 
 
 async def apply_agreement(*, session: AsyncSession, facts: AgreementFacts, event: CloudEvent) -> None:
     """Bring the agreement's allocations to what its status says: all of its USD amount when signed, nothing
     when pledged or cancelled. Works from state, not from deltas, so an amendment or cancellation arriving
     for an agreement this service has not seen signed still ends right. Gaps it frees are filled at once."""
-    await locks.take(session, await scope_of_earmark(session=session, earmark=facts.earmark))
-    agreement, created = await _upsert_agreement(session, facts)
+    await locks.take(session, await reads.scope_of(session=session, earmark=facts.earmark))
+    agreement, _ = await _upsert_agreement(session, facts)
     target = facts.amount_usd if facts.status == "signed" and brings_money(facts.route) else ZERO
-    shares = {} if created else await _shares(session, agreement.agreement_id)
+    shares = await reads.shares_of(session=session, agreement_id=agreement.agreement_id)
     proposal = await propose(
         session,
         earmark=facts.earmark,
@@ -181,7 +162,9 @@ async def apply_agreement(*, session: AsyncSession, facts: AgreementFacts, event
     for project_id, amount in proposal.plan.projects.items():
         project = proposal.projects.get(project_id) or await session.get(Project, project_id)
         assert project is not None
-        share = shares.get(project_id) or _new_share(session, agreement.agreement_id, project_id)
+        share = shares.get(project_id) or await reads.new_share(
+            session=session, agreement_id=agreement.agreement_id, project_id=project_id
+        )
         record_entry(session=session, project=project, share=share, amount=amount, cause=event)
         if amount < 0:
             freed.append(project)
@@ -192,12 +175,6 @@ async def apply_agreement(*, session: AsyncSession, facts: AgreementFacts, event
         await _spread_received(session, agreement, on=on)
     for project in freed:
         await fill_gap(session=session, project=project, cause=event)
-
-
-def _new_share(session: AsyncSession, agreement_id: uuid.UUID, project_id: uuid.UUID) -> Share:
-    share = Share(agreement_id=agreement_id, project_id=project_id, allocated_usd=ZERO, received_usd=ZERO)
-    session.add(share)
-    return share
 
 
 def record_entry(*, session: AsyncSession, project: Project, share: Share, amount: Decimal, cause: CloudEvent) -> None:
@@ -248,10 +225,7 @@ def record_entry(*, session: AsyncSession, project: Project, share: Share, amoun
 async def _move_pool(session: AsyncSession, agreement: AgreementFunds, delta: Decimal, *, on: dt.date) -> None:
     agreement.pool_usd += delta
     session.add(PoolEntry(id=uuid.uuid4(), agreement_id=agreement.agreement_id, amount_usd=delta, effective_on=on))
-    await session.flush()
-    balance = await session.scalar(
-        select(func.coalesce(func.sum(AgreementFunds.pool_usd), 0)).where(AgreementFunds.pool_key == agreement.pool_key)
-    )
+    balance = await reads.pool_moved(session=session, agreement=agreement, delta=delta)
     outbox.add(
         session,
         PoolUpdated(
@@ -267,13 +241,15 @@ async def _move_pool(session: AsyncSession, agreement: AgreementFunds, delta: De
 async def _spread_received(session: AsyncSession, agreement: AgreementFunds, *, on: dt.date) -> None:
     """Attribute the money received on an agreement to its projects in proportion to what each holds of it;
     the pool's part waits in the pool (and is shown there) until a project draws it."""
-    shares = await _shares(session, agreement.agreement_id)
+    shares = await reads.shares_of(session=session, agreement_id=agreement.agreement_id)
     weights: dict[uuid.UUID | None, Decimal] = {pid: s.allocated_usd for pid, s in shares.items()}
     weights[None] = agreement.pool_usd
     total = min(agreement.received_usd, sum((w for w in weights.values() if w > 0), ZERO))
     parts = split_by_weight(total, weights) if total > 0 else {}
     deltas = {pid: parts.get(pid, ZERO) - s.received_usd for pid, s in shares.items()}
     deltas = {pid: delta for pid, delta in deltas.items() if delta}
+    if not deltas:
+        return await _pool_received(session, agreement, shares, on)
     # A pool drawn across countries spreads to projects in other countries than the writer's scope: their rows
     # are locked and read afresh before their totals move.
     changed = select(Project).where(Project.id.in_(deltas)).order_by(Project.id).with_for_update()
@@ -282,6 +258,12 @@ async def _spread_received(session: AsyncSession, agreement: AgreementFunds, *, 
         project.received_usd += delta
         shares[project.id].received_usd += delta
         session.add(_received(agreement, project.id, delta, on))
+    await _pool_received(session, agreement, shares, on)
+
+
+async def _pool_received(
+    session: AsyncSession, agreement: AgreementFunds, shares: dict[uuid.UUID, Share], on: dt.date
+) -> None:
     pooled = agreement.received_usd - sum((s.received_usd for s in shares.values()), ZERO)
     if pooled != agreement.pool_received_usd:
         session.add(_received(agreement, None, pooled - agreement.pool_received_usd, on))
@@ -295,8 +277,9 @@ def _received(agreement: AgreementFunds, project_id: uuid.UUID | None, delta: De
 
 
 async def apply_disbursement(*, session: AsyncSession, payload: DisbursementReceived) -> None:
-    await locks.take(session, await scope_of_disbursement(session=session, agreement_id=payload.agreement_id))
-    agreement = await session.get(AgreementFunds, payload.agreement_id)
+    # Money received follows the agreement's shares: the scope of its earmark.
+    await locks.take(session, await reads.scope_of_agreement(session=session, agreement_id=payload.agreement_id))
+    agreement = await reads.agreement(session=session, agreement_id=payload.agreement_id)
     if agreement is None:
         return  # never seen signed: there is nothing to attribute the money to
     agreement.received_usd = max(agreement.received_usd, payload.disbursed_usd_total)
@@ -368,7 +351,10 @@ async def fill_gap(*, session: AsyncSession, project: Project, cause: CloudEvent
     on = day_of(cause)
     for agreement_id, amount in draws.items():
         agreement = by_id[agreement_id]
-        share = await session.get(Share, (agreement_id, project.id)) or _new_share(session, agreement_id, project.id)
+        shares = await reads.shares_of(session=session, agreement_id=agreement_id)
+        share = shares.get(project.id) or await reads.new_share(
+            session=session, agreement_id=agreement_id, project_id=project.id
+        )
         record_entry(session=session, project=project, share=share, amount=amount, cause=cause)
         await _move_pool(session, agreement, -amount, on=on)
         if agreement.received_usd > 0:
