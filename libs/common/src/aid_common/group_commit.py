@@ -132,7 +132,7 @@ class GroupCommit:
             batch, member = self._members[id(work)]
             assert batch.session is not None
             async with batch.lock:
-                (written,) = await _write(await batch.session.connection(), [new])
+                (written,) = await write_aggregates(await batch.session.connection(), [new])
             if written:
                 member.written.append(new)
             return written
@@ -210,7 +210,7 @@ class GroupCommit:
     async def _write_first(self, batch: _Batch, session: AsyncSession) -> None:
         news = [new for _, new, _ in batch.waiting]
         try:
-            written = await _write(await session.connection(), news)
+            written = await write_aggregates(await session.connection(), news)
         except BaseException as exc:
             for _, _, future in batch.waiting:
                 if not future.done():
@@ -248,7 +248,7 @@ async def _write_again(session: AsyncSession, members: list[_Member]) -> list[_M
     the others are written once more without it."""
     while True:
         news = [new for m in members for new in m.written]
-        written = await _write(await session.connection(), news)
+        written = await write_aggregates(await session.connection(), news)
         lost = {new.key for new, ok in zip(news, written, strict=True) if not ok}
         failed = [m for m in members if any(new.key in lost for new in m.written)]
         if not failed:
@@ -259,7 +259,7 @@ async def _write_again(session: AsyncSession, members: list[_Member]) -> list[_M
         members = [m for m in members if m not in failed]
 
 
-async def _write(connection: AsyncConnection, news: Sequence[NewAggregate]) -> list[bool]:
+async def write_aggregates(connection: AsyncConnection, news: Sequence[NewAggregate]) -> list[bool]:
     """Each aggregate unless its key is taken, then the dependents and events of those written: a statement per
     table, whatever the number of aggregates. Whether each was written, in order."""
     written_keys: set[tuple[Any, ...]] = set()

@@ -6,6 +6,9 @@ CTE, and its dependent rows and its outbox row are INSERT … SELECT … WHERE E
 nothing at all — one round trip where there were three. Elsewhere (SQLite, the one-process embedded mode) one
 statement each, the first of which is the same key check.
 
+Many at once (`insert_many`: an import's page of new records) is the same as one batch of a group commit: a
+statement per table for all of them, each aggregate skipped alone when its key is taken.
+
 Inside a request's unit of work that has a group (`aid_common.group_commit`), the aggregate is handed to it
 instead: written with the other requests of its batch, a statement per table for all of them.
 
@@ -27,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.db import Transaction, check_values, dialect_of, insert_or_skip, is_postgres
-from aid_common.group_commit import Dependents, GroupCommit, NewAggregate
+from aid_common.group_commit import Dependents, GroupCommit, NewAggregate, write_aggregates
 
-__all__ = ["Dependents", "insert_new"]
+__all__ = ["Dependents", "NewAggregate", "insert_many", "insert_new"]
 
 
 _Shape = tuple[Table, tuple[str, ...], int]  # a dependent table, its columns, how many rows
@@ -108,3 +111,15 @@ async def insert_new(
     params.update(outbox.folded(session, event))
     shapes = tuple((d.table, d.columns, len(d.rows)) for d in dependents if d.rows)
     return (await session.execute(_all_in_one(table, key, shapes), params)).first() is not None
+
+
+async def insert_many(session: AsyncSession, news: Sequence[NewAggregate]) -> list[bool]:
+    """Write many new aggregates in `session`'s transaction, a statement per table for all of them: each one
+    unless its key is taken (then nothing of it is written). Whether each was written, in order. Their values
+    are checked first (`check_values`) by the caller, who knows which record a bad one belongs to."""
+    if not news:
+        return []
+    await session.flush()  # what the session holds (rows these may refer to) goes first
+    written = await write_aggregates(await session.connection(), news)
+    outbox.signal_commit(session)
+    return written

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.auth import Caller
-from aid_common.db import utcnow
-from aid_contracts.pledges import AgreementPledged, AgreementSigned, DonorRef
+from aid_common.db import check_values, utcnow
+from aid_common.insert_new import Dependents, NewAggregate, insert_many
+from aid_contracts.pledges import AgreementPledged, AgreementSigned, DisbursementReceived, DonorRef
 from aid_contracts.types import currency_exponent
 from aid_pledges.agreements import writes
 from aid_pledges.agreements.facts import (
@@ -29,6 +33,7 @@ from aid_pledges.agreements.facts import (
 )
 from aid_pledges.agreements.models import (
     Agreement,
+    AgreementHistory,
     Disbursement,
     FtsDetails,
     FtsOrganisation,
@@ -127,9 +132,21 @@ async def apply_flow(
     return "amended"
 
 
-async def _create(
-    session: AsyncSession, flow: FtsFlow, donor: Organisation, recipient: Organisation | None, caller: Caller
-) -> None:
+@dataclass(frozen=True)
+class NewFlow:
+    """A flow never imported, ready to write: its agreement with its history (and, paid, its disbursement) and its
+    event, and the money received."""
+
+    flow: FtsFlow
+    aggregate: NewAggregate
+    received: DisbursementReceived | None
+
+
+def new_flow(
+    flow: FtsFlow, donor: Organisation, recipient: Organisation | None, caller: Caller, dialect: Dialect
+) -> NewFlow:
+    """Everything a new flow writes, checked against its columns, without touching the database: raises
+    `NotImportable` or `ValueError` (an amount beyond the columns) for a flow that cannot be imported."""
     amount, currency, rate = money_of(flow)
     day = moved_on(flow)
     signed = status_of(flow) == Status.SIGNED
@@ -164,13 +181,48 @@ async def _create(
         if signed
         else AgreementPledged(**facts_of(agreement, ref), pledged_on=day)
     )
-    paid = received(flow) and flow.amount_usd > 0
-    if paid:
+    paid, received_now = [], None
+    if received(flow) and flow.amount_usd > 0:
         agreement.disbursed_usd = agreement.amount_usd  # written with the agreement; the disbursement follows it
-    if not await writes.write_new(session=session, agreement=agreement, history=history, event=event):
-        raise NotImportable(f"donor {donor.id} already has an agreement with reference FTS-{flow.id}")
-    if paid:
-        _receive(session, agreement, flow, ref, caller, amount_usd=agreement.amount_usd)
+        disbursement = _disbursement(agreement, flow, agreement.amount_usd, now)
+        paid.append({c: getattr(disbursement, c) for c in writes.DISBURSEMENT_COLUMNS})
+        history.append(_received_entry(agreement, disbursement, caller))
+        received_now = received_event(agreement, disbursement, ref)
+    values = writes.values_of(agreement)
+    dependents = [
+        Dependents(writes.HISTORY, writes.HISTORY_COLUMNS, history),
+        Dependents(writes.DISBURSEMENTS, writes.DISBURSEMENT_COLUMNS, paid),
+    ]
+    for table, rows in ((writes.AGREEMENTS, [values]), (writes.HISTORY, history), (writes.DISBURSEMENTS, paid)):
+        check_values(table, rows, dialect)
+    aggregate = NewAggregate(
+        table=writes.AGREEMENTS, values=values, conflict=writes.REFERENCE, dependents=dependents, event=event
+    )
+    return NewFlow(flow, aggregate, received_now)
+
+
+async def create_many(*, session: AsyncSession, flows: list[NewFlow]) -> list[bool]:
+    """Write new flows, a statement per table for all of them; whether each was written (not: its donor already
+    has an agreement with its reference, and nothing of it is written)."""
+    written = await insert_many(session, [f.aggregate for f in flows])
+    received_events: list[BaseModel] = [
+        f.received for f, ok in zip(flows, written, strict=True) if ok and f.received is not None
+    ]
+    await outbox.insert_events(await session.connection(), received_events)  # after the agreements' own events
+    return written
+
+
+def taken(flow: NewFlow) -> NotImportable:
+    donor = flow.aggregate.values["donor_id"]
+    return NotImportable(f"donor {donor} already has an agreement with reference FTS-{flow.flow.id}")
+
+
+async def _create(
+    session: AsyncSession, flow: FtsFlow, donor: Organisation, recipient: Organisation | None, caller: Caller
+) -> None:
+    new = new_flow(flow, donor, recipient, caller, session.get_bind().dialect)
+    if not (await create_many(session=session, flows=[new]))[0]:
+        raise taken(new)
 
 
 async def _amend(session: AsyncSession, agreement: Agreement, flow: FtsFlow, ref: DonorRef, caller: Caller) -> None:
@@ -210,16 +262,30 @@ def _receive(
     session: AsyncSession, agreement: Agreement, flow: FtsFlow, ref: DonorRef, caller: Caller, *, amount_usd: Decimal
 ) -> None:
     """A paid flow: `amount_usd` received on its date (the agreement's `disbursed_usd` already counts it)."""
-    day = (flow.date or flow.decision_date or utcnow()).date()
-    disbursement = Disbursement(
+    disbursement = _disbursement(agreement, flow, amount_usd, utcnow())
+    session.add(disbursement)
+    outbox.add(session, received_event(agreement, disbursement, ref))
+    session.add(AgreementHistory(**_received_entry(agreement, disbursement, caller)))
+
+
+def _disbursement(agreement: Agreement, flow: FtsFlow, amount_usd: Decimal, now: dt.datetime) -> Disbursement:
+    return Disbursement(
         id=uuid.uuid4(),
         agreement_id=agreement.id,
         amount=amount_usd,
         currency="USD",
         fx_rate=Decimal(1),
         amount_usd=amount_usd,
-        received_on=day,
+        received_on=(flow.date or flow.decision_date or now).date(),
+        created_at=now,
     )
-    session.add(disbursement)
-    outbox.add(session, received_event(agreement, disbursement, ref))
-    record_history(session, agreement, HistoryAction.DISBURSEMENT, caller, amount_usd=amount_usd, received_on=day)
+
+
+def _received_entry(agreement: Agreement, disbursement: Disbursement, caller: Caller) -> dict[str, Any]:
+    return history_entry(
+        agreement,
+        HistoryAction.DISBURSEMENT,
+        caller,
+        amount_usd=disbursement.amount_usd,
+        received_on=disbursement.received_on,
+    )

@@ -11,11 +11,19 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common.insert_new import Dependents, insert_new
-from aid_pledges.agreements.models import Agreement, AgreementHistory
+from aid_pledges.agreements.models import Agreement, AgreementHistory, Disbursement
 
-_AGREEMENTS = Agreement.__table__
-_HISTORY = AgreementHistory.__table__
-_HISTORY_COLUMNS = ("agreement_id", "action", "actor", "correlation_id", "details", "at")
+AGREEMENTS = Agreement.__table__
+HISTORY = AgreementHistory.__table__
+HISTORY_COLUMNS = ("agreement_id", "action", "actor", "correlation_id", "details", "at")
+DISBURSEMENTS = Disbursement.__table__
+DISBURSEMENT_COLUMNS = tuple(c.key for c in DISBURSEMENTS.columns)
+REFERENCE = ("donor_id", "reference")  # a donor's references are its own: the agreement's natural key
+
+
+def values_of(agreement: Agreement) -> dict[str, Any]:
+    """Every column of a transient agreement, as a row to insert."""
+    return {c.key: getattr(agreement, c.key) for c in AGREEMENTS.columns}
 
 
 async def write_new(
@@ -25,9 +33,9 @@ async def write_new(
     when its donor already used its reference."""
     return await insert_new(
         session,
-        table=_AGREEMENTS,
-        values={c.key: getattr(agreement, c.key) for c in _AGREEMENTS.columns},
-        conflict=("donor_id", "reference"),
-        dependents=[Dependents(_HISTORY, _HISTORY_COLUMNS, history)],
+        table=AGREEMENTS,
+        values=values_of(agreement),
+        conflict=REFERENCE,
+        dependents=[Dependents(HISTORY, HISTORY_COLUMNS, history)],
         event=event,
     )

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from typing import IO
 
 import pycountry
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.auth import Caller
+from aid_common.db import is_transient
 from aid_common.errors import ProblemError, Unprocessable
 from aid_contracts.pledges import PlanCluster, PlanPublished
 from aid_pledges.agreements import imported
@@ -70,7 +71,9 @@ async def _flows(session: AsyncSession, name: str, f: IO[bytes], caller: Caller,
 
 class _Page:
     """Flows taken PAGE at a time: what is already known of them (recorded versions, organisations) read in one
-    statement each, then every flow in a savepoint of its own — if it cannot be imported, it alone is undone."""
+    statement each. New flows whose organisations are known in their roles are written together, a statement per
+    table (`imported.create_many`); a flow known before, or one that makes or changes an organisation, goes in a
+    savepoint of its own — if it cannot be imported, it alone is undone."""
 
     def __init__(self, session: AsyncSession, caller: Caller, summary: ImportSummary) -> None:
         self.session, self.caller, self.summary = session, caller, summary
@@ -91,14 +94,62 @@ class _Page:
         wanted = {o.id for f in flows for o in (_source(f)[0], *_recipient(f))} - self.organisations.keys()
         if wanted:
             self.organisations |= await organisations.by_fts_organisation(session=self.session, fts_org_ids=wanted)
+        batch: dict[str, imported.NewFlow] = {}
         for flow in flows:
-            outcome = await self._one(flow, known.get(flow.id))
-            if isinstance(outcome, Skipped):
-                self.summary.skipped.append(outcome)
-            else:
-                setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
-                if outcome != "unchanged":
-                    known[flow.id] = flow.version  # a later copy of the same flow in this import is not new
+            if known.get(flow.id) is None and flow.id not in batch and self._known_in_roles(flow):
+                new = self._new(flow)
+                if isinstance(new, Skipped):
+                    self.summary.skipped.append(new)
+                else:
+                    batch[flow.id] = new
+                continue
+            await self._create(list(batch.values()), known)
+            batch = {}
+            self._count(flow, await self._one(flow, known.get(flow.id)), known)
+        await self._create(list(batch.values()), known)
+
+    def _count(self, flow: FtsFlow, outcome: imported.Outcome | Skipped, known: dict[str, int]) -> None:
+        if isinstance(outcome, Skipped):
+            self.summary.skipped.append(outcome)
+            return
+        setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
+        if outcome != "unchanged":
+            known[flow.id] = flow.version  # a later copy of the same flow in this import is not new
+
+    def _known_in_roles(self, flow: FtsFlow) -> bool:
+        """Its organisations are known and already play their parts in it: writing it changes none of them."""
+        parts = [(_source(flow)[0], Role.DONOR), *((o, Role.RECIPIENT) for o in _recipient(flow))]
+        return all((o := self.organisations.get(x.id)) is not None and o.plays(role) for x, role in parts)
+
+    def _new(self, flow: FtsFlow) -> imported.NewFlow | Skipped:
+        recipients = [self.organisations[o.id] for o in _recipient(flow)]
+        try:
+            return imported.new_flow(
+                flow,
+                self.organisations[_source(flow)[0].id],
+                recipients[0] if recipients else None,
+                self.caller,
+                self.session.get_bind().dialect,
+            )
+        except (imported.NotImportable, ProblemError, ValueError) as exc:
+            return _skipped(flow, exc)
+
+    async def _create(self, batch: list[imported.NewFlow], known: dict[str, int]) -> None:
+        """New flows in one write; if the database refuses a row of it, each again in a savepoint of its own, so
+        that the flow it belongs to alone is skipped."""
+        if not batch:
+            return
+        try:
+            async with self.session.begin_nested():
+                written = await imported.create_many(session=self.session, flows=batch)
+        except DBAPIError as exc:
+            if is_transient(exc):
+                raise
+            for new in batch:
+                self._count(new.flow, await self._one(new.flow, None), known)
+            return
+        for new, ok in zip(batch, written, strict=True):
+            self._count(new.flow, "created" if ok else _skipped(new.flow, imported.taken(new)), known)
 
     async def _one(self, flow: FtsFlow, known: int | None) -> imported.Outcome | Skipped:
         source, country = _source(flow)
@@ -114,7 +165,7 @@ class _Page:
         except (imported.NotImportable, ProblemError, IntegrityError, ValueError) as exc:
             for o in (source, *_recipient(flow)):  # what its savepoint made or granted is undone: read again
                 self.organisations.pop(o.id, None)
-            return Skipped(fts_id=flow.id, reason=str(getattr(exc, "detail", None) or exc).splitlines()[0][:500])
+            return _skipped(flow, exc)
         return outcome
 
     async def _playing(self, o: FtsObject, role: Role, country: str | None) -> Organisation:
@@ -128,6 +179,10 @@ class _Page:
         )
         self.organisations[o.id] = organisation
         return organisation
+
+
+def _skipped(flow: FtsFlow, exc: Exception) -> Skipped:
+    return Skipped(fts_id=flow.id, reason=str(getattr(exc, "detail", None) or exc).splitlines()[0][:500])
 
 
 def _recipient(flow: FtsFlow) -> list[FtsObject]:

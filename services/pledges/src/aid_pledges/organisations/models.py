@@ -58,9 +58,12 @@ class Organisation(Base):
     def roles(self) -> list[Role]:
         return [r for r in Role if getattr(self, f"is_{r.value}")]
 
+    def plays(self, role: Role) -> bool:
+        return bool(getattr(self, f"is_{role.value}"))
+
     def grant(self, *roles: Role) -> bool:
         """Add roles; True when that changed anything."""
-        new = [r for r in roles if not getattr(self, f"is_{r.value}")]
+        new = [r for r in roles if not self.plays(r)]
         for r in new:
             setattr(self, f"is_{r.value}", True)
         return bool(new)
