@@ -337,3 +337,66 @@ async def test_a_batch_over_many_partitions_commits_its_offsets_in_one_request(
             assert await check.committed(TopicPartition(topic_prefix + TOPIC, partition)) == end
     finally:
         await check.stop()
+
+
+async def test_what_a_round_kept_is_forgotten_with_the_event_whose_savepoint_is_rolled_back(sqlite_url) -> None:
+    """A handler may carry a figure forward through its round (`kept`) instead of reading it per event. An event
+    that fails took its part of the figure with it when its savepoint was rolled back: the events after it see the
+    figure as the database holds it, never one that counts the undone event."""
+    from aid_common.bus import OutgoingMessage
+    from aid_common.db import kept
+    from aid_common.memory_bus import MemoryBus
+
+    engine = create_engine(sqlite_url)
+    await create_all(engine, SampleBase.metadata)
+    sessions = session_factory(engine)
+
+    async def running_total(session, payload: ThingHappened, event) -> None:
+        figures = kept(session, "effects")
+        if "total" not in figures:
+            figures["total"] = await count_effects(session)  # what the database holds
+        figures["total"] += 1
+        if payload.seq == 3:
+            raise ValueError("this one is broken")
+        await record_effect(session, payload.model_copy(update={"name": str(figures["total"])}), event)
+
+    bus = MemoryBus()
+    await bus.publish(
+        [
+            OutgoingMessage(topic=TOPIC, key=f"t-{i}", value=thing_event(f"t-{i}", seq=i).to_json().encode())
+            for i in range(1, 7)
+        ]
+    )
+    consumer = _consumer(bus, sessions, handler=running_total, max_attempts=1)
+    await consumer.process_batch(await _poll_all(bus), asyncio.Event())
+    async with sessions() as s:
+        names = sorted(int(n) for n in (await s.execute(select(Effect.name))).scalars())
+    assert names == [1, 2, 3, 4, 5], "each handled event counted once; the failed one not at all"
+    await engine.dispose()
+
+
+async def test_a_write_the_database_refuses_when_the_round_ends_fails_its_event_alone(db) -> None:
+    """Handlers' rows go in together when the round ends (a statement per table). A row the database refuses
+    there fails the event that wrote it, not the round: the others are handled once, that one is dead-lettered."""
+    from aid_common.bus import OutgoingMessage
+    from aid_common.memory_bus import MemoryBus
+
+    async def too_long_for_one(session, payload: ThingHappened, event) -> None:
+        name = "x" * 300 if payload.seq == 3 else payload.name  # the column holds 200: refused only at the flush
+        await record_effect(session, payload.model_copy(update={"name": name}), event)
+
+    bus = MemoryBus()
+    await bus.publish(
+        [
+            OutgoingMessage(topic=TOPIC, key=f"t-{i}", value=thing_event(f"t-{i}", seq=i).to_json().encode())
+            for i in range(1, 7)
+        ]
+    )
+    consumer = _consumer(bus, db, handler=too_long_for_one, max_attempts=1)
+    done = await consumer.process_batch(await _poll_all(bus), asyncio.Event())
+    assert len(done) == 6
+    async with db() as s:
+        assert await count_effects(s) == 5
+    assert consumer.outcomes["handled"] == 5 and consumer.outcomes["deadlettered"] == 1
+    [dead] = bus.messages(DEADLETTER_TOPIC)
+    assert dict(dead.headers)["aid-original-offset"] == b"2"

@@ -251,9 +251,13 @@ async def _spread_received(session: AsyncSession, agreement: AgreementFunds, *, 
     if not deltas:
         return await _pool_received(session, agreement, shares, on)
     # A pool drawn across countries spreads to projects in other countries than the writer's scope: their rows
-    # are locked and read afresh before their totals move.
-    changed = select(Project).where(Project.id.in_(deltas)).order_by(Project.id).with_for_update()
-    for project in (await session.execute(changed.execution_options(populate_existing=True))).scalars():
+    # are locked and read afresh before their totals move (once: locked, they stay as this transaction leaves them).
+    locked = kept(session, "projects.row_locked")
+    if fresh := sorted(deltas.keys() - locked.keys()):
+        changed = select(Project).where(Project.id.in_(fresh)).order_by(Project.id).with_for_update()
+        for project in (await session.execute(changed.execution_options(populate_existing=True))).scalars():
+            locked[project.id] = project
+    for project in (locked[pid] for pid in sorted(deltas) if pid in locked):
         delta = deltas[project.id]
         project.received_usd += delta
         shares[project.id].received_usd += delta
