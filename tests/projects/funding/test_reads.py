@@ -33,9 +33,7 @@ def _messages(events) -> list[IncomingMessage]:
     ]
 
 
-async def test_a_batch_reads_once_and_ends_with_the_figures_of_one_event_at_a_time(
-    on_postgres, writer, reader
-) -> None:
+async def test_a_batch_reads_once_and_ends_with_the_figures_of_one_event_at_a_time(on_postgres, writer, reader) -> None:
     svc = on_postgres
     a = await create_project(svc, writer, "SY-H-1", "100000.00")
     b = await create_project(svc, writer, "SY-H-2", "150000.00")

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_AMOUNT = Decimal("1e15")  # far above any flow FTS has recorded, well inside the amount columns
+FTS_ID_LENGTH = 20  # FTS ids are integers; the columns that keep them (flows, organisations, plans) hold 20 digits
 
 
 def no_nul(text: str) -> str:
@@ -33,7 +34,7 @@ class FtsObject(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     type: str
-    id: str
+    id: str = Field(max_length=FTS_ID_LENGTH)
     name: str = ""
     behavior: str = "single"
     organization_types: list[str] = Field(default_factory=list, alias="organizationTypes")
@@ -54,7 +55,7 @@ class FtsFlow(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    id: str
+    id: str = Field(max_length=FTS_ID_LENGTH)
     version: int = Field(alias="versionId")
     status: Literal["pledge", "commitment", "paid"]
     boundary: Literal["incoming", "internal", "outgoing"]
@@ -67,7 +68,7 @@ class FtsFlow(BaseModel):
     exchange_rate: Decimal | None = Field(default=None, alias="exchangeRate")
     decision_date: dt.datetime | None = Field(default=None, alias="decisionDate")
     date: dt.datetime | None = None
-    parent_flow_id: str | None = Field(default=None, alias="parentFlowId")
+    parent_flow_id: str | None = Field(default=None, alias="parentFlowId", max_length=FTS_ID_LENGTH)
     child_flow_ids: list[str] = Field(default_factory=list, alias="childFlowIds")
     description: str | None = None
     source: list[FtsObject] = Field(alias="sourceObjects")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import IO
 
 import pycountry
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
@@ -162,7 +162,9 @@ class _Page:
                 outcome = await imported.apply_flow(
                     session=self.session, flow=flow, donor=donor, recipient=recipient, caller=self.caller, known=known
                 )
-        except (imported.NotImportable, ProblemError, IntegrityError, ValueError) as exc:
+        except (imported.NotImportable, ProblemError, DBAPIError, ValueError) as exc:
+            if isinstance(exc, DBAPIError) and is_transient(exc):
+                raise  # the database away: the whole import fails and is retried, nothing of it written
             for o in (source, *_recipient(flow)):  # what its savepoint made or granted is undone: read again
                 self.organisations.pop(o.id, None)
             return _skipped(flow, exc)
