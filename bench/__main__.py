@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--events", type=int, default=500, help="burst size (P2)")
     parser.add_argument("--paced-seconds", type=float, default=20, help="P3 duration")
-    parser.add_argument("--backlog", type=int, default=1200, help="agreements drained (P4)")
+    parser.add_argument("--backlog", type=int, default=3000, help="agreements drained (P4)")
     parser.add_argument("--subscriptions", type=int, default=10_000, help="subscriptions matched (P5)")
     parser.add_argument("--fts-copies", type=int, default=59, help="copies of the 424 PSE flows imported (P6)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("out"))

@@ -9,7 +9,7 @@ GOALS = {
     "P1": "≥ 0.5×",
     "P2": "≥ 0.5×",
     "P3": "≤ 3×",
-    "P4": "≥ 1.0×",
+    "P4": "≥ 1.6×",
     "P5": "queued ≤ 1 s, all ≤ 60 s, hanging p99 ≤ 1.10×",
     "P6": "≤ 120 s",
 }
@@ -62,7 +62,9 @@ def summary(raw: dict) -> dict:
         b, p = raw["P4"]["bare"], raw["P4"]["platform"]
         out["P4"] = figure(b["per_second"], p["per_second"], "agreements/s (1 → 2 workers)",
                            bare_machine_cpu_busy=b.get("machine_cpu_busy"),
-                           machine_cpu_busy=p.get("machine_cpu_busy"))  # fmt: skip
+                           machine_cpu_busy=p.get("machine_cpu_busy"),
+                           published_per_second=min(b.get("published_per_second") or 0,
+                                                    p.get("published_per_second") or 0) or None)  # fmt: skip
     if "P5" in raw:
         b, p, h = raw["P5"]["bare"], raw["P5"]["platform"], raw["P5"]["one partner hanging"]
         out["P5"] = figure(b["all_s"], p["all_s"], "s until all delivered", subscriptions=p["count"],
@@ -147,9 +149,11 @@ def _hop_line(title: str, hops: dict | None) -> str:
 def _p4(f: dict) -> str | None:
     if f.get("machine_cpu_busy") is None:
         return None
+    relay = f.get("published_per_second")
     return (
         f"the machine's CPUs were {f['bare_machine_cpu_busy']:.0%} busy while one worker drained, "
         f"{f['machine_cpu_busy']:.0%} with two"
+        + (f"; the backlog reached Kafka at {relay:.0f}/s or faster (not the bound)" if relay else "")
     )
 
 
