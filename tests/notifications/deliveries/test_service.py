@@ -53,3 +53,35 @@ async def test_old_finished_events_are_forgotten_waiting_ones_kept(notifications
     assert "aid_webhook_queue_depth 1.0" in metrics
     age = next(line for line in metrics.splitlines() if line.startswith("aid_webhook_oldest_pending_seconds"))
     assert float(age.split()[-1]) > 39 * 86400
+
+
+async def test_a_batch_of_events_is_matched_against_the_subscriptions_read_once(notifications, admin, receiver) -> None:
+    from sqlalchemy import event as sa_event
+
+    from aid_common.bus import IncomingMessage
+    from aid_contracts import PROJECTS_TOPIC
+    from tests.notifications.conftest import funding_event
+
+    partner = await create_partner(notifications, admin)
+    await subscribe(notifications, admin, partner["id"], receiver.url(), ["aid.project.*"])
+    await subscribe(notifications, admin, partner["id"], receiver.url(), ["aid.project.*"], countries=["YE"])
+    events = [funding_event() for _ in range(12)]
+    messages = [
+        IncomingMessage(topic=PROJECTS_TOPIC, partition=0, offset=i, key=e.subject, value=e.to_json())
+        for i, e in enumerate(events)
+    ]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    engine = notifications.runtime.sessions.kw["bind"].sync_engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    done = await notifications.runtime.consumer.process_batch(messages)
+    sa_event.remove(engine, "before_cursor_execute", count)
+
+    assert len(done) == len(events)
+    assert sum("FROM subscriptions" in s for s in statements) == 1, "read once for the batch, not per event"
+    async with transaction(notifications.runtime.sessions) as session:
+        deliveries = (await session.execute(Delivery.__table__.select())).all()
+    assert sorted(d.event_id for d in deliveries) == sorted(e.id for e in events), "one each: Syria only"

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import commit_signals, outbox, visibility
 from aid_common.auth import Caller
-from aid_common.db import bulk_insert, insert_or_skip, utcnow
+from aid_common.db import bulk_insert, insert_or_skip, kept, utcnow
 from aid_common.errors import Conflict, NotFound
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
@@ -59,12 +59,9 @@ async def fan_out(*, session: AsyncSession, event: CloudEvent) -> int:
             event_id=event.id, type=event.type, body=event.to_json(), dimensions=dimensions(data), received_at=utcnow()
         )
     )
-    active = await session.execute(
-        select(*Subscription.__table__.c).where(Subscription.status == SubscriptionStatus.ACTIVE.value)
-    )
     now = utcnow()
     deliveries: list[dict[str, Any]] = []
-    for subscription in active:
+    for subscription in await _active(session):
         if not matches(subscription, event.type, data):
             continue
         way = await digests.route(session=session, subscription=subscription, event=event, data=data)
@@ -79,6 +76,19 @@ async def fan_out(*, session: AsyncSession, event: CloudEvent) -> int:
         await _alerts(session, deliveries, event=event, now=now)
         commit_signals.signal(session, DELIVERIES_SIGNAL)
     return len(deliveries)
+
+
+async def _active(session: AsyncSession) -> list[Any]:
+    """The active subscriptions, read once per transaction: a consumer round's events are matched against the
+    same set (one taken out meanwhile is refused by the delivery worker; one added meanwhile matches from the next
+    round on, as it would had the round come a moment earlier)."""
+    active = kept(session, "notifications.active_subscriptions")
+    if "rows" not in active:
+        rows = await session.execute(
+            select(*Subscription.__table__.c).where(Subscription.status == SubscriptionStatus.ACTIVE.value)
+        )
+        active["rows"] = rows.all()
+    return active["rows"]
 
 
 def pending(subscription: SubscriptionLike, *, event_id: str, event_type: str, now: dt.datetime) -> dict[str, Any]:
