@@ -163,8 +163,6 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
 
 
 async def test_a_batch_with_one_failing_event_commits_the_others_and_dead_letters_only_that_one(sqlite_url) -> None:
-    from aid_common.bus import OutgoingMessage
-    from aid_common.memory_bus import MemoryBus
 
     engine = create_engine(sqlite_url)
     await create_all(engine, SampleBase.metadata)
@@ -175,13 +173,7 @@ async def test_a_batch_with_one_failing_event_commits_the_others_and_dead_letter
             raise ValueError("this one is broken")
         await record_effect(session, payload, event)
 
-    bus = MemoryBus()
-    await bus.publish(
-        [
-            OutgoingMessage(topic=TOPIC, key=f"t-{i}", value=thing_event(f"t-{i}", seq=i).to_json().encode())
-            for i in range(1, 7)
-        ]
-    )
+    bus = await _six_things()
     consumer = _consumer(bus, sessions, handler=sometimes, max_attempts=2)
     done = await consumer.process_batch(await _poll_all(bus), asyncio.Event())
     assert len(done) == 6, "every message is done: five handled in one transaction, one dead-lettered"
@@ -233,6 +225,21 @@ async def test_a_batch_without_a_failing_event_takes_no_savepoint_and_one_with_o
     async with db() as s:
         assert await count_effects(s) == 9  # 1–8 and 10, each once
     assert consumer.outcomes["handled"] == 9 and consumer.outcomes["deadlettered"] == 1
+
+
+async def _six_things():
+    """An in-process bus holding six thing events (seq 1–6), each on its own key."""
+    from aid_common.bus import OutgoingMessage
+    from aid_common.memory_bus import MemoryBus
+
+    bus = MemoryBus()
+    await bus.publish(
+        [
+            OutgoingMessage(topic=TOPIC, key=f"t-{i}", value=thing_event(f"t-{i}", seq=i).to_json().encode())
+            for i in range(1, 7)
+        ]
+    )
+    return bus
 
 
 async def _poll_all(bus):
@@ -343,9 +350,7 @@ async def test_what_a_round_kept_is_forgotten_with_the_event_whose_savepoint_is_
     """A handler may carry a figure forward through its round (`kept`) instead of reading it per event. An event
     that fails took its part of the figure with it when its savepoint was rolled back: the events after it see the
     figure as the database holds it, never one that counts the undone event."""
-    from aid_common.bus import OutgoingMessage
     from aid_common.db import kept
-    from aid_common.memory_bus import MemoryBus
 
     engine = create_engine(sqlite_url)
     await create_all(engine, SampleBase.metadata)
@@ -360,13 +365,7 @@ async def test_what_a_round_kept_is_forgotten_with_the_event_whose_savepoint_is_
             raise ValueError("this one is broken")
         await record_effect(session, payload.model_copy(update={"name": str(figures["total"])}), event)
 
-    bus = MemoryBus()
-    await bus.publish(
-        [
-            OutgoingMessage(topic=TOPIC, key=f"t-{i}", value=thing_event(f"t-{i}", seq=i).to_json().encode())
-            for i in range(1, 7)
-        ]
-    )
+    bus = await _six_things()
     consumer = _consumer(bus, sessions, handler=running_total, max_attempts=1)
     await consumer.process_batch(await _poll_all(bus), asyncio.Event())
     async with sessions() as s:
@@ -378,20 +377,12 @@ async def test_what_a_round_kept_is_forgotten_with_the_event_whose_savepoint_is_
 async def test_a_write_the_database_refuses_when_the_round_ends_fails_its_event_alone(db) -> None:
     """Handlers' rows go in together when the round ends (a statement per table). A row the database refuses
     there fails the event that wrote it, not the round: the others are handled once, that one is dead-lettered."""
-    from aid_common.bus import OutgoingMessage
-    from aid_common.memory_bus import MemoryBus
 
     async def too_long_for_one(session, payload: ThingHappened, event) -> None:
         name = "x" * 300 if payload.seq == 3 else payload.name  # the column holds 200: refused only at the flush
         await record_effect(session, payload.model_copy(update={"name": name}), event)
 
-    bus = MemoryBus()
-    await bus.publish(
-        [
-            OutgoingMessage(topic=TOPIC, key=f"t-{i}", value=thing_event(f"t-{i}", seq=i).to_json().encode())
-            for i in range(1, 7)
-        ]
-    )
+    bus = await _six_things()
     consumer = _consumer(bus, db, handler=too_long_for_one, max_attempts=1)
     done = await consumer.process_batch(await _poll_all(bus), asyncio.Event())
     assert len(done) == 6

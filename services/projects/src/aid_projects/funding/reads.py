@@ -4,9 +4,10 @@ writer that moves them instead of summed again after every move.
 
 What is kept is what no other writer can change while the transaction holds its ledger locks (`aid_projects.locks`):
 an agreement's row and shares are written only by its own events (one consumer at a time: they share a key) and by
-writers holding its earmark's scope; a pool whose earmark names a country is moved only by writers holding that
-country (or the spanning scope). A pool that names no country is drawn by any country's writer, so its balance is
-read afresh unless the spanning scope is held.
+writers holding its earmark's scope — or, for an earmark that names no country, by a writer that row-locks the
+agreement first (`fill_gap`), which then holds it to the end; a pool whose earmark names a country is moved only by
+writers holding that country (or the spanning scope). A pool that names no country is drawn by any country's
+writer, so its balance is read afresh unless the spanning scope is held.
 """
 
 from __future__ import annotations
