@@ -1,10 +1,13 @@
-"""An FTS import on real PostgreSQL: a page of new flows whose organisations are known is written a statement per
-table for all of it; a flow whose reference its donor already used is skipped alone, with nothing of it written."""
+"""An FTS import on real PostgreSQL: a page of new flows is written a statement per table for all of it, with the
+organisations it names for the first time; a flow whose reference its donor already used is skipped alone, with
+nothing of it written."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 
 from sqlalchemy import event as sa_event
 
@@ -31,6 +34,22 @@ def _renumbered(flows: list[dict], shift: int) -> list[dict]:
     ]
 
 
+@contextlib.contextmanager
+def _counting(svc) -> Iterator[list[str]]:
+    """The statements the service's engine sends while the block runs."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    engine = svc.runtime.sessions.kw["bind"].sync_engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+
+
 async def _import(svc, admin, flows: list[dict]):
     page = json.dumps({"data": {"flows": flows}}).encode()
     return await svc.client.post(
@@ -46,8 +65,16 @@ async def test_new_flows_go_in_together_and_a_taken_reference_skips_its_flow_alo
     svc = await start_service(create_app, PledgesSettings, pg_url)
     admin = auth(token("admin"))
     flows = json.loads(FLOW_PAGES[0].read_bytes())["data"]["flows"][:120]
-    first = await _import(svc, admin, flows)
+    with _counting(svc) as statements:
+        first = await _import(svc, admin, flows)
     assert first.status_code == 200 and first.json()["created"] == len(flows), first.text
+    # The organisations the flows name are made with them, each announced once.
+    assert len(statements) <= 30, len(statements)
+    await svc.relay()
+    made = [json.loads(m.value) for m in svc.bus.messages(PLEDGES_TOPIC)]
+    made = [e["data"]["fts_org_id"] for e in made if e["type"] == "aid.organisation.created"]
+    named = {str(o["id"]) for f in flows for o in [*f["sourceObjects"], *f["destinationObjects"]]}
+    assert len(made) == len(set(made)) and set(made) <= named and made
 
     copy = _renumbered(flows, 50_000_000)
     taken = next(f for f in copy[60:] if any(o["type"] == "Organization" for o in f["sourceObjects"]))
@@ -59,15 +86,8 @@ async def test_new_flows_go_in_together_and_a_taken_reference_skips_its_flow_alo
     await svc.relay()
     before = len(svc.bus.messages(PLEDGES_TOPIC))
 
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    engine = svc.runtime.sessions.kw["bind"].sync_engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    second = await _import(svc, admin, copy)
-    sa_event.remove(engine, "before_cursor_execute", count)
+    with _counting(svc) as statements:
+        second = await _import(svc, admin, copy)
 
     assert second.status_code == 200, second.text
     summary = second.json()

@@ -71,15 +71,18 @@ async def _flows(session: AsyncSession, name: str, f: IO[bytes], caller: Caller,
 
 class _Page:
     """Flows taken PAGE at a time: what is already known of them (recorded versions, organisations) read in one
-    statement each. New flows whose organisations are known in their roles are written together, a statement per
-    table (`imported.create_many`); a flow known before, or one that makes or changes an organisation, goes in a
-    savepoint of its own — if it cannot be imported, it alone is undone."""
+    statement each. New flows are written together, a statement per table (`imported.create_many`), with the
+    organisations they make or give a new role — planned in memory, stored only for flows that can be imported; a
+    flow known before (an amendment) goes in a savepoint of its own — if it cannot be imported, it alone is undone."""
 
     def __init__(self, session: AsyncSession, caller: Caller, summary: ImportSummary) -> None:
         self.session, self.caller, self.summary = session, caller, summary
         self.flows: list[FtsFlow] = []
         # for the whole import, by FTS organisation id: an organisation once created or read, with the roles seen
         self.organisations: dict[str, Organisation] = {}
+        # what the flows waiting to be written make of organisations: new ones (by FTS id), roles they now play
+        self.new_organisations: dict[str, Organisation] = {}
+        self.granted: dict[str, Organisation] = {}
 
     async def add(self, flow: FtsFlow) -> None:
         self.flows.append(flow)
@@ -96,7 +99,7 @@ class _Page:
             self.organisations |= await organisations.by_fts_organisation(session=self.session, fts_org_ids=wanted)
         batch: dict[str, imported.NewFlow] = {}
         for flow in flows:
-            if known.get(flow.id) is None and flow.id not in batch and self._known_in_roles(flow):
+            if known.get(flow.id) is None and flow.id not in batch:
                 new = self._new(flow)
                 if isinstance(new, Skipped):
                     self.summary.skipped.append(new)
@@ -116,38 +119,60 @@ class _Page:
         if outcome != "unchanged":
             known[flow.id] = flow.version  # a later copy of the same flow in this import is not new
 
-    def _known_in_roles(self, flow: FtsFlow) -> bool:
-        """Its organisations are known and already play their parts in it: writing it changes none of them."""
-        parts = [(_source(flow)[0], Role.DONOR), *((o, Role.RECIPIENT) for o in _recipient(flow))]
-        return all((o := self.organisations.get(x.id)) is not None and o.plays(role) for x, role in parts)
-
     def _new(self, flow: FtsFlow) -> imported.NewFlow | Skipped:
-        recipients = [self.organisations[o.id] for o in _recipient(flow)]
+        """A new flow ready to write, with its organisations as they will be (nothing stored yet)."""
+        source, country = _source(flow)
+        parts = [(source, Role.DONOR, country), *((o, Role.RECIPIENT, None) for o in _recipient(flow))]
+        seen: dict[str, Organisation] = {}  # a flow may name one organisation at both ends
+        playing = [seen.setdefault(o.id, self._organisation(o, code)) for o, _, code in parts]
         try:
-            return imported.new_flow(
+            new = imported.new_flow(
                 flow,
-                self.organisations[_source(flow)[0].id],
-                recipients[0] if recipients else None,
+                playing[0],
+                playing[1] if len(playing) > 1 else None,
                 self.caller,
                 self.session.get_bind().dialect,
             )
         except (imported.NotImportable, ProblemError, ValueError) as exc:
             return _skipped(flow, exc)
+        for (o, role, _), organisation in zip(parts, playing, strict=True):
+            if o.id not in self.organisations:
+                self.new_organisations[o.id] = organisation
+            if not organisation.plays(role):
+                organisation.grant(role)
+                if o.id in self.organisations:
+                    self.granted[o.id] = organisation
+        return new
+
+    def _organisation(self, o: FtsObject, country: str | None) -> Organisation:
+        """The organisation FTS names `o`: known, or the new one this page's flows share (not stored yet)."""
+        known = self.organisations.get(o.id) or self.new_organisations.get(o.id)
+        if known is not None:
+            return known
+        return organisations.from_fts(fts_org_id=o.id, name=o.name, types=o.organization_types, country=country)
 
     async def _create(self, batch: list[imported.NewFlow], known: dict[str, int]) -> None:
         """New flows in one write; if the database refuses a row of it, each again in a savepoint of its own, so
         that the flow it belongs to alone is skipped."""
         if not batch:
             return
+        made, granted = self.new_organisations, self.granted
+        self.new_organisations, self.granted = {}, {}
         try:
             async with self.session.begin_nested():
+                organisations.add_new(self.session, list(made.values()))
+                for organisation in granted.values():
+                    organisations.announce(self.session, organisation, created=False)
                 written = await imported.create_many(session=self.session, flows=batch)
         except DBAPIError as exc:
             if is_transient(exc):
                 raise
+            for fts_id in made.keys() | granted.keys():  # undone with the savepoint: read again
+                self.organisations.pop(fts_id, None)
             for new in batch:
                 self._count(new.flow, await self._one(new.flow, None), known)
             return
+        self.organisations |= made
         for new, ok in zip(batch, written, strict=True):
             self._count(new.flow, "created" if ok else _skipped(new.flow, imported.taken(new)), known)
 

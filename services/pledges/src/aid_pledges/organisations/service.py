@@ -145,12 +145,28 @@ async def for_fts_organisation(
     if found is not None:
         await grant(session, found, role)
         return found
+    organisation = from_fts(fts_org_id=fts_org_id, name=name, types=types, country=country)
+    organisation.grant(role)
+    return await add(session, organisation)
+
+
+def from_fts(*, fts_org_id: str, name: str, types: list[str], country: str | None) -> Organisation:
+    """A new organisation as FTS names it, not stored yet (its id given): its kind from FTS's organisation types,
+    a pooled fund from the start; the roles it plays are granted by the caller."""
     kind = next((FTS_KINDS[t] for t in types if t in FTS_KINDS), OrganisationKind.OTHER)
     organisation = Organisation(
-        name=name[:300], names={}, kind=kind.value, country=country, fts_org_id=fts_org_id, fts_types=types
-    )
-    organisation.grant(role, *([Role.POOLED_FUND] if kind is OrganisationKind.POOLED_FUND else []))
-    return await add(session, organisation)
+        id=uuid.uuid4(), name=name[:300], names={}, kind=kind.value, country=country, fts_org_id=fts_org_id,
+        fts_types=types, is_donor=False, is_recipient=False, is_implementing_partner=False, is_pooled_fund=False,
+    )  # fmt: skip
+    organisation.grant(*([Role.POOLED_FUND] if kind is OrganisationKind.POOLED_FUND else []))
+    return organisation
+
+
+def add_new(session: AsyncSession, organisations: list[Organisation]) -> None:
+    """Store new organisations (ids given) and announce each, written at the session's next flush."""
+    session.add_all(organisations)
+    for organisation in organisations:
+        announce(session, organisation, created=True)
 
 
 async def partner_seen(*, session: AsyncSession, partner: PartnerFacts) -> None:
