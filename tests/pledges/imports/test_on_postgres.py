@@ -79,6 +79,8 @@ async def test_new_flows_go_in_together_and_a_taken_reference_skips_its_flow_alo
     copy = _renumbered(flows, 50_000_000)
     taken = next(f for f in copy[60:] if any(o["type"] == "Organization" for o in f["sourceObjects"]))
     source = next(o for o in taken["sourceObjects"] if o["type"] == "Organization")
+    newcomer = {"type": "Organization", "id": "77777777", "name": "A partner only the skipped flow names"}
+    taken["destinationObjects"] = [newcomer, *(o for o in taken["destinationObjects"] if o["type"] != "Organization")]
     found = await svc.client.get(f"/v1/organisations?fts_org_id={source['id']}", headers=admin)
     [donor] = found.json()["items"]
     body = agreement_body(donor["id"], reference=f"FTS-{taken['id']}")
@@ -98,6 +100,8 @@ async def test_new_flows_go_in_together_and_a_taken_reference_skips_its_flow_alo
     events = [json.loads(m.value) for m in svc.bus.messages(PLEDGES_TOPIC)[before:]]
     subjects = {e["data"].get("reference") for e in events}
     assert f"FTS-{taken['id']}" not in subjects, "nothing of the skipped flow is written"
+    unmade = await svc.client.get("/v1/organisations?fts_org_id=77777777", headers=admin)
+    assert unmade.json()["items"] == [], "not even the organisation only it names"
     assert len({e["data"]["agreement_id"] for e in events}) == len(copy) - 1
     # One flow at a time took about seven statements per flow (over 500 here); the page takes a handful.
     assert len(statements) <= 30, len(statements)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -106,6 +106,25 @@ async def known_versions(*, session: AsyncSession, flow_ids: list[str]) -> dict[
     return {flow_id: version or 0 for flow_id, version in rows.all() if flow_id is not None}
 
 
+def reference_of(flow_id: str) -> str:
+    """An imported flow's agreement reference: its donor's references are its own, so one per FTS flow."""
+    return f"FTS-{flow_id}"
+
+
+async def taken_references(*, session: AsyncSession, pairs: list[tuple[uuid.UUID, str]]) -> set[tuple[uuid.UUID, str]]:
+    """Of these (donor id, reference) pairs, those an agreement already has (one statement for a page, on the
+    donor's unique index)."""
+    if not pairs:
+        return set()
+    key = tuple_(Agreement.donor_id, Agreement.reference)
+    rows = await session.execute(select(Agreement.donor_id, Agreement.reference).where(key.in_(pairs)))
+    return {(donor_id, reference) for donor_id, reference in rows.all()}
+
+
+def reference_taken(flow_id: str, donor_id: uuid.UUID) -> NotImportable:
+    return NotImportable(f"donor {donor_id} already has an agreement with reference {reference_of(flow_id)}")
+
+
 async def apply_flow(
     *,
     session: AsyncSession,
@@ -155,7 +174,7 @@ def new_flow(
         id=uuid.uuid4(),
         donor_id=donor.id,
         recipient_id=recipient.id if recipient else None,
-        reference=f"FTS-{flow.id}",
+        reference=reference_of(flow.id),
         title=(flow.description or f"FTS flow {flow.id}")[:500],
         status=status_of(flow),
         amount=amount,
@@ -213,8 +232,7 @@ async def create_many(*, session: AsyncSession, flows: list[NewFlow]) -> list[bo
 
 
 def taken(flow: NewFlow) -> NotImportable:
-    donor = flow.aggregate.values["donor_id"]
-    return NotImportable(f"donor {donor} already has an agreement with reference FTS-{flow.flow.id}")
+    return reference_taken(flow.flow.id, flow.aggregate.values["donor_id"])
 
 
 async def _create(

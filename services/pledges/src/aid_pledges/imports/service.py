@@ -5,6 +5,7 @@ nothing written); a record that cannot be imported is skipped with its reason, a
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import IO
@@ -97,10 +98,15 @@ class _Page:
         wanted = {o.id for f in flows for o in (_source(f)[0], *_recipient(f))} - self.organisations.keys()
         if wanted:
             self.organisations |= await organisations.by_fts_organisation(session=self.session, fts_org_ids=wanted)
+        donors = {f.id: self.organisations.get(_source(f)[0].id) for f in flows if known.get(f.id) is None}
+        taken = await imported.taken_references(
+            session=self.session,
+            pairs=[(d.id, imported.reference_of(flow_id)) for flow_id, d in donors.items() if d is not None],
+        )
         batch: dict[str, imported.NewFlow] = {}
         for flow in flows:
             if known.get(flow.id) is None and flow.id not in batch:
-                new = self._new(flow)
+                new = self._new(flow, taken)
                 if isinstance(new, Skipped):
                     self.summary.skipped.append(new)
                 else:
@@ -119,12 +125,15 @@ class _Page:
         if outcome != "unchanged":
             known[flow.id] = flow.version  # a later copy of the same flow in this import is not new
 
-    def _new(self, flow: FtsFlow) -> imported.NewFlow | Skipped:
-        """A new flow ready to write, with its organisations as they will be (nothing stored yet)."""
+    def _new(self, flow: FtsFlow, taken: set[tuple[uuid.UUID, str]]) -> imported.NewFlow | Skipped:
+        """A new flow ready to write, with its organisations as they will be (nothing stored yet); skipped before
+        anything is planned for it when its donor already used its reference (`taken`, read for the page)."""
         source, country = _source(flow)
         parts = [(source, Role.DONOR, country), *((o, Role.RECIPIENT, None) for o in _recipient(flow))]
         seen: dict[str, Organisation] = {}  # a flow may name one organisation at both ends
         playing = [seen.setdefault(o.id, self._organisation(o, code)) for o, _, code in parts]
+        if (playing[0].id, imported.reference_of(flow.id)) in taken:
+            return _skipped(flow, imported.reference_taken(flow.id, playing[0].id))
         try:
             new = imported.new_flow(
                 flow,
