@@ -29,11 +29,12 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from aid_common import outbox
-from aid_common.db import Gather, Transaction, insert_rows, session_factory
+from aid_common.db import Gather, Transaction, check_values, insert_rows, session_factory
 from aid_common.db.gather import In, Out, RunBatch, Window
 from aid_common.metrics import GROUP_COMMIT_BATCH, GROUP_COMMIT_REWRITES
 
@@ -67,6 +68,13 @@ class NewAggregate:
     @property
     def key(self) -> tuple[Any, ...]:
         return tuple(self.values[c.key] for c in self.table.primary_key.columns)
+
+    def check(self, dialect: Dialect) -> None:
+        """Its values through their columns' own checks (`check_values`): a bad one fails this aggregate alone,
+        before it joins a batch."""
+        check_values(self.table, [self.values], dialect)
+        for d in self.dependents:
+            check_values(d.table, d.rows, dialect)
 
 
 class RetryLater(OperationalError):

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
-from aid_common.db import Transaction, check_values, dialect_of, insert_or_skip, is_postgres
+from aid_common.db import Transaction, dialect_of, insert_or_skip, is_postgres
 from aid_common.group_commit import Dependents, GroupCommit, NewAggregate, write_aggregates
 
 __all__ = ["Dependents", "NewAggregate", "insert_many", "insert_new"]
@@ -90,11 +90,8 @@ async def insert_new(
     key = tuple(conflict)
     work = Transaction.of(session)
     if work is not None and isinstance(work.group, GroupCommit) and work.can_group():
-        dialect = session.get_bind().dialect
-        check_values(table, [values], dialect)  # a bad value fails this request alone, before it joins a batch
-        for d in dependents:
-            check_values(d.table, d.rows, dialect)
         new = NewAggregate(table=table, values=values, conflict=key, dependents=tuple(dependents), event=event)
+        new.check(session.get_bind().dialect)  # a bad value fails this request alone, before it joins a batch
         return await work.group.write_new(work, new)
     if not is_postgres(session):
         if (await session.execute(_skip_taken(table, key, dialect_of(session)), dict(values))).first() is None:
@@ -116,7 +113,7 @@ async def insert_new(
 async def insert_many(session: AsyncSession, news: Sequence[NewAggregate]) -> list[bool]:
     """Write many new aggregates in `session`'s transaction, a statement per table for all of them: each one
     unless its key is taken (then nothing of it is written). Whether each was written, in order. Their values
-    are checked first (`check_values`) by the caller, who knows which record a bad one belongs to."""
+    are checked first (`NewAggregate.check`) by the caller, who knows which record a bad one belongs to."""
     if not news:
         return []
     await session.flush()  # what the session holds (rows these may refer to) goes first

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import outbox
 from aid_common.auth import Caller
-from aid_common.db import check_values, utcnow
+from aid_common.db import utcnow
 from aid_common.insert_new import Dependents, NewAggregate, insert_many
 from aid_contracts.pledges import AgreementPledged, AgreementSigned, DisbursementReceived, DonorRef
 from aid_contracts.types import currency_exponent
@@ -212,11 +212,10 @@ def new_flow(
         Dependents(writes.HISTORY, writes.HISTORY_COLUMNS, history),
         Dependents(writes.DISBURSEMENTS, writes.DISBURSEMENT_COLUMNS, paid),
     ]
-    for table, rows in ((writes.AGREEMENTS, [values]), (writes.HISTORY, history), (writes.DISBURSEMENTS, paid)):
-        check_values(table, rows, dialect)
     aggregate = NewAggregate(
         table=writes.AGREEMENTS, values=values, conflict=writes.REFERENCE, dependents=dependents, event=event
     )
+    aggregate.check(dialect)
     return NewFlow(flow, aggregate, received_now)
 
 

@@ -78,6 +78,7 @@ class _Page:
 
     def __init__(self, session: AsyncSession, caller: Caller, summary: ImportSummary) -> None:
         self.session, self.caller, self.summary = session, caller, summary
+        self.dialect = session.get_bind().dialect
         self.flows: list[FtsFlow] = []
         # for the whole import, by FTS organisation id: an organisation once created or read, with the roles seen
         self.organisations: dict[str, Organisation] = {}
@@ -131,7 +132,10 @@ class _Page:
         source, country = _source(flow)
         parts = [(source, Role.DONOR, country), *((o, Role.RECIPIENT, None) for o in _recipient(flow))]
         seen: dict[str, Organisation] = {}  # a flow may name one organisation at both ends
-        playing = [seen.setdefault(o.id, self._organisation(o, code)) for o, _, code in parts]
+        for o, _, code in parts:
+            if o.id not in seen:
+                seen[o.id] = self._organisation(o, code)
+        playing = [seen[o.id] for o, _, _ in parts]
         if (playing[0].id, imported.reference_of(flow.id)) in taken:
             return _skipped(flow, imported.reference_taken(flow.id, playing[0].id))
         try:
@@ -140,7 +144,7 @@ class _Page:
                 playing[0],
                 playing[1] if len(playing) > 1 else None,
                 self.caller,
-                self.session.get_bind().dialect,
+                self.dialect,
             )
         except (imported.NotImportable, ProblemError, ValueError) as exc:
             return _skipped(flow, exc)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -31,28 +30,32 @@ _COUNTRIES: dict[uuid.UUID, str] = {}  # a project's country never changes: know
 _COUNTRIES_KEPT = 100_000
 
 
-@dataclass(frozen=True)
-class _Paid:
-    agreement_id: uuid.UUID
-
-
 async def scopes(*, session: AsyncSession, payloads: list[object]) -> list[locks.Scope]:
     """Each payload's ledger scope (what its money can touch), before any lock: the earmarks of the agreements
     paid (a disbursement names only its agreement) and the countries of the projects named, one statement each."""
-    paid = {i for i in map(_paid, payloads) if i is not None}
-    earmarks: dict[uuid.UUID | None, Earmark] = {}
-    if paid:
-        rows = await session.execute(
-            select(AgreementFunds.agreement_id, *EARMARK_COLUMNS).where(AgreementFunds.agreement_id.in_(paid))
-        )
-        earmarks = {row[0]: earmark_of(*row[1:]) for row in rows.all()}
-    wanted = [p.earmark if isinstance(p, AgreementFacts) else earmarks.get(_paid(p)) for p in payloads]
+    paid = {p.agreement_id for p in payloads if isinstance(p, DisbursementReceived)}
+    earmarks = await _earmarks(session, paid)
+    wanted = [_earmark(p, earmarks) for p in payloads]
     await _learn_countries(session, {e.project_id for e in wanted if e is not None and e.project_id is not None})
     return [locks.NOTHING if e is None else scope_of_earmark(e) for e in wanted]
 
 
-def _paid(payload: object) -> uuid.UUID | None:
-    return payload.agreement_id if isinstance(payload, DisbursementReceived | _Paid) else None
+def _earmark(payload: object, paid: dict[uuid.UUID, Earmark]) -> Earmark | None:
+    if isinstance(payload, AgreementFacts):
+        return payload.earmark
+    if isinstance(payload, DisbursementReceived):
+        return paid.get(payload.agreement_id)  # None: never seen signed
+    return None
+
+
+async def _earmarks(session: AsyncSession, agreement_ids: set[uuid.UUID]) -> dict[uuid.UUID, Earmark]:
+    """The earmarks of the agreements seen (an earmark never changes: read before any lock), one statement."""
+    if not agreement_ids:
+        return {}
+    rows = await session.execute(
+        select(AgreementFunds.agreement_id, *EARMARK_COLUMNS).where(AgreementFunds.agreement_id.in_(agreement_ids))
+    )
+    return {row[0]: earmark_of(*row[1:]) for row in rows.all()}
 
 
 def scope_of_earmark(earmark: Earmark) -> locks.Scope:
@@ -77,8 +80,8 @@ async def scope_of_agreement(*, session: AsyncSession, agreement_id: uuid.UUID) 
     if agreement_id in agreements:
         row = agreements[agreement_id]
         return locks.NOTHING if row is None else await scope_of(session=session, earmark=row.earmark)
-    [scope] = await scopes(session=session, payloads=[_Paid(agreement_id)])
-    return scope
+    earmark = (await _earmarks(session, {agreement_id})).get(agreement_id)
+    return locks.NOTHING if earmark is None else await scope_of(session=session, earmark=earmark)
 
 
 async def _learn_countries(session: AsyncSession, project_ids: set[uuid.UUID]) -> None:
