@@ -37,8 +37,14 @@ async def test_one_unreadable_secret_does_not_stop_the_other_webhooks(start_serv
 
     await publish(svc, funding_event())
     await eventually(lambda: [r for r in receiver.requests if r.path == "/kept"], timeout=10)
-    flagged = (await svc.client.get(f"/v1/subscriptions/{lost['id']}", headers=admin)).json()
-    assert flagged["status"] == "disabled" and "cannot be read" in flagged["disabled_reason"]
+
+    async def flagged() -> dict | None:
+        found = (await svc.client.get(f"/v1/subscriptions/{lost['id']}", headers=admin)).json()
+        return found if found["status"] == "disabled" else None
+
+    # The readable one is handed to the worker at the fan-out; the other is left to a claim, which flags it.
+    disabled = await eventually(flagged, timeout=10)
+    assert "cannot be read" in disabled["disabled_reason"]
     dead = (await svc.client.get("/v1/deliveries", params={"subscription_id": lost["id"]}, headers=admin)).json()
     assert dead["items"][0]["status"] == "dead" and "signing secret" in dead["items"][0]["last_error"]
     metrics = (await svc.client.get("/metrics")).text

@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,8 @@ from aid_notifications.deliveries.sender import Outcome
 from aid_notifications.subscriptions import service as subscriptions
 from aid_notifications.subscriptions.models import Subscription, SubscriptionStatus
 from aid_notifications.subscriptions.secrets import SecretBox, UnreadableSecret
+
+Candidate = TypeVar("Candidate")
 
 
 @dataclass(frozen=True)
@@ -108,21 +111,24 @@ class Caps:
     per_subscription: int
     per_partner: int
 
-    def choose(self, candidates: Iterable[AnyRow], limit: int) -> list[AnyRow]:
+    def choose(self, candidates: Iterable[Candidate], limit: int) -> list[Candidate]:
+        """Candidates (due rows, or deliveries offered at a fan-out) with status, subscription_id, partner_id and
+        max_in_flight, in order, up to `limit`."""
         taken: Counter[uuid.UUID] = Counter()
-        chosen: list[AnyRow] = []
-        for row in candidates:
+        chosen: list[Candidate] = []
+        for candidate in candidates:
             if len(chosen) >= limit:
                 break
+            row: Any = candidate
             if row.status != SubscriptionStatus.ACTIVE.value:
-                chosen.append(row)  # to be marked dead: no request, so it takes no share of the caps
+                chosen.append(candidate)  # to be marked dead: no request, so it takes no share of the caps
             elif self._has_room(row, taken):
                 taken[row.subscription_id] += 1
                 taken[row.partner_id] += 1
-                chosen.append(row)
+                chosen.append(candidate)
         return chosen
 
-    def _has_room(self, row: AnyRow, taken: Counter[uuid.UUID]) -> bool:
+    def _has_room(self, row: Any, taken: Counter[uuid.UUID]) -> bool:
         open_here = self.in_flight[row.subscription_id] + taken[row.subscription_id]
         open_for_partner = self.in_flight[row.partner_id] + taken[row.partner_id]
         return open_here < (row.max_in_flight or self.per_subscription) and open_for_partner < self.per_partner

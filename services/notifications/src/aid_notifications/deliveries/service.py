@@ -18,7 +18,7 @@ from aid_common.errors import Conflict, NotFound
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
 from aid_contracts.notifications import AlertCreated
-from aid_notifications.deliveries import digests
+from aid_notifications.deliveries import digests, direct
 from aid_notifications.deliveries.models import (
     WAITING,
     Delivery,
@@ -52,28 +52,34 @@ async def fan_out(*, session: AsyncSession, event: CloudEvent) -> int:
     """Keep the event for replays and create one delivery per matching active subscription, in the caller's
     transaction (with the consumer's inbox row: an event is matched exactly once), each with its
     aid.alert.created. Subscriptions are read as plain rows and deliveries written in one multi-row INSERT: one
-    event can match tens of thousands, and ORM objects for each cost more than the matching."""
+    event can match tens of thousands, and ORM objects for each cost more than the matching. What this process's
+    delivery worker has room for is handed to it leased (`direct`); the rest is due now, for any worker's claim."""
     data = event.data if isinstance(event.data, dict) else {}
+    body = event.to_json()
     await session.execute(
         insert_or_skip(SeenEvent, conflict=("event_id",), on=session).values(
-            event_id=event.id, type=event.type, body=event.to_json(), dimensions=dimensions(data), received_at=utcnow()
+            event_id=event.id, type=event.type, body=body, dimensions=dimensions(data), received_at=utcnow()
         )
     )
     now = utcnow()
-    deliveries: list[dict[str, Any]] = []
+    queued: list[tuple[dict[str, Any], Any]] = []
     for subscription in await _active(session):
         if not matches(subscription, event.type, data):
             continue
         way = await digests.route(session=session, subscription=subscription, event=event, data=data)
         if way is digests.Route.NOW:
-            deliveries.append(pending(subscription, event_id=event.id, event_type=event.type, now=now))
+            queued.append((pending(subscription, event_id=event.id, event_type=event.type, now=now), subscription))
         elif way is not digests.Route.SKIP:
             digests.hold(
                 session=session, subscription=subscription, event_id=event.id, overflow=way is digests.Route.OVERFLOW
             )
-    if deliveries:
-        await bulk_insert(session, Delivery.__table__, deliveries)
-        await _alerts(session, deliveries, event=event, now=now)
+    if not queued:
+        return 0
+    handed = await direct.hand_over(session=session, queued=queued, body=body)
+    deliveries = [row for row, _ in queued]
+    await bulk_insert(session, Delivery.__table__, deliveries)
+    await _alerts(session, deliveries, event=event, now=now)
+    if handed < len(deliveries):
         commit_signals.signal(session, DELIVERIES_SIGNAL)
     return len(deliveries)
 

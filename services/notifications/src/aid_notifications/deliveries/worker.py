@@ -4,7 +4,10 @@ Every state change is `deliveries.service`'s; this module only schedules the wor
 Outcomes are recorded in batches by one recorder (one transaction for all that finished meanwhile) rather than a
 transaction per webhook: a fan-out of thousands would otherwise spend more on commits and pooled connections than
 on sending. An outcome not recorded (the worker dies, the database is away) leaves the delivery leased: it is
-sent again after its lease, with the same webhook-id."""
+sent again after its lease, with the same webhook-id.
+
+Deliveries a fan-out in this process queues while the worker has room are not claimed at all: they are written
+leased to it and handed over at commit (`direct.py`), so a webhook's path from its event is one transaction."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections import Counter
+from typing import Any
 
 import httpx
 import structlog
@@ -21,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_common import commit_signals
 from aid_common.db import transaction
-from aid_notifications.deliveries import attempts, service
-from aid_notifications.deliveries.attempts import Claimed
+from aid_notifications.deliveries import attempts, direct, service
+from aid_notifications.deliveries.attempts import Caps, Claimed, fair_share
 from aid_notifications.deliveries.sender import Outcome, send
 from aid_notifications.settings import NotificationsSettings
 from aid_notifications.subscriptions.secrets import SecretBox
@@ -51,57 +55,111 @@ class DeliveryWorker:
         self.box = box
         self.policy = settings.retry_policy
         self.allow = settings.webhook_destinations
-        self.in_flight: Counter[uuid.UUID] = Counter()
+        self.lease = dt.timedelta(seconds=settings.delivery_lease_seconds)
+        self.in_flight: Counter[uuid.UUID] = Counter()  # open requests and reserved slots, by subscription and partner
         self.tasks: set[asyncio.Task[None]] = set()
+        self.reserved = 0  # slots held for deliveries handed in a transaction not yet ended
         self.outcomes: asyncio.Queue[tuple[Claimed, Outcome]] = asyncio.Queue()
         self._wake = asyncio.Event()  # deliveries due now were committed in this process
+        self._client: httpx.AsyncClient | None = None  # while it runs: what handed deliveries are sent with
         commit_signals.listen(service.DELIVERIES_SIGNAL, self)
 
     def wake(self) -> None:
         self._wake.set()
 
+    def free_slots(self) -> int:
+        return self.settings.delivery_concurrency - len(self.tasks) - self.reserved
+
+    def reserve(self, offers: list[direct.Offer]) -> list[direct.Offer]:
+        """Room for deliveries a fan-out is queueing (`direct.hand_over`): within the free slots and the same caps
+        as a claim, each partner's share counted among the partners offered."""
+        free = self.free_slots()
+        if self._client is None or free <= 0:
+            return []
+        slots = self.settings.delivery_concurrency
+        per_partner = fair_share(
+            self.settings.delivery_per_partner, slots=slots, waiting_partners=len({o.partner_id for o in offers})
+        )
+        caps = Caps(self.in_flight, per_subscription=self.settings.delivery_per_subscription, per_partner=per_partner)
+        chosen = caps.choose(offers, free)
+        self._count(chosen, +1)
+        self.reserved += len(chosen)
+        return chosen
+
+    def receive(self, items: list[Claimed]) -> None:
+        """The fan-out committed: send what it handed (or, stopped meanwhile, leave it to its lease)."""
+        self.reserved -= len(items)
+        if self._client is None:
+            self._count(items, -1)
+            return
+        for claimed in items:
+            self._start(self._client, claimed)
+
+    def release(self, items: list[Any]) -> None:
+        """The fan-out rolled back (or could not use a slot): the room goes back."""
+        self.reserved -= len(items)
+        self._count(items, -1)
+
+    def _count(self, items: list[Any], step: int) -> None:
+        for item in items:
+            self.in_flight[item.subscription_id] += step
+            self.in_flight[item.partner_id] += step
+
+    def _start(self, client: httpx.AsyncClient, claimed: Claimed) -> None:
+        task = asyncio.create_task(self._deliver(client, claimed))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
     async def run(self, stop: asyncio.Event) -> None:
         timeout = httpx.Timeout(self.settings.webhook_timeout_seconds)
         limits = httpx.Limits(max_connections=self.settings.delivery_concurrency)
-        last_gauges = last_cleanup = last_digests = 0.0
-        loop = asyncio.get_running_loop()
         sent_all = asyncio.Event()
         recorder = asyncio.create_task(self._record_outcomes(sent_all))
+        engine = self.sessions.kw["bind"]
         async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False) as client:
-            while not stop.is_set():
-                claimed: list[Claimed] = []
-                try:
-                    free = self.settings.delivery_concurrency - len(self.tasks)
-                    if 0 < free < self.settings.delivery_concurrency // 4 and self.tasks:
-                        # A claim per finished request would cost a transaction per webhook: gather a few slots.
-                        await self._until_a_slot_frees(stop)
-                        free = self.settings.delivery_concurrency - len(self.tasks)
-                    if free > 0:
-                        self._wake.clear()  # what commits from here on wakes the next turn
-                        claimed = await self.claim(free)
-                    if loop.time() - last_gauges > GAUGES_EVERY_SECONDS:
-                        await self.report_queue()
-                        last_gauges = loop.time()
-                    if loop.time() - last_digests > self.settings.digest_check_seconds:
-                        await self.send_digests()
-                        last_digests = loop.time()
-                    if loop.time() - last_cleanup > CLEANUP_EVERY_SECONDS:
-                        await self.forget_old_events()
-                        last_cleanup = loop.time()
-                except Exception as exc:  # the database is away: keep the loop alive and try again
-                    log.warning("deliveries.claim_failed", error=str(exc)[:300])
-                for c in claimed:
-                    self.in_flight[c.subscription_id] += 1
-                    self.in_flight[c.partner_id] += 1
-                    task = asyncio.create_task(self._deliver(client, c))
-                    self.tasks.add(task)
-                    task.add_done_callback(self.tasks.discard)
-                if not claimed:
-                    await self._until_a_slot_frees(stop)
+            self._client = client
+            direct.register(self, engine=engine)
+            try:
+                await self._turns(client, stop)
+            finally:
+                direct.unregister(self, engine=engine)
+                self._client = None
             if self.tasks:  # let requests in flight finish; what does not is sent again after its lease
                 await asyncio.wait(self.tasks, timeout=self.settings.webhook_timeout_seconds + 1)
         sent_all.set()
         await recorder
+
+    async def _turns(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        """Claim what is due while slots are free, and the periodic chores, until the worker stops."""
+        last_gauges = last_cleanup = last_digests = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            claimed: list[Claimed] = []
+            try:
+                free = self.free_slots()
+                if 0 < free < self.settings.delivery_concurrency // 4 and self.tasks:
+                    # A claim per finished request would cost a transaction per webhook: gather a few slots.
+                    await self._until_a_slot_frees(stop)
+                    free = self.free_slots()
+                if free > 0:
+                    self._wake.clear()  # what commits from here on wakes the next turn
+                    claimed = await self.claim(free)
+                if loop.time() - last_gauges > GAUGES_EVERY_SECONDS:
+                    await self.report_queue()
+                    last_gauges = loop.time()
+                if loop.time() - last_digests > self.settings.digest_check_seconds:
+                    await self.send_digests()
+                    last_digests = loop.time()
+                if loop.time() - last_cleanup > CLEANUP_EVERY_SECONDS:
+                    await self.forget_old_events()
+                    last_cleanup = loop.time()
+            except Exception as exc:  # the database is away: keep the loop alive and try again
+                log.warning("deliveries.claim_failed", error=str(exc)[:300])
+            self._count(claimed, +1)
+            for c in claimed:
+                self._start(client, c)
+            if not claimed:
+                await self._until_a_slot_frees(stop)
 
     async def _until_a_slot_frees(self, stop: asyncio.Event) -> None:
         """Wait for the poll interval — or less: until a request in flight finishes, deliveries due now are committed
@@ -129,7 +187,7 @@ class DeliveryWorker:
                 in_flight=self.in_flight,
                 per_subscription=self.settings.delivery_per_subscription,
                 per_partner=self.settings.delivery_per_partner,
-                lease=dt.timedelta(seconds=self.settings.delivery_lease_seconds),
+                lease=self.lease,
                 box=self.box,
                 slots=self.settings.delivery_concurrency,
             )
