@@ -230,10 +230,10 @@ async def test_many_events_added_alike_are_published_in_order_and_only_if_commit
         variants = [{"thing_id": f"k{i % 3}", "seq": i} for i in range(n)]
         with pytest.raises(RuntimeError):
             async with transaction(sessions) as s:
-                await outbox.add_alike(s, template, variants[:10], events=events)
+                outbox.add_alike(s, template, variants[:10], events=events)
                 raise RuntimeError("the caller's work failed")
         async with transaction(sessions) as s:
-            await outbox.add_alike(s, template, variants, events=events)
+            outbox.add_alike(s, template, variants, events=events)
         bus = MemoryBus()
         relay = OutboxRelay(service="test", sessions=sessions, bus=bus, database_url="sqlite://", batch_size=500)
         assert await relay.relay_once() == n

@@ -109,3 +109,21 @@ async def test_noise_controls_are_validated(notifications, admin, receiver) -> N
     ):
         r = await notifications.client.post("/v1/subscriptions", json=body, headers=admin)
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, body
+
+
+async def test_the_daily_cap_counts_the_deliveries_queued_earlier_in_the_same_round(notifications, admin, receiver):
+    """A consumer round writes its deliveries when it ends: the cap still counts those its earlier events queued,
+    so eight updates in one round send five and keep three for the digest."""
+    from sqlalchemy import func, select
+
+    from aid_notifications.deliveries.models import Delivery, DigestItem
+
+    partner = await create_partner(notifications, admin)
+    await _subscribe(notifications, admin, partner, receiver.url("/capped"), max_per_day=5)
+    async with transaction(notifications.runtime.sessions) as session:
+        for i in range(8):
+            await service.fan_out(session=session, event=funding(f"{(i + 1) * 1000}.00", "1000.00"))
+    async with transaction(notifications.runtime.sessions) as session:
+        queued = await session.scalar(select(func.count()).select_from(Delivery))
+        held = await session.scalar(select(func.count()).where(DigestItem.overflow.is_(True)))
+    assert (queued, held) == (5, 3)

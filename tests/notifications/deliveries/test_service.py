@@ -55,7 +55,11 @@ async def test_old_finished_events_are_forgotten_waiting_ones_kept(notifications
     assert float(age.split()[-1]) > 39 * 86400
 
 
-async def test_a_batch_of_events_is_matched_against_the_subscriptions_read_once(notifications, admin, receiver) -> None:
+async def test_a_batch_of_events_is_matched_once_and_written_a_statement_per_table(
+    notifications, admin, receiver
+) -> None:
+    """Twelve events in one consumer round: the subscriptions are read once, and the events kept for replays,
+    their deliveries and their alerts go in one statement per table — not three per event."""
     from sqlalchemy import event as sa_event
 
     from aid_common.bus import IncomingMessage
@@ -82,6 +86,8 @@ async def test_a_batch_of_events_is_matched_against_the_subscriptions_read_once(
 
     assert len(done) == len(events)
     assert sum("FROM subscriptions" in s for s in statements) == 1, "read once for the batch, not per event"
+    for table in ("seen_events", "deliveries", "outbox"):
+        assert sum(s.startswith(f"INSERT INTO {table} ") for s in statements) == 1, (table, statements)
     async with transaction(notifications.runtime.sessions) as session:
         deliveries = (await session.execute(Delivery.__table__.select())).all()
     assert sorted(d.event_id for d in deliveries) == sorted(e.id for e in events), "one each: Syria only"

@@ -30,7 +30,7 @@ from sqlalchemy.orm import aliased
 from aid_common import commit_signals, pg_listen
 from aid_common.aio import sleep_or_stop, wait_any
 from aid_common.bus import Bus, BusUnavailable, OutgoingMessage
-from aid_common.db import bulk_insert, insert_rows, transaction, utcnow
+from aid_common.db import defer_rows, insert_rows, transaction, utcnow
 from aid_common.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventRegistry, EventType, registry
 from aid_common.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from aid_common.tables import OUTBOX_CHANNEL, OutboxMessage
@@ -115,12 +115,13 @@ def signal_commit(session: AsyncSession) -> None:
     commit_signals.signal(session, OUTBOX_SIGNAL)
 
 
-async def add_alike(
+def add_alike(
     session: AsyncSession, payload: BaseModel, variants: list[dict[str, Any]], *, events: EventRegistry = registry
 ) -> None:
     """Queue one event per variant: `payload` with the variant's top-level data fields replaced (JSON values),
     each with an id of its own. The envelope is serialized once and copied — for a fan-out of thousands of events
-    that share a large body (the same time, correlation id and trace: they come from one moment and one cause)."""
+    that share a large body (the same time, correlation id and trace: they come from one moment and one cause).
+    The rows are deferred (`aid_common.db.deferred`): a consumer round's go in together when it finishes."""
     if not variants:
         return
     et, first = events.envelope(payload)
@@ -133,7 +134,7 @@ async def add_alike(
         key = str(data[et.key_field])
         body = {**template, "id": str(event_id), "subject": key, "data": data}
         rows.append(_row(et, event_id=event_id, key=key, payload=orjson.dumps(body).decode(), now=now))
-    await bulk_insert(session, _OUTBOX, rows)
+    defer_rows(session, _OUTBOX, rows)
     commit_signals.signal(session, OUTBOX_SIGNAL)
 
 

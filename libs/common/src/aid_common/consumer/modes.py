@@ -1,9 +1,10 @@
 """How a batch round runs each event: the execution modes of a consumer round, as named strategies.
 
 - `WITHOUT_SAVEPOINTS`: most batches hold no failing event, so a round first runs them all in its transaction
-  with no SAVEPOINT/RELEASE around each (two round trips per event fewer), and their writes go in together when
-  the round finishes. An event that fails, or a write that fails then, raises `Undo`: the round's transaction is
-  rolled back, nothing of it committed, and the round is run again in the next mode.
+  with no SAVEPOINT/RELEASE around each (two round trips per event fewer), and their writes (ORM rows, deferred
+  rows: `aid_common.db.deferred`) go in together when the round finishes. An event that fails, or a write that
+  fails then, raises `Undo`: the round's transaction is rolled back, nothing of it committed, and the round is run
+  again in the next mode.
 - `WITH_SAVEPOINTS`: each event in a savepoint of its own, so the one that fails is rolled back alone; the round
   defers it (and every later event of its key) to be retried one by one.
 
@@ -17,7 +18,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.db import forget, is_transient
+from aid_common.db import forget, is_transient, write_deferred
 
 Step = Callable[[], Awaitable[str]]
 
@@ -54,6 +55,7 @@ class WithoutSavepoints:
 
     async def finish(self, session: AsyncSession) -> None:
         try:
+            await write_deferred(session)
             await session.flush()
         except Exception as exc:
             if is_transient(exc):
@@ -67,13 +69,15 @@ class WithSavepoints:
     async def apply(self, session: AsyncSession, step: Step) -> str:
         try:
             async with session.begin_nested():
-                return await step()
+                done = await step()
+                await write_deferred(session)  # inside its savepoint: an event's rows go, or fail, with it
+                return done
         except BaseException:
             forget(session)  # what the transaction kept may have moved in the savepoint rolled back
             raise
 
     async def finish(self, session: AsyncSession) -> None:
-        await session.flush()  # each savepoint flushed its event's writes as it was released
+        await session.flush()  # each savepoint wrote its event's rows as it was released
 
 
 WITHOUT_SAVEPOINTS: RoundMode = WithoutSavepoints()

@@ -8,11 +8,13 @@
 - `gather`: concurrent calls gathered into one batch (`Gather`);
 - `types`: column types (`Amount`, `UtcDateTime`) and the platform tables' base;
 - `locks`: named locks held until the transaction ends;
-- `kept`: what a transaction reads once and keeps while it lasts (`kept`, `forget`).
+- `kept`: what a transaction reads once and keeps while it lasts (`kept`, `forget`);
+- `deferred`: rows a transaction writes when it ends, a statement per table (`defer_rows`, `write_deferred`).
 
 Dialect branches live in these modules, not in services. The names below are what callers import.
 """
 
+from aid_common.db.deferred import defer_rows, deferred_rows, write_deferred
 from aid_common.db.engine import create_all, create_engine, is_transient, ping, session_factory
 from aid_common.db.gather import Gather
 from aid_common.db.kept import forget, kept
@@ -45,6 +47,8 @@ __all__ = [
     "check_values",
     "create_all",
     "create_engine",
+    "defer_rows",
+    "deferred_rows",
     "dialect_of",
     "fetch_alone",
     "forget",
@@ -63,4 +67,5 @@ __all__ = [
     "try_lock_for_transaction",
     "unit_of_work",
     "utcnow",
+    "write_deferred",
 ]

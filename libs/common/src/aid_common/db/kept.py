@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 _KEPT = "aid_common.kept"
 
@@ -25,6 +26,14 @@ def kept(session: AsyncSession, name: str) -> dict[Any, Any]:
         owner, values = root, {}
         session.info[_KEPT] = (owner, values)
     return values.setdefault(name, {})
+
+
+def kept_in(session: Session, name: str) -> dict[Any, Any] | None:
+    """The dict called `name` of the (sync) session's current transaction, if one was kept; never creates it."""
+    owner, values = session.info.get(_KEPT, (None, None))
+    if owner is not session.get_transaction() or values is None:
+        return None
+    return values.get(name)
 
 
 def forget(session: AsyncSession) -> None:

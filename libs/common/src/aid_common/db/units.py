@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.dml import UpdateBase
 
+from aid_common.db.deferred import write_deferred
 from aid_common.db.engine import TRANSIENT_SQLSTATE_CLASSES
 from aid_common.db.statements import for_driver
 
@@ -122,6 +123,7 @@ async def unit_of_work(
                 await group.commit(work)
                 await session.rollback()  # its own session only read
             else:
+                await write_deferred(session)
                 for statement, params in work.at_commit_statements:
                     await session.execute(statement, params)
                 await session.commit()
@@ -139,9 +141,10 @@ async def unit_of_work(
 
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commits when the block ends, rolls back on any exception."""
+    """One unit of work: commits when the block ends (with the rows it deferred), rolls back on any exception."""
     async with factory() as session, session.begin():
         yield session
+        await write_deferred(session)
 
 
 async def run_alone(engine: AsyncEngine, statement: UpdateBase, params: Mapping[str, Any] | None = None) -> Any:

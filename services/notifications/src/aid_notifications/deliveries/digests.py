@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.db import utcnow
+from aid_common.db import defer_rows, deferred_rows, utcnow
 from aid_common.events import CloudEvent
 from aid_notifications.deliveries.models import Delivery, DigestItem, SeenEvent
 from aid_notifications.subscriptions.models import Subscription, SubscriptionLike, SubscriptionStatus
@@ -72,13 +72,24 @@ async def route(*, session: AsyncSession, subscription: SubscriptionLike, event:
                 Delivery.subscription_id == subscription.id, Delivery.created_at >= local_midnight.astimezone(dt.UTC)
             )
         )
-        if (today or 0) >= subscription.max_per_day:
+        # and those this transaction queued and has not written yet (earlier events of the same consumer round)
+        queued = sum(1 for d in deferred_rows(session, Delivery.__table__) if d["subscription_id"] == subscription.id)
+        if (today or 0) + queued >= subscription.max_per_day:
             return Route.OVERFLOW
     return Route.NOW
 
 
 def hold(*, session: AsyncSession, subscription: SubscriptionLike, event_id: str, overflow: bool) -> None:
-    session.add(DigestItem(id=uuid.uuid4(), subscription_id=subscription.id, event_id=event_id, overflow=overflow))
+    """Kept for the subscription's next digest; written with the event it refers to (both deferred, in order)."""
+    item = {
+        "id": uuid.uuid4(),
+        "subscription_id": subscription.id,
+        "event_id": event_id,
+        "overflow": overflow,
+        "created_at": utcnow(),
+        "digest_event_id": None,
+    }
+    defer_rows(session, DigestItem.__table__, [item])
 
 
 def period(subscription: Subscription, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_common import commit_signals, outbox, visibility
 from aid_common.auth import Caller
-from aid_common.db import bulk_insert, insert_or_skip, kept, utcnow
+from aid_common.db import defer_rows, kept, utcnow
 from aid_common.errors import Conflict, NotFound
 from aid_common.events import CloudEvent
 from aid_common.pagination import keyset, page
@@ -51,17 +51,15 @@ def matches(subscription: SubscriptionLike, event_type: str, data: dict) -> bool
 async def fan_out(*, session: AsyncSession, event: CloudEvent) -> int:
     """Keep the event for replays and create one delivery per matching active subscription, in the caller's
     transaction (with the consumer's inbox row: an event is matched exactly once), each with its
-    aid.alert.created. Subscriptions are read as plain rows and deliveries written in one multi-row INSERT: one
-    event can match tens of thousands, and ORM objects for each cost more than the matching. What this process's
+    aid.alert.created. Subscriptions are read as plain rows and the rows deferred (`defer_rows`): a consumer
+    round's events, and one event's tens of thousands of deliveries, go in a statement per table (no ORM objects:
+    for each they would cost more than the matching). What this process's
     delivery worker has room for is handed to it leased (`direct`); the rest is due now, for any worker's claim."""
     data = event.data if isinstance(event.data, dict) else {}
     body = event.to_json()
-    await session.execute(
-        insert_or_skip(SeenEvent, conflict=("event_id",), on=session).values(
-            event_id=event.id, type=event.type, body=body, dimensions=dimensions(data), received_at=utcnow()
-        )
-    )
     now = utcnow()
+    seen = {"event_id": event.id, "type": event.type, "body": body, "dimensions": dimensions(data), "received_at": now}
+    defer_rows(session, SeenEvent.__table__, [seen], conflict=("event_id",))
     queued: list[tuple[dict[str, Any], Any]] = []
     for subscription in await _active(session):
         if not matches(subscription, event.type, data):
@@ -77,8 +75,8 @@ async def fan_out(*, session: AsyncSession, event: CloudEvent) -> int:
         return 0
     handed = await direct.hand_over(session=session, queued=queued, body=body)
     deliveries = [row for row, _ in queued]
-    await bulk_insert(session, Delivery.__table__, deliveries)
-    await _alerts(session, deliveries, event=event, now=now)
+    defer_rows(session, Delivery.__table__, deliveries)
+    _alerts(session, deliveries, event=event, now=now)
     if handed < len(deliveries):
         commit_signals.signal(session, DELIVERIES_SIGNAL)
     return len(deliveries)
@@ -113,9 +111,7 @@ def pending(subscription: SubscriptionLike, *, event_id: str, event_type: str, n
     }
 
 
-async def _alerts(
-    session: AsyncSession, deliveries: list[dict[str, Any]], *, event: CloudEvent, now: dt.datetime
-) -> None:
+def _alerts(session: AsyncSession, deliveries: list[dict[str, Any]], *, event: CloudEvent, now: dt.datetime) -> None:
     """One aid.alert.created per delivery, alike but for the delivery, partner and subscription ids: the
     envelope is serialized once (a fan-out can make 10 000)."""
     first = deliveries[0]
@@ -136,7 +132,7 @@ async def _alerts(
         }
         for d in deliveries
     ]
-    await outbox.add_alike(session, template, differing)
+    outbox.add_alike(session, template, differing)
 
 
 async def queue(*, session: AsyncSession, subscription: Subscription, event_id: str, event_type: str) -> Delivery:
