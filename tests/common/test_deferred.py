@@ -45,7 +45,7 @@ async def test_a_transactions_rows_go_in_a_statement_per_table_parents_first(ses
 
     def listener(conn, cursor, statement, *args) -> None:
         if statement.startswith("INSERT"):
-            inserts.append(statement.split("(")[0].strip())
+            inserts.append(statement.split("(")[0].strip().replace('"', ""))
 
     event.listen(engine, "before_cursor_execute", listener)
     try:

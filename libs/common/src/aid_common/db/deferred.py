@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, insert
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from aid_common.db.kept import kept, kept_in
-from aid_common.db.statements import bulk_insert, insert_or_skip
+from aid_common.db.statements import COPY_FROM_ROWS, bulk_insert, insert_or_skip, is_postgres
 
 _NAME = "aid_common.deferred"
 
@@ -55,15 +55,22 @@ def deferred_rows(session: AsyncSession, table: Table) -> list[dict[str, Any]]:
 
 
 async def write_deferred(session: AsyncSession) -> None:
-    """Write every deferred row: one statement per table (COPY for many rows on PostgreSQL)."""
+    """Write every deferred row: one statement per table — on PostgreSQL one execution, not one per row as an
+    executemany would be (`insert_rows`: the rows as one JSON array; COPY from a hundred rows without a key to
+    skip)."""
+    from aid_common.db.rows import insert_rows  # rows → units → here: imported when first needed
+
     groups = kept(session, _NAME)
     while groups:
         key = next(iter(groups))
         group = groups.pop(key)
-        if group.conflict:
-            await session.execute(insert_or_skip(group.table, conflict=group.conflict, on=session), group.rows)
-        else:
+        if not is_postgres(session):  # SQLite: in-process, an executemany is one call
+            statement = insert_or_skip(group.table, conflict=group.conflict, on=session) if group.conflict else None
+            await session.execute(statement if statement is not None else insert(group.table), group.rows)
+        elif not group.conflict and len(group.rows) >= COPY_FROM_ROWS:
             await bulk_insert(session, group.table, group.rows)
+        else:
+            await insert_rows(await session.connection(), group.table, group.rows, conflict=group.conflict or None)
 
 
 def _unwritten(session: Session) -> None:

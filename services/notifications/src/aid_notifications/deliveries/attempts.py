@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_common.db import AnyRow, utcnow
+from aid_common.db import AnyRow, defer_rows, utcnow
 from aid_notifications.deliveries.models import (
     WAITING,
     Delivery,
@@ -230,17 +230,16 @@ async def record_outcomes(
 
 def _attempt(session: AsyncSession, d: Delivery, outcome: Outcome, *, number: int) -> dt.datetime:
     now = utcnow()
-    session.add(
-        DeliveryAttempt(
-            id=uuid.uuid4(),
-            delivery_id=d.id,
-            number=number,
-            status_code=outcome.status_code,
-            error=outcome.error,
-            duration_ms=outcome.duration_ms,
-            created_at=now,
-        )
-    )
+    attempt = {
+        "id": uuid.uuid4(),
+        "delivery_id": d.id,
+        "number": number,
+        "status_code": outcome.status_code,
+        "error": outcome.error,
+        "duration_ms": outcome.duration_ms,
+        "created_at": now,
+    }
+    defer_rows(session, DeliveryAttempt.__table__, [attempt])  # a batch's attempts: one statement at its end
     d.last_attempt_at, d.last_status_code, d.last_error = now, outcome.status_code, outcome.error
     d.last_duration_ms = outcome.duration_ms
     return now
