@@ -296,3 +296,43 @@ async def test_a_hanging_partner_holds_only_its_share_over_all_its_subscriptions
         await publish(svc, funding_event("SY"))
     await eventually(lambda: len(receiver.at("/fast")) == 3, timeout=2.5)
     assert sum(len(receiver.at(p)) for p in hung) == 2, "two requests open for the hanging partner, never more"
+
+
+async def test_a_deep_queue_for_a_capped_subscription_is_claimed_a_few_at_a_time_not_one_per_webhook(
+    start_service, sqlite_url, receiver, admin, monkeypatch
+) -> None:
+    """Sixteen requests at a time for one subscription, sixty deliveries waiting (none handed at the fan-out): a
+    claim waits for a quarter of the open requests (four) to end, so each claim takes four or more, not one per
+    webhook — each claim is a transaction, and one per webhook bounded such a subscription to ~55 a second."""
+    from aid_common.db import transaction
+    from aid_notifications.deliveries import service as deliveries
+    from aid_notifications.deliveries.worker import DeliveryWorker
+
+    monkeypatch.setattr(DeliveryWorker, "reserve", lambda self, offers: [])
+    claims: list[int] = []
+    claim = DeliveryWorker.claim
+
+    async def counted(self, limit: int):
+        got = await claim(self, limit)
+        if got:
+            claims.append(len(got))
+        return got
+
+    monkeypatch.setattr(DeliveryWorker, "claim", counted)
+    svc = await start_service(
+        create_app,
+        NotificationsSettings,
+        sqlite_url,
+        role="all",
+        **FAST
+        | {"AID_DELIVERY_PER_SUBSCRIPTION": "16", "AID_DELIVERY_PER_PARTNER": "16", "AID_DELIVERY_POLL_SECONDS": "2"},
+    )
+    receiver.answer("/hook", *[(200, {}, 0.05 + (i % 7) * 0.03) for i in range(60)])  # they end one by one
+    partner = await create_partner(svc, admin)
+    await subscribe(svc, admin, partner["id"], receiver.url(), ["aid.project.*"])
+    async with transaction(svc.runtime.sessions) as session:
+        for _ in range(60):
+            await deliveries.fan_out(session=session, event=funding_event())
+
+    await eventually(lambda: len(receiver.at("/hook")) == 60, timeout=20)
+    assert sum(claims) == 60 and all(n >= 4 for n in claims[1:-1]), claims  # the last takes what is left
