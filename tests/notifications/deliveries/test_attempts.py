@@ -30,7 +30,7 @@ async def svc(start_service, sqlite_url, monkeypatch):
     """The service with its delivery worker asleep (it polls every 600 s, is not woken by commits and takes no
     delivery handed at a fan-out): the tests claim by hand."""
     monkeypatch.setattr(DeliveryWorker, "wake", lambda self: None)
-    monkeypatch.setattr(DeliveryWorker, "reserve", lambda self, offers: [])
+    monkeypatch.setattr(DeliveryWorker, "reserve", lambda self, offers, partners: [])
     return await start_service(
         create_app, NotificationsSettings, sqlite_url, role="all", **FAST | {"AID_DELIVERY_POLL_SECONDS": "600"}
     )

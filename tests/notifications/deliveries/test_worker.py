@@ -308,7 +308,7 @@ async def test_a_deep_queue_for_a_capped_subscription_is_claimed_a_few_at_a_time
     from aid_notifications.deliveries import service as deliveries
     from aid_notifications.deliveries.worker import DeliveryWorker
 
-    monkeypatch.setattr(DeliveryWorker, "reserve", lambda self, offers: [])
+    monkeypatch.setattr(DeliveryWorker, "reserve", lambda self, offers, partners: [])
     claims: list[int] = []
     claim = DeliveryWorker.claim
 

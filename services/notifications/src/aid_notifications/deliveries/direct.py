@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,7 +34,7 @@ from aid_notifications.subscriptions.secrets import SecretBox, UnreadableSecret
 class Offer:
     """A delivery about to be queued, as the worker's caps see it."""
 
-    delivery_id: uuid.UUID
+    at: int  # its place among the deliveries queued
     subscription_id: uuid.UUID
     partner_id: uuid.UUID
     max_in_flight: int | None
@@ -44,8 +45,9 @@ class Worker(commit_signals.Taker, Protocol):
     box: SecretBox
     lease: dt.timedelta
 
-    def reserve(self, offers: list[Offer]) -> list[Offer]:
-        """The offers it has room for now (slots and caps), counted as in flight from here on."""
+    def reserve(self, offers: Iterable[Offer], *, partners: int) -> list[Offer]:
+        """The offers (from `partners` partners) it has room for now, in order: its slots and caps; counted as in
+        flight from here on."""
         ...
 
 
@@ -69,11 +71,12 @@ async def hand_over(*, session: AsyncSession, queued: list[tuple[dict[str, Any],
     worker = _workers.get(id(session.bind))
     if worker is None or not commit_signals.can_hand(session):
         return 0
-    offers = [
-        Offer(row["id"], row["subscription_id"], row["partner_id"], subscription.max_in_flight)
-        for row, subscription in queued
-    ]
-    chosen = worker.reserve(offers)
+    # Offered lazily: a fan-out to ten thousand subscriptions hands a few dozen.
+    offers = (
+        Offer(at, row["subscription_id"], row["partner_id"], subscription.max_in_flight)
+        for at, (row, subscription) in enumerate(queued)
+    )
+    chosen = worker.reserve(offers, partners=len({row["partner_id"] for row, _ in queued}))
     if not chosen:
         return 0
     try:
@@ -84,22 +87,20 @@ async def hand_over(*, session: AsyncSession, queued: list[tuple[dict[str, Any],
     unreadable = [o for o in chosen if not secrets.get(o.subscription_id)]
     if unreadable:  # the claim marks them dead, saying why
         worker.release(unreadable)
-    rows = {row["id"]: row for row, _ in queued}
-    urls = {subscription.id: subscription.url for _, subscription in queued}
     handed: list[Claimed] = []
     for offer in chosen:
         signing = secrets.get(offer.subscription_id)
         if not signing:
             continue
-        row = rows[offer.delivery_id]
+        row, subscription = queued[offer.at]
         row["next_attempt_at"] = leased_until = row["created_at"] + worker.lease
         handed.append(
             Claimed(
-                offer.delivery_id,
-                webhook_id_of(offer.delivery_id),
+                row["id"],
+                webhook_id_of(row["id"]),
                 offer.subscription_id,
                 offer.partner_id,
-                urls[offer.subscription_id],
+                subscription.url,
                 body,
                 signing,
                 leased_until,

@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -72,16 +73,14 @@ class DeliveryWorker:
     def free_slots(self) -> int:
         return self.settings.delivery_concurrency - len(self.tasks) - self.reserved
 
-    def reserve(self, offers: list[direct.Offer]) -> list[direct.Offer]:
+    def reserve(self, offers: Iterable[direct.Offer], *, partners: int) -> list[direct.Offer]:
         """Room for deliveries a fan-out is queueing (`direct.hand_over`): within the free slots and the same caps
         as a claim, each partner's share counted among the partners offered."""
         free = self.free_slots()
         if self._client is None or free <= 0:
             return []
         slots = self.settings.delivery_concurrency
-        per_partner = fair_share(
-            self.settings.delivery_per_partner, slots=slots, waiting_partners=len({o.partner_id for o in offers})
-        )
+        per_partner = fair_share(self.settings.delivery_per_partner, slots=slots, waiting_partners=partners)
         caps = Caps(self.in_flight, per_subscription=self.settings.delivery_per_subscription, per_partner=per_partner)
         chosen = caps.choose(offers, free)
         self._count(chosen, +1)
