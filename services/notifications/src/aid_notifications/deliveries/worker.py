@@ -221,8 +221,7 @@ class DeliveryWorker:
             ATTEMPT_LATENCY.observe(outcome.duration_ms / 1000)
             self.outcomes.put_nowait((claimed, outcome))
         finally:
-            self.in_flight[claimed.subscription_id] -= 1
-            self.in_flight[claimed.partner_id] -= 1
+            self._count([claimed], -1)
             self._finished += 1
 
     async def _record_outcomes(self, sent_all: asyncio.Event) -> None:
